@@ -1,0 +1,1 @@
+"""Local servers for development, tests and benchmarks: PostgreSQL, Valkey, an SMTP catcher."""

@@ -1,0 +1,74 @@
+"""An aiosmtpd server that keeps every message it receives, in memory and optionally as .eml."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+class Catcher:
+    """The handler: stores messages; `reply` lets a test make the server refuse or defer."""
+
+    def __init__(self, folder: Path | None = None,
+                 on_message: Callable[[EmailMessage, Path | None], None] | None = None) -> None:
+        self.folder = folder
+        self.on_message = on_message
+        self.messages: list[EmailMessage] = []
+        self.reply: str | None = None
+        self._changed = threading.Condition()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.reply:
+            return self.reply
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        path = None
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{len(self.messages):05d}.eml"
+            path.write_bytes(raw)
+        with self._changed:
+            self.messages.append(message)
+            self._changed.notify_all()
+        if self.on_message:
+            self.on_message(message, path)
+        return "250 Message accepted for delivery"
+
+    def clear(self) -> None:
+        with self._changed:
+            self.messages.clear()
+            self.reply = None
+
+    def wait_for(self, predicate: Callable[[EmailMessage], bool], timeout: float = 10,
+                 count: int = 1) -> list[EmailMessage]:
+        """Block until `count` caught messages match; raise TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [m for m in self.messages if predicate(m)]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{len(found)} of {count} expected mails arrived")
+                self._changed.wait(left)
+
+
+def start(port: int, catcher: Catcher) -> Controller:
+    controller = Controller(catcher, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller
+
+
+def text_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""

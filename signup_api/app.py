@@ -1,0 +1,75 @@
+"""The application factory: the whole URL surface, resources made in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import redis.asyncio as redis
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from signup_api import confirm, health, pages, signup
+from signup_api.middleware import RequestContext
+from signup_api.problems import Problem, problem_response
+from signup_core import db
+from signup_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROUTES = [
+    Route("/", pages.landing, methods=["GET"]),
+    Route("/thanks", pages.thanks, methods=["GET"]),
+    Route("/oops", pages.oops, methods=["GET"]),
+    Route("/signup", signup.signup, methods=["POST"]),
+    Route("/confirm", confirm.show_confirm, methods=["GET"]),
+    Route("/confirm", confirm.confirm, methods=["POST"]),
+    Route("/healthz", health.healthz, methods=["GET"]),
+    Route("/readyz", health.readyz, methods=["GET"]),
+]
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return problem_response(Problem(exc.status_code, exc.detail, slug="http-error"))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", extra={"error": type(exc).__name__})
+    return problem_response(Problem(500, "Something went wrong on our side.", slug="internal"))
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.pool = await db.create_pool(settings)
+        app.state.redis = redis.Redis.from_url(
+            settings.redis_url.value, socket_timeout=1.0, socket_connect_timeout=1.0
+        )
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await app.state.pool.close()
+
+    return Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(RequestContext)],
+        exception_handlers={
+            Problem: _problem,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )

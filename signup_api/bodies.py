@@ -1,0 +1,58 @@
+"""Reads a request body within the size limit and parses JSON or an HTML form into a dict."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from signup_api.problems import Problem
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Problem(413, f"The body may be at most {limit} bytes.", slug="too-large")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, f"The body may be at most {limit} bytes.", slug="too-large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse_fields(request: Request, limit: int) -> dict[str, str]:
+    """The submitted fields as strings; only JSON objects and url-encoded forms are accepted."""
+    kind = media_type(request)
+    if kind not in (JSON, FORM):
+        raise Problem(415, f"Send {JSON} or {FORM}.", slug="unsupported-media-type")
+    raw = await read_limited(request, limit)
+    if kind == FORM:
+        try:
+            return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            raise Problem(400, "The form is not valid UTF-8.", slug="malformed") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(400, "The body is not valid JSON.", slug="malformed") from None
+    if not isinstance(data, dict):
+        raise Problem(400, "The body must be a JSON object.", slug="malformed")
+    fields = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise Problem(400, f"The field {key!r} must be a string.", slug="invalid-field",
+                          errors=[{"field": str(key), "detail": "must be a string"}])
+        fields[key] = value
+    return fields

@@ -1,0 +1,66 @@
+"""Validation of a submitted signup form into a clean, normalised SignupForm."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from signup_api.problems import Problem, field_error
+from signup_core.addresses import InvalidAddress, normalise
+from signup_core.settings import Settings
+
+MAX_NAME_LENGTH = 100
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
+class SignupForm:
+    email: str
+    name: str | None
+    list_name: str
+    locale: str
+
+
+def _name(raw: str | None) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    name = raw.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise field_error("name", f"The name may be at most {MAX_NAME_LENGTH} characters.")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise field_error("name", "The name may not contain control characters.")
+    return name
+
+
+def _locale(raw: str | None, settings: Settings) -> str:
+    """The best supported locale for what was asked; an unknown one falls back, never fails."""
+    if not raw:
+        return settings.default_locale
+    if not _LOCALE.match(raw):
+        raise field_error("locale", "The locale is not a language tag.")
+    tag = raw.replace("_", "-").lower()
+    for candidate in (tag, tag.split("-", 1)[0]):
+        if candidate in settings.locales:
+            return candidate
+    return settings.default_locale
+
+
+def validate(fields: dict[str, str], settings: Settings) -> SignupForm:
+    raw_email = fields.get("email", "").strip()
+    if not raw_email:
+        raise field_error("email", "An email address is required.")
+    try:
+        email = normalise(raw_email, check_deliverability=settings.check_deliverability)
+    except InvalidAddress as e:
+        raise field_error("email", str(e)) from None
+    list_name = fields.get("list") or settings.default_list
+    if list_name not in settings.lists:
+        raise Problem(400, "There is no such list.", slug="invalid-field",
+                      errors=[{"field": "list", "detail": "unknown list"}])
+    return SignupForm(
+        email=email,
+        name=_name(fields.get("name")),
+        list_name=list_name,
+        locale=_locale(fields.get("locale"), settings),
+    )

@@ -1,0 +1,42 @@
+"""The asyncpg pool and the named queries loaded from sql/queries."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import aiosql
+import asyncpg
+
+from signup_core.settings import Settings
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+# Errors that mean "the database is unreachable right now", as opposed to a bug in a query.
+UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+)
+
+
+@functools.cache
+def queries() -> Any:
+    """Every named query in sql/queries, loaded once per process."""
+    return aiosql.from_path(SQL_DIR / "queries", "asyncpg")
+
+
+async def create_pool(settings: Settings, *, max_size: int | None = None) -> asyncpg.Pool:
+    """A pool that opens connections lazily, so a process can start while PostgreSQL is down."""
+    return await asyncpg.create_pool(
+        settings.database_url.value,
+        min_size=0,
+        max_size=max_size or settings.db_pool_max,
+        command_timeout=5,
+        timeout=2,
+    )

@@ -1,0 +1,1 @@
+"""Mail: rendering our templates into messages and handing them to a transport."""

@@ -1,0 +1,85 @@
+"""SMTP transport: one reused connection per process, failures sorted into transient and permanent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from signup_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TransientMailError(Exception):
+    """Worth retrying later: 4xx replies, timeouts, lost connections."""
+
+
+class PermanentMailError(Exception):
+    """Retrying cannot help: a 5xx reply for the recipient or the message."""
+
+
+def classify(error: Exception) -> Exception:
+    code = getattr(error, "code", None)
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        code = error.recipients[0].code
+    if isinstance(code, int) and 500 <= code < 600:
+        return PermanentMailError(f"smtp {code}")
+    if isinstance(code, int) and code >= 400:
+        return TransientMailError(f"smtp {code}")
+    return TransientMailError(type(error).__name__)
+
+
+class SmtpTransport:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()
+
+    def _new_client(self) -> aiosmtplib.SMTP:
+        s = self._settings
+        return aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            use_tls=s.smtp_tls == "tls",
+            start_tls=True if s.smtp_tls == "starttls" else False,
+            username=s.smtp_username,
+            password=s.smtp_password.value if s.smtp_password else None,
+            timeout=s.smtp_timeout,
+        )
+
+    async def send(self, message: EmailMessage) -> None:
+        """Send one message, reconnecting once if the reused connection went stale."""
+        async with self._lock:
+            for attempt in (1, 2):
+                try:
+                    if self._client is None or not self._client.is_connected:
+                        self._client = self._new_client()
+                        await self._client.connect()
+                    await self._client.send_message(message)
+                    return
+                except aiosmtplib.SMTPServerDisconnected:
+                    self._client = None
+                    if attempt == 2:
+                        raise TransientMailError("disconnected") from None
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
+                    await self._drop()
+                    # "from None": aiosmtplib's errors name the recipient, and Dramatiq logs and
+                    # stores the whole traceback chain.
+                    raise classify(e) from None
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            client.close()
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._client is not None and self._client.is_connected:
+                try:
+                    await self._client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    self._client.close()
+            self._client = None

@@ -1,0 +1,6 @@
+"""Names shared by the API and the worker for what travels through Redis."""
+
+# Redis list of outbox ids the API has just committed; the worker's relay drains it.
+OUTBOX_DOORBELL = "signup:outbox:ready"
+
+MAIL_QUEUE = "mail"

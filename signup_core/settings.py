@@ -1,0 +1,204 @@
+"""Turns the environment into one frozen Settings object, failing fast with the variable's name."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A missing or malformed configuration variable; the message names it."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret value whose repr never shows it."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def bytes(self) -> bytes:
+        return self.value.encode()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: Secret
+    redis_url: Secret
+    public_base_url: str
+    blind_index_key: Secret
+    host: str = "127.0.0.1"
+    port: int = 8000
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: Secret | None = None
+    smtp_tls: str = "none"
+    smtp_timeout: float = 10.0
+    mail_from: str = "signet-signup <noreply@localhost>"
+    mail_reply_to: str | None = None
+    lists: tuple[str, ...] = ("newsletter",)
+    locales: tuple[str, ...] = ("en",)
+    form_version: str = "1"
+    token_ttl: int = 48 * 3600
+    resend_window: int = 600
+    max_body_bytes: int = 16 * 1024
+    check_deliverability: bool = False
+    thanks_url: str = "/thanks"
+    error_url: str = "/oops"
+    confirmed_url: str | None = None
+    db_pool_max: int = 10
+    relay_interval: float = 5.0
+    relay_stale_after: int = 3600
+    mail_max_retries: int = 8
+    mail_min_backoff_ms: int = 1000
+    mail_max_backoff_ms: int = 300_000
+    worker_processes: int = 1
+    worker_threads: int = 8
+    log_level: str = "INFO"
+
+    @property
+    def default_list(self) -> str:
+        return self.lists[0]
+
+    @property
+    def default_locale(self) -> str:
+        return self.locales[0]
+
+    @property
+    def mail_domain(self) -> str:
+        return urlsplit(self.public_base_url).hostname or "localhost"
+
+
+def _raw(env: Mapping[str, str], name: str) -> str | None:
+    """The variable's value, or the contents of the file named by NAME_FILE."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read().strip()
+        except OSError as e:
+            raise ConfigError(f"{name}_FILE: cannot read {path!r}: {e.strerror}") from None
+    value = env.get(name)
+    return value if value not in (None, "") else None
+
+
+def _int(value: str) -> int:
+    return int(value, 10)
+
+
+def _positive(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def check(value: str) -> Any:
+        parsed = parse(value)
+        if parsed <= 0:
+            raise ValueError("must be positive")
+        return parsed
+
+    return check
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _names(value: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not names:
+        raise ValueError("expected a comma-separated list")
+    return names
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.netloc:
+            raise ValueError(f"expected a {'/'.join(schemes)} URL")
+        return value
+
+    return check
+
+
+def _key(value: str) -> Secret:
+    if len(value) < 32:
+        raise ValueError("must be at least 32 characters")
+    return Secret(value)
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return value
+
+    return check
+
+
+# variable name -> (Settings field, parser, required)
+_VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
+    "DATABASE_URL": ("database_url", lambda v: Secret(_url("postgresql", "postgres")(v)), True),
+    "REDIS_URL": ("redis_url", lambda v: Secret(_url("redis", "rediss", "unix")(v)), True),
+    "PUBLIC_BASE_URL": ("public_base_url", lambda v: _url("http", "https")(v).rstrip("/"), True),
+    "SIGNUP_BLIND_INDEX_KEY": ("blind_index_key", _key, True),
+    "HOST": ("host", str, False),
+    "PORT": ("port", _positive(_int), False),
+    "SMTP_HOST": ("smtp_host", str, False),
+    "SMTP_PORT": ("smtp_port", _positive(_int), False),
+    "SMTP_USERNAME": ("smtp_username", str, False),
+    "SMTP_PASSWORD": ("smtp_password", Secret, False),
+    "SMTP_TLS": ("smtp_tls", _choice("none", "starttls", "tls"), False),
+    "SMTP_TIMEOUT": ("smtp_timeout", _positive(float), False),
+    "SIGNUP_MAIL_FROM": ("mail_from", str, False),
+    "SIGNUP_MAIL_REPLY_TO": ("mail_reply_to", str, False),
+    "SIGNUP_LISTS": ("lists", _names, False),
+    "SIGNUP_LOCALES": ("locales", _names, False),
+    "SIGNUP_FORM_VERSION": ("form_version", str, False),
+    "SIGNUP_TOKEN_TTL": ("token_ttl", _positive(_int), False),
+    "SIGNUP_RESEND_WINDOW": ("resend_window", _int, False),
+    "SIGNUP_MAX_BODY_BYTES": ("max_body_bytes", _positive(_int), False),
+    "SIGNUP_CHECK_DELIVERABILITY": ("check_deliverability", _bool, False),
+    "SIGNUP_THANKS_URL": ("thanks_url", str, False),
+    "SIGNUP_ERROR_URL": ("error_url", str, False),
+    "SIGNUP_CONFIRMED_URL": ("confirmed_url", _url("http", "https"), False),
+    "SIGNUP_DB_POOL_MAX": ("db_pool_max", _positive(_int), False),
+    "SIGNUP_RELAY_INTERVAL": ("relay_interval", _positive(float), False),
+    "SIGNUP_RELAY_STALE_AFTER": ("relay_stale_after", _positive(_int), False),
+    "SIGNUP_MAIL_MAX_RETRIES": ("mail_max_retries", _int, False),
+    "SIGNUP_MAIL_MIN_BACKOFF_MS": ("mail_min_backoff_ms", _positive(_int), False),
+    "SIGNUP_MAIL_MAX_BACKOFF_MS": ("mail_max_backoff_ms", _positive(_int), False),
+    "SIGNUP_WORKER_PROCESSES": ("worker_processes", _positive(_int), False),
+    "SIGNUP_WORKER_THREADS": ("worker_threads", _positive(_int), False),
+    "SIGNUP_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), False),
+}
+
+SECRET_VARIABLES = frozenset(
+    {"DATABASE_URL", "REDIS_URL", "SIGNUP_BLIND_INDEX_KEY", "SMTP_PASSWORD"}
+)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read every variable once; raise ConfigError naming the first bad one."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for name, (attr, parse, required) in _VARIABLES.items():
+        raw = _raw(env, name)
+        if raw is None:
+            if required:
+                raise ConfigError(f"{name} is required but not set")
+            continue
+        try:
+            values[attr] = parse(raw)
+        except ValueError as e:
+            raise ConfigError(f"{name} is invalid: {e}") from None
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""The mail worker: Dramatiq actors on Redis, plus the outbox relay."""

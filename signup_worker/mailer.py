@@ -1,0 +1,58 @@
+"""Sends the mail for one outbox row, at most once: row lock, send, mark sent, commit."""
+
+from __future__ import annotations
+
+import logging
+
+from signup_core import db, sealing, tokens
+from signup_core.mail.render import Envelope, render
+from signup_core.mail.smtp import PermanentMailError
+from signup_worker.resources import Opened
+
+log = logging.getLogger(__name__)
+
+# Which subscription status each kind of mail may go to; anything else is never sent.
+ALLOWED = {
+    "confirmation": "pending",
+    "welcome": "confirmed",
+    "already_subscribed": "confirmed",
+}
+
+
+async def deliver(res: Opened, outbox_id: int) -> str:
+    """Send the row's mail; returns what happened. Transient errors propagate for a retry."""
+    q = db.queries()
+    s = res.settings
+    async with res.pool.acquire() as conn, conn.transaction():
+        job = await q.lock_outbox_mail(conn, outbox_id=outbox_id)
+        if job is None:
+            return "done-before"
+        if ALLOWED[job["kind"]] != job["status"]:
+            await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {job['status']}")
+            return "skipped"
+        context = {"name": sealing.unseal(job["name_sealed"]), "list_name": job["list_name"]}
+        if job["kind"] == "confirmation":
+            # Minted here, not on the request path: the raw token exists only in this mail.
+            token, token_hash = tokens.mint()
+            await q.insert_token(conn, token_hash=token_hash,
+                                 subscription_id=job["subscription_id"],
+                                 ttl_seconds=float(s.token_ttl))
+            context["confirm_url"] = f"{s.public_base_url}/confirm?token={token}"
+            context["ttl_hours"] = s.token_ttl // 3600
+        envelope = Envelope(
+            to_address=sealing.unseal(job["email_sealed"]) or "",
+            to_name=context["name"],
+            sender=s.mail_from,
+            reply_to=s.mail_reply_to,
+            domain=s.mail_domain,
+        )
+        message = render(job["kind"], job["locale"], envelope, context)
+        try:
+            await res.transport.send(message)
+        except PermanentMailError as e:
+            await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=str(e))
+            log.warning("mail refused for good", extra={"outbox_id": outbox_id, "failure": str(e)})
+            return "refused"
+        await q.mark_outbox_sent(conn, outbox_id=outbox_id)
+    log.info("mail sent", extra={"outbox_id": outbox_id, "kind": job["kind"]})
+    return "sent"

@@ -1,0 +1,32 @@
+-- name: lock_token(token_hash)^
+-- Locks one confirmation token and its subscription, saying whether the token is still usable.
+SELECT t.subscription_id,
+       t.consumed_at IS NOT NULL AS consumed,
+       t.expires_at <= now() AS expired,
+       s.status::text AS status
+FROM confirmation_tokens t
+JOIN subscriptions s ON s.id = t.subscription_id
+WHERE t.token_hash = :token_hash
+FOR UPDATE OF t, s;
+
+-- name: consume_token(token_hash)!
+-- Marks a confirmation token spent so it can never be used again.
+UPDATE confirmation_tokens SET consumed_at = now()
+WHERE token_hash = :token_hash AND consumed_at IS NULL;
+
+-- name: confirm_subscription(subscription_id)$
+-- Confirms a pending subscription and queues its welcome mail; returns the outbox id.
+WITH confirmed AS (
+    UPDATE subscriptions
+    SET status = 'confirmed', confirmed_at = now(), updated_at = now(), last_mailed_at = now()
+    WHERE id = :subscription_id AND status = 'pending'
+    RETURNING id
+)
+INSERT INTO outbox (subscription_id, kind)
+SELECT id, 'welcome' FROM confirmed
+RETURNING id;
+
+-- name: insert_token(token_hash, subscription_id, ttl_seconds)!
+-- Stores the SHA-256 of a freshly minted confirmation token.
+INSERT INTO confirmation_tokens (token_hash, subscription_id, expires_at)
+VALUES (:token_hash, :subscription_id, now() + make_interval(secs => :ttl_seconds));

