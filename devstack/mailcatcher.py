@@ -15,7 +15,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 class Catcher:
-    """The handler: stores messages; `reply` lets a test make the server refuse or defer."""
+    """The handler: stores messages. Tests script refusals: `reply` answers every DATA,
+    `next_replies` answers the next ones in turn; `attempts` counts every DATA received."""
 
     def __init__(self, folder: Path | None = None,
                  on_message: Callable[[EmailMessage, Path | None], None] | None = None) -> None:
@@ -23,9 +24,14 @@ class Catcher:
         self.on_message = on_message
         self.messages: list[EmailMessage] = []
         self.reply: str | None = None
+        self.next_replies: list[str] = []
+        self.attempts = 0
         self._changed = threading.Condition()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.attempts += 1
+        if self.next_replies:
+            return self.next_replies.pop(0)
         if self.reply:
             return self.reply
         raw = envelope.original_content or envelope.content
@@ -47,6 +53,8 @@ class Catcher:
         with self._changed:
             self.messages.clear()
             self.reply = None
+            self.next_replies = []
+            self.attempts = 0
 
     def wait_for(self, predicate: Callable[[EmailMessage], bool], timeout: float = 10,
                  count: int = 1) -> list[EmailMessage]:

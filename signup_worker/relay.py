@@ -38,6 +38,10 @@ async def run(res: Opened, stop: asyncio.Event) -> None:
             except (redis.RedisError, *db.UNAVAILABLE) as e:
                 log.warning("relay paused", extra={"error": type(e).__name__})
                 await _sleep_unless(stop, 1.0)
+            except Exception as e:
+                # Whatever went wrong, the relay must outlive it or no mail leaves this worker.
+                log.error("relay error", extra={"error": type(e).__name__})
+                await _sleep_unless(stop, 1.0)
     finally:
         await client.aclose()
 

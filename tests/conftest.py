@@ -130,3 +130,49 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://signup.test") as c:
         yield c
+
+
+class Worker:
+    """A real `signup-worker` process; its JSON log lines go to a file the tests can read."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        import subprocess
+        import sys
+
+        from devstack.processes import die_with_parent
+
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        binary = Path(sys.executable).with_name("signup-worker")
+        self.process = subprocess.Popen([str(binary)], env={**os.environ, **env},
+                                        stdout=self._log, stderr=subprocess.STDOUT,
+                                        preexec_fn=die_with_parent, start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while "ready for action" not in self.log():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"worker not ready:\n{self.log()[-3000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        from devstack.processes import stop
+
+        stop(self.process, timeout=20)
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def worker(migrated, redis_server, smtp_server, scratch) -> Iterator[Worker]:
+    """One worker for the session, on the shared servers."""
+    w = Worker(app_env(migrated, redis_server.url, smtp_server.port), scratch / "worker.log")
+    w.wait_ready()
+    yield w
+    w.stop()

@@ -1,0 +1,76 @@
+"""The worker against an SMTP server that defers or refuses: retry, give up, never resend."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from tests.integration.test_flow import to
+from tests.integration.test_signup import outbox
+from tests.support import eventually
+
+
+def address() -> str:
+    return f"fail-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def test_deferral_is_retried_until_it_is_accepted(client, db, worker, smtp_server):
+    smtp_server.next_replies = ["451 4.3.0 try again later", "421 4.7.0 busy"]
+    email = address()
+    await client.post("/signup", json={"email": email})
+    smtp_server.wait_for(to(email), timeout=15)
+    assert smtp_server.attempts == 3
+    [row] = await eventually(lambda: _sent(db, email))
+    assert row["failed_at"] is None
+
+
+async def test_permanent_refusal_is_recorded_and_not_retried(client, db, worker, smtp_server):
+    smtp_server.reply = "550 5.1.1 no such mailbox"
+    email = address()
+    await client.post("/signup", json={"email": email})
+    [row] = await eventually(lambda: _failed(db, email))
+    assert row["failure"] == "smtp 550" and row["sent_at"] is None
+    await asyncio.sleep(1.5)  # longer than the retry backoff and a relay sweep
+    assert smtp_server.attempts == 1
+
+
+async def test_deferral_past_the_retry_cap_is_dead_lettered(client, db, worker, smtp_server):
+    smtp_server.reply = "450 4.2.1 mailbox busy"
+    email = address()
+    await client.post("/signup", json={"email": email})
+    [row] = await eventually(lambda: _failed(db, email), timeout=20)
+    assert row["failure"] == "gave up"
+    attempts = smtp_server.attempts
+    assert attempts == 1 + 3  # first try plus SIGNUP_MAIL_MAX_RETRIES
+    await asyncio.sleep(1.5)
+    assert smtp_server.attempts == attempts
+    assert "dead-lettered" in worker.log()
+
+
+async def test_suppressed_address_is_never_mailed(client, db, worker, smtp_server):
+    from tests.integration.test_signup import index
+    from tests.support import inspect
+
+    email = address()
+    smtp_server.reply = "451 4.3.0 hold on"  # keep the first mail from going out at once
+    await client.post("/signup", json={"email": email})
+    await inspect().set_status(db, email_index=index(email), status="suppressed")
+    smtp_server.reply = None
+    try:
+        [row] = await eventually(lambda: _failed(db, email), timeout=15)
+    except AssertionError:
+        print(worker.log()[-5000:], await outbox(db, email))
+        raise
+    assert row["failure"] == "status suppressed"
+    await client.post("/signup", json={"email": email})
+    await asyncio.sleep(1.0)
+    assert not [m for m in smtp_server.messages if to(email)(m)]
+    assert len(await outbox(db, email)) == 1
+
+
+async def _sent(db, email):
+    return [r for r in await outbox(db, email) if r["sent_at"] is not None]
+
+
+async def _failed(db, email):
+    return [r for r in await outbox(db, email) if r["failed_at"] is not None]
