@@ -18,8 +18,11 @@ class Catcher:
     """The handler: stores messages. Tests script refusals: `reply` answers every DATA,
     `next_replies` answers the next ones in turn; `attempts` counts every DATA received."""
 
-    def __init__(self, folder: Path | None = None,
-                 on_message: Callable[[EmailMessage, Path | None], None] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path | None = None,
+        on_message: Callable[[EmailMessage, Path | None], None] | None = None,
+    ) -> None:
         self.folder = folder
         self.on_message = on_message
         self.messages: list[EmailMessage] = []
@@ -56,8 +59,9 @@ class Catcher:
             self.next_replies = []
             self.attempts = 0
 
-    def wait_for(self, predicate: Callable[[EmailMessage], bool], timeout: float = 10,
-                 count: int = 1) -> list[EmailMessage]:
+    def wait_for(
+        self, predicate: Callable[[EmailMessage], bool], timeout: float = 10, count: int = 1
+    ) -> list[EmailMessage]:
         """Block until `count` caught messages match; raise TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
         with self._changed:

@@ -16,7 +16,8 @@ from pathlib import Path
 from devstack.processes import die_with_parent, stop, wait_for_port
 
 SERVICE_USER = "signet-pg"
-_SHARED_INSTALL = Path("/var/tmp/signet-signup/pginstall")
+# Only used as root, for a server user who cannot reach the venv; see shared_root().
+_SHARED_INSTALL = Path("/var/tmp/signet-signup/pginstall")  # noqa: S108
 
 
 def _bundled() -> Path:
@@ -33,11 +34,28 @@ def run_as() -> str | None:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             SERVICE_USER],
-            check=True, capture_output=True,
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVICE_USER,
+            ],
+            check=True,
+            capture_output=True,
         )
     return SERVICE_USER
+
+
+def shared_root() -> Path:
+    """Root's own folder outside any home directory, refused if someone else made it first."""
+    root = _SHARED_INSTALL.parent
+    root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if root.is_symlink() or root.stat().st_uid != os.geteuid():
+        raise RuntimeError(f"{root} is not owned by this user; remove it and run again")
+    root.chmod(0o755)
+    return root
 
 
 def install_dir(user: str | None) -> Path:
@@ -45,12 +63,12 @@ def install_dir(user: str | None) -> Path:
     bundled = _bundled()
     if user is None or _can_run(user, bundled / "bin" / "postgres"):
         return bundled
+    shared_root()
     marker = _SHARED_INSTALL / ".source"
     if not marker.exists() or marker.read_text() != str(bundled):
         shutil.rmtree(_SHARED_INSTALL, ignore_errors=True)
         shutil.copytree(bundled, _SHARED_INSTALL, symlinks=True)
-        for p in (_SHARED_INSTALL.parent, _SHARED_INSTALL):
-            p.chmod(0o755)
+        _SHARED_INSTALL.chmod(0o755)
         marker.write_text(str(bundled))
     return _SHARED_INSTALL
 
@@ -87,9 +105,21 @@ def prepare(datadir: Path) -> str | None:
     if not (datadir / "PG_VERSION").exists():
         bin_dir = install_dir(user) / "bin"
         done = subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust",
-             "-E", "UTF8", "--locale=C", "--no-instructions"],
-            capture_output=True, text=True, user=user,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ],
+            capture_output=True,
+            text=True,
+            user=user,
         )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed for {datadir}: {done.stderr.strip()}")
@@ -100,13 +130,32 @@ def start(datadir: Path, port: int, *, durable: bool = True, log: Path | None = 
     """Start the server in the foreground as our child; it dies with us."""
     user = prepare(datadir)
     postgres = install_dir(user) / "bin" / "postgres"
-    args = [str(postgres), "-D", str(datadir), "-h", "127.0.0.1", "-p", str(port),
-            "-k", str(datadir), "-c", "max_connections=200", "-c", "listen_addresses=127.0.0.1"]
+    args = [
+        str(postgres),
+        "-D",
+        str(datadir),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-k",
+        str(datadir),
+        "-c",
+        "max_connections=200",
+        "-c",
+        "listen_addresses=127.0.0.1",
+    ]
     if not durable:
         args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
-    process = subprocess.Popen(args, user=user, stdout=out, stderr=subprocess.STDOUT,
-                               preexec_fn=die_with_parent, start_new_session=True)
+    process = subprocess.Popen(
+        args,
+        user=user,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,
+        start_new_session=True,
+    )
     wait_for_port(port, process, timeout=30)
     server = Postgres(datadir, port, process)
     _wait_accepting(server, user)

@@ -36,7 +36,9 @@ def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: f
     deadline = time.monotonic() + timeout
     while not port_open(port):
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before port {port} opened")
+            raise RuntimeError(
+                f"process exited with {process.returncode} before port {port} opened"
+            )
         if time.monotonic() > deadline:
             raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
         time.sleep(0.02)

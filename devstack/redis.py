@@ -38,13 +38,31 @@ class Redis:
 
 
 def start(port: int, *, workdir: Path | None = None, log: Path | None = None) -> Redis:
-    args = [executable(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"]
+    args = [
+        executable(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "yes",
+    ]
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
         args += ["--dir", str(workdir)]
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
-    process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                               preexec_fn=die_with_parent, start_new_session=True)
+    process = subprocess.Popen(
+        args,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,
+        start_new_session=True,
+    )
     wait_for_port(port, process)
     return Redis(port, process)

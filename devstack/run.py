@@ -25,7 +25,8 @@ from devstack.processes import die_with_parent, kill_leftover, port_open, stop, 
 from signup_core.migrations import migrate
 
 REPO = Path(__file__).resolve().parent.parent
-VAR = REPO / "var"
+# DEV_STATE_DIR lets the tests run a whole stack without touching a developer's var/.
+VAR = Path(os.environ.get("DEV_STATE_DIR") or REPO / "var").resolve()
 RUN = VAR / "run"
 DEV_ENV = VAR / "dev.env"
 CONFIRM_LINK = re.compile(r"https?://\S+/confirm\?token=[A-Za-z0-9_-]+")
@@ -36,8 +37,8 @@ def state_dir() -> Path:
     another user who may not be able to reach the repo (e.g. a checkout under /root)."""
     if os.geteuid() != 0:
         return VAR
-    tag = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
-    return Path("/var/tmp/signet-signup") / tag
+    tag = hashlib.sha256(str(VAR).encode()).hexdigest()[:12]
+    return postgres.shared_root() / tag
 
 
 def dev_secrets() -> dict[str, str]:
@@ -51,15 +52,22 @@ def dev_secrets() -> dict[str, str]:
     if "SIGNUP_BLIND_INDEX_KEY" not in values:
         values["SIGNUP_BLIND_INDEX_KEY"] = secrets.token_urlsafe(48)
         VAR.mkdir(parents=True, exist_ok=True)
-        DEV_ENV.write_text("# Development secrets made by `make run`; never use them in production.\n"
-                           + "".join(f"{k}={v}\n" for k, v in values.items()))
+        DEV_ENV.write_text(
+            "# Development secrets made by `make run`; never use them in production.\n"
+            + "".join(f"{k}={v}\n" for k, v in values.items())
+        )
         DEV_ENV.chmod(0o600)
     return values
 
 
 def clear_leftovers(datadir: Path) -> None:
-    for name, expect in (("api", "signup-api"), ("worker", "signup-worker"),
-                         ("redis", "valkey"), ("redis", "redis"), ("postgres", "postgres")):
+    for name, expect in (
+        ("api", "signup-api"),
+        ("worker", "signup-worker"),
+        ("redis", "valkey"),
+        ("redis", "redis"),
+        ("postgres", "postgres"),
+    ):
         kill_leftover(RUN / f"{name}.pid", expect)
     # A postmaster from a killed run still owns the data directory.
     kill_leftover(datadir / "postmaster.pid", "postgres")
@@ -69,10 +77,14 @@ def announce(message: EmailMessage, path: Path | None) -> None:
     link = CONFIRM_LINK.search(mailcatcher.text_part(message))
     print(f"\n  mail caught: {message['Subject']}")
     if path is not None:
-        print(f"    saved as {path.relative_to(REPO)}")
+        print(f"    saved as {_shown(path)}")
     if link:
         print(f"    confirm link: {link.group(0)}")
     sys.stdout.flush()
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
 
 
 async def apply_migrations(url: str) -> list[str]:
@@ -93,8 +105,10 @@ def main() -> None:
     clear_leftovers(datadir)
     for port in (api_port, pg_port, redis_port, smtp_port):
         if port_open(port):
-            sys.exit(f"port {port} is in use by something this command did not start; free it "
-                     "or choose another (PORT, DEV_POSTGRES_PORT, DEV_REDIS_PORT, DEV_SMTP_PORT)")
+            sys.exit(
+                f"port {port} is in use by something this command did not start; free it "
+                "or choose another (PORT, DEV_POSTGRES_PORT, DEV_REDIS_PORT, DEV_SMTP_PORT)"
+            )
 
     stopping = False
 
@@ -134,15 +148,22 @@ def main() -> None:
         bin_dir = Path(sys.executable).parent
         services = {}
         for name in ("worker", "api"):
-            proc = subprocess.Popen([str(bin_dir / f"signup-{name}")], env=env,
-                                    preexec_fn=die_with_parent, start_new_session=True)
+            proc = subprocess.Popen(
+                [str(bin_dir / f"signup-{name}")],
+                env=env,
+                preexec_fn=die_with_parent,
+                start_new_session=True,
+            )
             services[name] = proc
             started.append(lambda p=proc: stop(p, timeout=15))
             (RUN / f"{name}.pid").write_text(str(proc.pid))
         wait_for_port(api_port, services["api"])
         print(f"\n  signet-signup is running: http://127.0.0.1:{api_port}/")
-        print(f"  caught mail is saved under {(VAR / 'mail').relative_to(REPO)}/ and its confirm "
-              "links are printed here. Ctrl-C stops everything.\n", flush=True)
+        print(
+            f"  caught mail is saved under {_shown(VAR / 'mail')}/ and its confirm "
+            "links are printed here. Ctrl-C stops everything.\n",
+            flush=True,
+        )
         while not stopping:
             time.sleep(0.2)
             for name, proc in services.items():

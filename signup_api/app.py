@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from signup_api import confirm, health, pages, signup
+from signup_api.doorbell import Doorbell
 from signup_api.middleware import RequestContext
 from signup_api.problems import Problem, problem_response
 from signup_core import db
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.redis = redis.Redis.from_url(
             settings.redis_url.value, socket_timeout=1.0, socket_connect_timeout=1.0
         )
+        app.state.doorbell = Doorbell(app.state.redis)
         try:
             yield
         finally:

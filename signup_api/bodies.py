@@ -52,7 +52,11 @@ async def parse_fields(request: Request, limit: int) -> dict[str, str]:
         if value is None:
             continue
         if not isinstance(value, str):
-            raise Problem(400, f"The field {key!r} must be a string.", slug="invalid-field",
-                          errors=[{"field": str(key), "detail": "must be a string"}])
+            raise Problem(
+                400,
+                f"The field {key!r} must be a string.",
+                slug="invalid-field",
+                errors=[{"field": str(key), "detail": "must be a string"}],
+            )
         fields[key] = value
     return fields

@@ -8,7 +8,6 @@ from enum import Enum
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from signup_api import doorbell
 from signup_api.bodies import parse_fields
 from signup_api.pages import page
 from signup_api.problems import Problem
@@ -43,7 +42,7 @@ async def confirm(request: Request) -> Response:
     if tokens.looks_valid(token):
         outcome, outbox_id = await _spend(request, tokens.digest(token))
     if outbox_id is not None:
-        await doorbell.ring(request.app.state.redis, outbox_id)
+        await request.app.state.doorbell.ring(outbox_id)
     log.info("confirmation", extra={"outcome": outcome.value[0]})
     confirmed_url = request.app.state.settings.confirmed_url
     if outcome is Outcome.CONFIRMED and confirmed_url:

@@ -14,13 +14,23 @@ log = logging.getLogger(__name__)
 # growing Redis without bound.
 MAX_WAITING = 100_000
 
+# One round trip for push and cap: 1.4x the rate of the same as a redis-py pipeline
+# (bench/enqueue.py).
+_PUSH_CAPPED = """
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+"""
 
-async def ring(client: redis.Redis, outbox_id: int) -> None:
-    try:
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.lpush(OUTBOX_DOORBELL, outbox_id)
-            pipe.ltrim(OUTBOX_DOORBELL, 0, MAX_WAITING - 1)
-            await pipe.execute()
-    except (redis.RedisError, OSError) as e:
-        log.warning("doorbell not rung; the relay sweep will send it",
-                    extra={"outbox_id": outbox_id, "error": type(e).__name__})
+
+class Doorbell:
+    def __init__(self, client: redis.Redis) -> None:
+        self._push = client.register_script(_PUSH_CAPPED)
+
+    async def ring(self, outbox_id: int) -> None:
+        try:
+            await self._push(keys=[OUTBOX_DOORBELL], args=[outbox_id, MAX_WAITING])
+        except (redis.RedisError, OSError) as e:
+            log.warning(
+                "doorbell not rung; the relay sweep will send it",
+                extra={"outbox_id": outbox_id, "error": type(e).__name__},
+            )

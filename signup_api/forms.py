@@ -56,8 +56,12 @@ def validate(fields: dict[str, str], settings: Settings) -> SignupForm:
         raise field_error("email", str(e)) from None
     list_name = fields.get("list") or settings.default_list
     if list_name not in settings.lists:
-        raise Problem(400, "There is no such list.", slug="invalid-field",
-                      errors=[{"field": "list", "detail": "unknown list"}])
+        raise Problem(
+            400,
+            "There is no such list.",
+            slug="invalid-field",
+            errors=[{"field": "list", "detail": "unknown list"}],
+        )
     return SignupForm(
         email=email,
         name=_name(fields.get("name")),

@@ -34,9 +34,7 @@ async def _check(probe, request: Request) -> str:
 
 
 async def readyz(request: Request) -> Response:
-    postgres, redis = await asyncio.gather(
-        _check(_postgres, request), _check(_redis, request)
-    )
+    postgres, redis = await asyncio.gather(_check(_postgres, request), _check(_redis, request))
     checks = {"postgres": postgres, "redis": redis}
     if all(v == "up" for v in checks.values()):
         return JSONResponse({"status": "ready", "checks": checks})

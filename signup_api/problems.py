@@ -49,8 +49,9 @@ def problem_response(p: Problem) -> JSONResponse:
     if p.errors:
         body["errors"] = p.errors
     headers = {"Retry-After": str(p.retry_after)} if p.retry_after else None
-    return JSONResponse(body, status_code=p.status, headers=headers,
-                        media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=p.status, headers=headers, media_type="application/problem+json"
+    )
 
 
 def field_error(field: str, detail: str) -> Problem:
@@ -58,5 +59,6 @@ def field_error(field: str, detail: str) -> Problem:
 
 
 def unavailable(dependency: str) -> Problem:
-    return Problem(503, f"{dependency} is unavailable; try again shortly.",
-                   slug="unavailable", retry_after=5)
+    return Problem(
+        503, f"{dependency} is unavailable; try again shortly.", slug="unavailable", retry_after=5
+    )

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from signup_api import doorbell
 from signup_api.bodies import FORM, media_type, parse_fields
 from signup_api.forms import SignupForm, validate
 from signup_api.problems import Problem, unavailable
@@ -29,11 +28,12 @@ async def signup(request: Request) -> Response:
     except Problem as p:
         if is_form:
             sep = "&" if "?" in settings.error_url else "?"
-            return RedirectResponse(f"{settings.error_url}{sep}{urlencode({'reason': p.slug})}",
-                                    status_code=303)
+            return RedirectResponse(
+                f"{settings.error_url}{sep}{urlencode({'reason': p.slug})}", status_code=303
+            )
         raise
     if outbox_id is not None:
-        await doorbell.ring(request.app.state.redis, outbox_id)
+        await request.app.state.doorbell.ring(outbox_id)
     log.info("signup accepted", extra={"queued": outbox_id is not None})
     if is_form:
         return RedirectResponse(settings.thanks_url, status_code=303)

@@ -28,7 +28,9 @@ async def mark_mail_dead(message: dict[str, Any], retry_info: dict[str, Any]) ->
     outbox_id = int(message["args"][0])
     async with current().pool.acquire() as conn:
         await db.queries().mark_outbox_failed(conn, outbox_id=outbox_id, failure="gave up")
-    log.error("mail dead-lettered", extra={"outbox_id": outbox_id, "retries": retry_info.get("retries")})
+    log.error(
+        "mail dead-lettered", extra={"outbox_id": outbox_id, "retries": retry_info.get("retries")}
+    )
 
 
 @dramatiq.actor(

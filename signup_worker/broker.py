@@ -1,4 +1,4 @@
-"""Builds the Redis broker from settings; the worker command calls setup() before importing actors."""
+"""Builds the Redis broker from settings; the worker calls setup() before importing actors."""
 
 from __future__ import annotations
 

@@ -24,8 +24,10 @@ def main() -> None:
         "dramatiq",
         "signup_worker.broker:setup",
         "signup_worker.actors",
-        "--processes", str(settings.worker_processes),
-        "--threads", str(settings.worker_threads),
+        "--processes",
+        str(settings.worker_processes),
+        "--threads",
+        str(settings.worker_threads),
         "--skip-logging",
         *sys.argv[1:],
     ]

@@ -34,9 +34,12 @@ async def deliver(res: Opened, outbox_id: int) -> str:
         if job["kind"] == "confirmation":
             # Minted here, not on the request path: the raw token exists only in this mail.
             token, token_hash = tokens.mint()
-            await q.insert_token(conn, token_hash=token_hash,
-                                 subscription_id=job["subscription_id"],
-                                 ttl_seconds=float(s.token_ttl))
+            await q.insert_token(
+                conn,
+                token_hash=token_hash,
+                subscription_id=job["subscription_id"],
+                ttl_seconds=float(s.token_ttl),
+            )
             context["confirm_url"] = f"{s.public_base_url}/confirm?token={token}"
             context["ttl_hours"] = s.token_ttl // 3600
         envelope = Envelope(

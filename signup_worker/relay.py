@@ -8,6 +8,7 @@ the row and checks sent_at.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import redis.asyncio as redis
@@ -22,8 +23,9 @@ BATCH = 200
 
 
 async def run(res: Opened, stop: asyncio.Event) -> None:
-    client = redis.Redis.from_url(res.settings.redis_url.value, socket_timeout=5.0,
-                                  socket_connect_timeout=2.0)
+    client = redis.Redis.from_url(
+        res.settings.redis_url.value, socket_timeout=5.0, socket_connect_timeout=2.0
+    )
     loop = asyncio.get_running_loop()
     next_sweep = 0.0
     try:
@@ -47,10 +49,8 @@ async def run(res: Opened, stop: asyncio.Event) -> None:
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
 
 
 async def _wait_for_ring(client: redis.Redis) -> list[int]:

@@ -43,8 +43,9 @@ def pg_server(scratch: Path):
     from devstack import postgres
     from devstack.processes import free_port
 
-    server = postgres.start(scratch / "pg" / "data", free_port(), durable=False,
-                            log=scratch / "postgres.log")
+    server = postgres.start(
+        scratch / "pg" / "data", free_port(), durable=False, log=scratch / "postgres.log"
+    )
     yield server
     server.stop(fast=False)
 
@@ -144,9 +145,14 @@ class Worker:
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         binary = Path(sys.executable).with_name("signup-worker")
-        self.process = subprocess.Popen([str(binary)], env={**os.environ, **env},
-                                        stdout=self._log, stderr=subprocess.STDOUT,
-                                        preexec_fn=die_with_parent, start_new_session=True)
+        self.process = subprocess.Popen(
+            [str(binary)],
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+            start_new_session=True,
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

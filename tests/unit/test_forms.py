@@ -1,0 +1,41 @@
+"""Validation of signup fields, without I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from signup_api.forms import validate
+from signup_api.problems import Problem
+from signup_core.settings import load_settings
+from tests.unit.test_settings import BASE
+
+SETTINGS = load_settings({**BASE, "SIGNUP_LISTS": "news,launch", "SIGNUP_LOCALES": "en,de"})
+
+
+def test_valid_form_is_normalised():
+    form = validate(
+        {"email": "  Ada@Example.COM ", "name": "  Ada  ", "list": "launch", "locale": "de-AT"},
+        SETTINGS,
+    )
+    assert form.email == "Ada@example.com"
+    assert form.name == "Ada" and form.list_name == "launch" and form.locale == "de"
+
+
+def test_idn_domain_is_accepted():
+    assert validate({"email": "leser@bücher.de"}, SETTINGS).email == "leser@bücher.de"
+
+
+def test_unsupported_locale_falls_back_and_missing_list_defaults():
+    form = validate({"email": "a@example.com", "locale": "fr-FR"}, SETTINGS)
+    assert form.locale == "en" and form.list_name == "news"
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "tab\there", "rtl\u202eoverride", "line\u2028sep"])
+def test_control_characters_in_name_are_refused(name):
+    with pytest.raises(Problem) as caught:
+        validate({"email": "a@example.com", "name": name}, SETTINGS)
+    assert caught.value.errors == [{"field": "name", "detail": caught.value.detail}]
+
+
+def test_blank_name_is_no_name():
+    assert validate({"email": "a@example.com", "name": "   "}, SETTINGS).name is None

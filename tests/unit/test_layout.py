@@ -1,0 +1,43 @@
+"""The API and the worker never import each other; the core imports neither framework."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = {
+    "signup_api": {"signup_worker", "dramatiq"},
+    "signup_worker": {"signup_api", "starlette", "uvicorn"},
+    "signup_core": {"signup_api", "signup_worker", "starlette", "dramatiq", "uvicorn"},
+}
+
+
+def imported(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_boundaries(package):
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files
+    for path in files:
+        bad = imported(path) & FORBIDDEN[package]
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_no_sql_strings_in_application_code():
+    keywords = ("SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM", "CREATE TABLE")
+    for package in FORBIDDEN:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    assert not any(k in node.value.upper() for k in keywords), path

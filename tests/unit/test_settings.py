@@ -1,0 +1,67 @@
+"""Settings come from the environment once, fail fast by name, and hide secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from signup_core.settings import ConfigError, load_settings
+
+BASE = {
+    "DATABASE_URL": "postgresql://u:pw@db/x",
+    "REDIS_URL": "redis://r:6379/0",
+    "PUBLIC_BASE_URL": "https://news.example.com/",
+    "SIGNUP_BLIND_INDEX_KEY": "k" * 32,
+}
+
+
+def test_minimal_environment_gives_defaults():
+    s = load_settings(BASE)
+    assert s.port == 8000 and s.token_ttl == 48 * 3600 and s.lists == ("newsletter",)
+    assert s.public_base_url == "https://news.example.com"
+    assert s.mail_domain == "news.example.com"
+
+
+@pytest.mark.parametrize("name", sorted(BASE))
+def test_missing_required_variable_is_named(name):
+    env = {k: v for k, v in BASE.items() if k != name}
+    with pytest.raises(ConfigError, match=name):
+        load_settings(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "eighty"),
+        ("PORT", "0"),
+        ("DATABASE_URL", "mysql://x/y"),
+        ("PUBLIC_BASE_URL", "news.example.com"),
+        ("SIGNUP_BLIND_INDEX_KEY", "short"),
+        ("SIGNUP_CHECK_DELIVERABILITY", "maybe"),
+        ("SMTP_TLS", "sometimes"),
+        ("SIGNUP_LISTS", " , "),
+        ("SIGNUP_CONFIRMED_URL", "javascript:alert(1)"),
+    ],
+)
+def test_malformed_variable_is_named(name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({**BASE, name: value})
+
+
+def test_secret_can_come_from_a_file(tmp_path):
+    path = tmp_path / "key"
+    path.write_text("f" * 40 + "\n")
+    env = {k: v for k, v in BASE.items() if k != "SIGNUP_BLIND_INDEX_KEY"}
+    s = load_settings({**env, "SIGNUP_BLIND_INDEX_KEY_FILE": str(path)})
+    assert s.blind_index_key.value == "f" * 40
+
+
+def test_unreadable_secret_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="SMTP_PASSWORD_FILE"):
+        load_settings({**BASE, "SMTP_PASSWORD_FILE": str(tmp_path / "missing")})
+
+
+def test_repr_hides_secrets():
+    s = load_settings({**BASE, "SMTP_PASSWORD": "hunter2-password"})
+    shown = repr(s)
+    for secret in ("pw@db", "k" * 32, "hunter2-password", "r:6379"):
+        assert secret not in shown
