@@ -9,15 +9,20 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """preexec_fn: the kernel sends SIGTERM to the child if we are killed, even by SIGKILL."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
+    """A preexec_fn: the kernel sends `sig` to the child if we die, even by SIGKILL."""
+
+    def arrange() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+
+    return arrange
 
 
 def free_port() -> int:
@@ -55,7 +60,7 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
         process.wait()
 
 
-def kill_leftover(pidfile: Path, expect: str) -> None:
+def kill_leftover(pidfile: Path, expect: str, sig: int = signal.SIGTERM) -> None:
     """Stop a process a previous run recorded, if it still runs and is what we expect."""
     try:
         pid = int(pidfile.read_text().split()[0])
@@ -65,8 +70,8 @@ def kill_leftover(pidfile: Path, expect: str) -> None:
         return
     if expect in cmdline:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
+            os.kill(pid, sig)
+        for _ in range(200):
             if not Path(f"/proc/{pid}").exists():
                 break
             time.sleep(0.05)

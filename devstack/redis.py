@@ -61,7 +61,7 @@ def start(port: int, *, workdir: Path | None = None, log: Path | None = None) ->
         args,
         stdout=out,
         stderr=subprocess.STDOUT,
-        preexec_fn=die_with_parent,
+        preexec_fn=die_with_parent(),
         start_new_session=True,
     )
     wait_for_port(port, process)

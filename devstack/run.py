@@ -64,13 +64,12 @@ def clear_leftovers(datadir: Path) -> None:
     for name, expect in (
         ("api", "signup-api"),
         ("worker", "signup-worker"),
-        ("redis", "valkey"),
-        ("redis", "redis"),
-        ("postgres", "postgres"),
+        ("redis", "-server"),  # valkey-server or redis-server
     ):
         kill_leftover(RUN / f"{name}.pid", expect)
     # A postmaster from a killed run still owns the data directory.
-    kill_leftover(datadir / "postmaster.pid", "postgres")
+    for pidfile in (RUN / "postgres.pid", datadir / "postmaster.pid"):
+        kill_leftover(pidfile, "postgres", postgres.FAST_SHUTDOWN)
 
 
 def announce(message: EmailMessage, path: Path | None) -> None:
@@ -151,7 +150,7 @@ def main() -> None:
             proc = subprocess.Popen(
                 [str(bin_dir / f"signup-{name}")],
                 env=env,
-                preexec_fn=die_with_parent,
+                preexec_fn=die_with_parent(),
                 start_new_session=True,
             )
             services[name] = proc

@@ -150,7 +150,7 @@ class Worker:
             env={**os.environ, **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent(),
             start_new_session=True,
         )
 
