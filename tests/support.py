@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiosql
+import httpx
 
 BLIND_INDEX_KEY = "test-blind-index-key-0123456789abcdef"
 
@@ -49,3 +51,16 @@ async def eventually(check: Callable[[], Any], timeout: float = 10, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def app_client(env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for an app built from `env`, its lifespan running."""
+    from signup_api.app import create_app
+    from signup_core.settings import load_settings
+
+    app = create_app(load_settings(env))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://signup.test") as c:
+            yield c

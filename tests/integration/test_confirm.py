@@ -9,7 +9,7 @@ import pytest
 from signup_core import tokens
 from signup_core.db import queries
 from tests.integration.test_signup import address, index, outbox, rows
-from tests.support import inspect
+from tests.support import app_client, inspect
 
 
 async def pending_with_token(client, db, ttl: float = 3600.0) -> tuple[str, str]:
@@ -111,18 +111,9 @@ async def test_token_of_an_unsubscribed_address_does_not_resubscribe(client, db)
 
 
 async def test_confirm_redirects_to_the_configured_page(env, db):
-    import httpx
-
-    from signup_api.app import create_app
-    from signup_core.settings import load_settings
-
-    app = create_app(load_settings({**env, "SIGNUP_CONFIRMED_URL": "https://example.com/welcome"}))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
-        _, token = await pending_with_token(client, db)
-        response = await client.post("/confirm", data={"token": token})
+    async with app_client({**env, "SIGNUP_CONFIRMED_URL": "https://example.com/welcome"}) as c:
+        _, token = await pending_with_token(c, db)
+        response = await c.post("/confirm", data={"token": token})
     assert response.status_code == 303
     assert response.headers["location"] == "https://example.com/welcome"
 

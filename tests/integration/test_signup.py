@@ -9,7 +9,7 @@ import pytest
 
 from signup_core import sealing
 from signup_core.addresses import blind_index
-from tests.support import BLIND_INDEX_KEY, inspect
+from tests.support import BLIND_INDEX_KEY, app_client, inspect
 
 PROBLEM = "application/problem+json"
 
@@ -199,21 +199,12 @@ async def test_concurrent_signups_of_one_address_make_one_row(client, db):
 
 
 async def test_database_down_is_a_503_problem_with_retry_after(env):
-    import httpx
-
     from devstack.processes import free_port
-    from signup_api.app import create_app
-    from signup_core.settings import load_settings
 
-    settings = load_settings(
-        {**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            response = await c.post("/signup", json={"email": address()})
-            form = await c.post("/signup", data={"email": address()})
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/x"
+    async with app_client({**env, "DATABASE_URL": down}) as c:
+        response = await c.post("/signup", json={"email": address()})
+        form = await c.post("/signup", data={"email": address()})
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM
     assert response.headers["retry-after"]
