@@ -6,18 +6,22 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 import redis.asyncio as redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from signup_api import confirm, health, pages, signup
+from signup_api import captcha, confirm, health, metrics, origins, pages, signup
+from signup_api.client_address import ClientAddress
 from signup_api.doorbell import Doorbell
 from signup_api.middleware import RequestContext
 from signup_api.problems import Problem, problem_response
+from signup_api.ratelimit import Limiter
 from signup_core import db
 from signup_core.settings import Settings
 
@@ -32,6 +36,8 @@ ROUTES = [
     Route("/confirm", confirm.confirm, methods=["POST"]),
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
+    Route("/altcha/challenge", captcha.challenge, methods=["GET"]),
+    Route("/metrics", metrics.metrics, methods=["GET"]),
 ]
 
 
@@ -59,15 +65,30 @@ def create_app(settings: Settings) -> Starlette:
             settings.redis_url.value, socket_timeout=1.0, socket_connect_timeout=1.0
         )
         app.state.doorbell = Doorbell(app.state.redis)
+        app.state.limiter = Limiter(app.state.redis, settings)
+        app.state.allowed_origins = origins.allowed_origins(settings)
+        # Outbound HTTP (captcha verification) has short timeouts: it sits on the request path.
+        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(3.0, connect=2.0))
         try:
             yield
         finally:
+            await app.state.http.aclose()
             await app.state.redis.aclose()
             await app.state.pool.close()
 
     return Starlette(
         routes=ROUTES,
-        middleware=[Middleware(RequestContext)],
+        middleware=[
+            Middleware(RequestContext),
+            Middleware(ClientAddress, trusted=settings.trusted_proxies),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["POST"],
+                allow_headers=["content-type"],
+                max_age=600,
+            ),
+        ],
         exception_handlers={
             Problem: _problem,
             HTTPException: _http_error,

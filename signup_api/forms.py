@@ -6,7 +6,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from signup_api import metrics
 from signup_api.problems import Problem, field_error
+from signup_core import domains
 from signup_core.addresses import InvalidAddress, normalise
 from signup_core.settings import Settings
 
@@ -54,6 +56,9 @@ def validate(fields: dict[str, str], settings: Settings) -> SignupForm:
         email = normalise(raw_email, check_deliverability=settings.check_deliverability)
     except InvalidAddress as e:
         raise field_error("email", str(e)) from None
+    if domains.is_refused(email.rsplit("@", 1)[1], settings):
+        metrics.BLOCKED.labels("domain").inc()
+        raise field_error("email", "Addresses from this email provider are not accepted.")
     list_name = fields.get("list") or settings.default_list
     if list_name not in settings.lists:
         raise Problem(

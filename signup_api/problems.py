@@ -12,6 +12,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     413: "Request body too large",
+    409: "Conflict",
     415: "Unsupported media type",
     429: "Too many requests",
     500: "Internal error",

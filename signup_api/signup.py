@@ -1,13 +1,15 @@
-"""POST /signup: validate, one SQL round trip, ring the worker; answers alike for every address."""
+"""POST /signup: checks, one SQL round trip, ring the worker; answers alike for every address."""
 
 from __future__ import annotations
 
 import logging
 from urllib.parse import urlencode
 
+import redis.asyncio as redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from signup_api import captcha, metrics, origins
 from signup_api.bodies import FORM, media_type, parse_fields
 from signup_api.forms import SignupForm, validate
 from signup_api.problems import Problem, unavailable
@@ -21,44 +23,91 @@ ACCEPTED = {"status": "accepted", "detail": "Check your inbox to confirm your su
 
 async def signup(request: Request) -> Response:
     settings = request.app.state.settings
+    if not settings.signup_enabled:
+        raise Problem(404, "Signup is closed.", slug="signup-closed")
     is_form = media_type(request) == FORM
     try:
-        form = validate(await parse_fields(request, settings.max_body_bytes), settings)
-        outbox_id = await _store(request, form)
+        outcome = await _admit_and_store(request)
     except Problem as p:
-        if is_form:
-            sep = "&" if "?" in settings.error_url else "?"
-            return RedirectResponse(
-                f"{settings.error_url}{sep}{urlencode({'reason': p.slug})}", status_code=303
-            )
-        raise
-    if outbox_id is not None:
-        await request.app.state.doorbell.ring(outbox_id)
-    log.info("signup accepted", extra={"queued": outbox_id is not None})
+        metrics.SIGNUPS.labels(p.slug).inc()
+        if not is_form:
+            raise
+        sep = "&" if "?" in settings.error_url else "?"
+        query = urlencode({"reason": p.slug})
+        return RedirectResponse(f"{settings.error_url}{sep}{query}", status_code=303)
+    metrics.SIGNUPS.labels(outcome).inc()
     if is_form:
         return RedirectResponse(settings.thanks_url, status_code=303)
     return JSONResponse(ACCEPTED, status_code=202)
 
 
-async def _store(request: Request, form: SignupForm) -> int | None:
-    """Upsert the subscription and queue its mail; the outbox id, or None when no mail is due."""
+async def _admit_and_store(request: Request) -> str:
+    """Every check in cost order, then the write; returns the outcome for the metrics."""
     state = request.app.state
-    key = state.settings.blind_index_key.bytes()
-    client_ip = request.client.host if request.client else None
+    s = state.settings
+    origins.check(request, state.allowed_origins)
+    fields = await parse_fields(request, s.max_body_bytes)
+    if fields.get(s.honeypot_field):
+        # Bots get the same answer as everyone and learn nothing; nothing is stored or sent.
+        metrics.BLOCKED.labels("honeypot").inc()
+        log.info("honeypot filled")
+        return "honeypot"
+    form = validate(fields, s)
+    once = captcha.solved_altcha(fields, s)
+    client_ip = request.client.host if request.client else "unknown"
+    index = blind_index(s.blind_index_key.bytes(), form.email)
+    await _rate_limit(request, client_ip, index, once)
+    await captcha.verify_remote(fields, client_ip, s, state.http)
+    status, outbox_id = await _store(request, form, index, client_ip)
+    if outbox_id is not None:
+        await state.doorbell.ring(outbox_id)
+    log.info("signup accepted", extra={"queued": outbox_id is not None})
+    if status == "confirmed" and s.reveal_existing:
+        raise Problem(409, "This address is already subscribed.", slug="already-subscribed")
+    return "accepted"
+
+
+async def _rate_limit(request: Request, ip: str, index: bytes, once) -> None:
+    try:
+        verdict = await request.app.state.limiter.check(ip, index, once)
+    except (redis.RedisError, OSError) as e:
+        # Fail open: the address's resend window in PostgreSQL still caps mail to a victim.
+        metrics.LIMITER_ERRORS.inc()
+        log.warning(
+            "rate limiter unavailable; signup let through", extra={"error": type(e).__name__}
+        )
+        return
+    if verdict.reused:
+        metrics.BLOCKED.labels("captcha").inc()
+        raise Problem(403, "This anti-robot check was already used.", slug="captcha-failed")
+    if not verdict.allowed:
+        raise Problem(
+            429,
+            "Too many signups; please wait and try again.",
+            slug="rate-limited",
+            retry_after=verdict.retry_after,
+        )
+
+
+async def _store(
+    request: Request, form: SignupForm, index: bytes, client_ip: str
+) -> tuple[str, int | None]:
+    """Upsert the subscription and queue its mail: (status, outbox id or None)."""
+    state = request.app.state
     try:
         async with state.pool.acquire() as conn:
             row = await db.queries().upsert_signup(
                 conn,
                 list_name=form.list_name,
-                email_index=blind_index(key, form.email),
+                email_index=index,
                 email_sealed=sealing.seal(form.email),
                 name_sealed=sealing.seal(form.name),
                 locale=form.locale,
                 form_version=state.settings.form_version,
-                ip_hash=hash_ip(key, client_ip),
+                ip_hash=hash_ip(state.settings.blind_index_key.bytes(), client_ip),
                 resend_window=float(state.settings.resend_window),
             )
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on signup", extra={"error": type(e).__name__})
         raise unavailable("The database") from None
-    return row["outbox_id"]
+    return row["status"], row["outbox_id"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +28,14 @@ class Secret:
 
     def bytes(self) -> bytes:
         return self.value.encode()
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most `limit` events per `window` seconds."""
+
+    limit: int
+    window: int
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,24 @@ class Settings:
     mail_max_retries: int = 8
     mail_min_backoff_ms: int = 1000
     mail_max_backoff_ms: int = 300_000
+    signup_enabled: bool = True
+    reveal_existing: bool = False
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    rate_ip: Rate | None = Rate(10, 60)
+    rate_network: Rate | None = Rate(30, 60)
+    rate_address: Rate | None = Rate(3, 3600)
+    rate_global: Rate | None = Rate(600, 60)
+    block_disposable: bool = True
+    blocked_domains: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+    honeypot_field: str = "website"
+    captcha: str = "off"
+    altcha_hmac_key: Secret | None = None
+    altcha_max_number: int = 100_000
+    altcha_ttl: int = 600
+    captcha_site_key: str | None = None
+    captcha_secret: Secret | None = None
+    cors_origins: tuple[str, ...] = ()
     worker_processes: int = 1
     worker_threads: int = 8
     log_level: str = "INFO"
@@ -130,6 +158,41 @@ def _url(*schemes: str) -> Callable[[str], str]:
     return check
 
 
+_PERIODS = {
+    "s": 1,
+    "second": 1,
+    "m": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+_RATE = re.compile(r"^(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?$")
+
+
+def _rate(value: str) -> Rate | None:
+    """'10/minute', '3/hour', '5/30s'; 'off' for no limit."""
+    if value.lower() == "off":
+        return None
+    match = _RATE.match(value.strip().lower())
+    if not match or match.group(3) not in _PERIODS or int(match.group(1)) < 1:
+        raise ValueError("expected N/period, e.g. 10/minute, 3/hour, 5/30s, or off")
+    return Rate(int(match.group(1)), int(match.group(2) or 1) * _PERIODS[match.group(3)])
+
+
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in _names(value))
+
+
+def _domains(value: str) -> tuple[str, ...]:
+    return tuple(d.lower().lstrip("@.") for d in _names(value))
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    return tuple(_url("http", "https")(o).rstrip("/") for o in _names(value))
+
+
 def _key(value: str) -> Secret:
     if len(value) < 32:
         raise ValueError("must be at least 32 characters")
@@ -177,14 +240,46 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_MAIL_MAX_RETRIES": ("mail_max_retries", _int, False),
     "SIGNUP_MAIL_MIN_BACKOFF_MS": ("mail_min_backoff_ms", _positive(_int), False),
     "SIGNUP_MAIL_MAX_BACKOFF_MS": ("mail_max_backoff_ms", _positive(_int), False),
+    "SIGNUP_ENABLED": ("signup_enabled", _bool, False),
+    "SIGNUP_REVEAL_EXISTING": ("reveal_existing", _bool, False),
+    "SIGNUP_TRUSTED_PROXIES": ("trusted_proxies", _networks, False),
+    "SIGNUP_RATE_LIMIT_IP": ("rate_ip", _rate, False),
+    "SIGNUP_RATE_LIMIT_NETWORK": ("rate_network", _rate, False),
+    "SIGNUP_RATE_LIMIT_ADDRESS": ("rate_address", _rate, False),
+    "SIGNUP_RATE_LIMIT_GLOBAL": ("rate_global", _rate, False),
+    "SIGNUP_BLOCK_DISPOSABLE": ("block_disposable", _bool, False),
+    "SIGNUP_BLOCKED_DOMAINS": ("blocked_domains", _domains, False),
+    "SIGNUP_ALLOWED_DOMAINS": ("allowed_domains", _domains, False),
+    "SIGNUP_HONEYPOT_FIELD": ("honeypot_field", str, False),
+    "SIGNUP_CAPTCHA": ("captcha", _choice("off", "altcha", "turnstile", "hcaptcha"), False),
+    "SIGNUP_ALTCHA_HMAC_KEY": ("altcha_hmac_key", _key, False),
+    "SIGNUP_ALTCHA_MAX_NUMBER": ("altcha_max_number", _positive(_int), False),
+    "SIGNUP_ALTCHA_TTL": ("altcha_ttl", _positive(_int), False),
+    "SIGNUP_CAPTCHA_SITE_KEY": ("captcha_site_key", str, False),
+    "SIGNUP_CAPTCHA_SECRET": ("captcha_secret", Secret, False),
+    "SIGNUP_CORS_ORIGINS": ("cors_origins", _origins, False),
     "SIGNUP_WORKER_PROCESSES": ("worker_processes", _positive(_int), False),
     "SIGNUP_WORKER_THREADS": ("worker_threads", _positive(_int), False),
     "SIGNUP_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), False),
 }
 
 SECRET_VARIABLES = frozenset(
-    {"DATABASE_URL", "REDIS_URL", "SIGNUP_BLIND_INDEX_KEY", "SMTP_PASSWORD"}
+    {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SIGNUP_BLIND_INDEX_KEY",
+        "SMTP_PASSWORD",
+        "SIGNUP_ALTCHA_HMAC_KEY",
+        "SIGNUP_CAPTCHA_SECRET",
+    }
 )
+
+# What each captcha mode cannot work without.
+_CAPTCHA_NEEDS = {
+    "altcha": ("SIGNUP_ALTCHA_HMAC_KEY",),
+    "turnstile": ("SIGNUP_CAPTCHA_SITE_KEY", "SIGNUP_CAPTCHA_SECRET"),
+    "hcaptcha": ("SIGNUP_CAPTCHA_SITE_KEY", "SIGNUP_CAPTCHA_SECRET"),
+}
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -201,4 +296,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             values[attr] = parse(raw)
         except ValueError as e:
             raise ConfigError(f"{name} is invalid: {e}") from None
+    for name in _CAPTCHA_NEEDS.get(values.get("captcha", "off"), ()):
+        if values.get(_VARIABLES[name][0]) is None:
+            raise ConfigError(f"{name} is required when SIGNUP_CAPTCHA={values['captcha']}")
     return Settings(**values)

@@ -34,6 +34,11 @@ def app_env(database_url: str, redis_url: str, smtp_port: int, **overrides: str)
         "SIGNUP_MAIL_MAX_BACKOFF_MS": "400",
         "SIGNUP_MAIL_MAX_RETRIES": "3",
         "SIGNUP_WORKER_THREADS": "4",
+        # On, so every test goes through the limiter, but out of the way of all but its own.
+        "SIGNUP_RATE_LIMIT_IP": "1000/minute",
+        "SIGNUP_RATE_LIMIT_NETWORK": "1000/minute",
+        "SIGNUP_RATE_LIMIT_ADDRESS": "1000/minute",
+        "SIGNUP_RATE_LIMIT_GLOBAL": "10000/minute",
     }
     env.update(overrides)
     return env

@@ -9,8 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from devstack.mailcatcher import text_part
 from tests.integration.test_signup import index, outbox, rows
+from tests.support import eventually
 
 LINK = re.compile(r"http://signup\.test/confirm\?token=[A-Za-z0-9_-]+")
+
+
+async def _all_true(pending) -> bool:
+    values = await pending
+    return bool(values) and all(values.values())
 
 
 def to(email: str):
@@ -45,8 +51,13 @@ async def test_signup_confirm_welcome(client, db, worker, smtp_server, caplog):
     assert (await rows(db, email))[0]["status"] == "confirmed"
     [welcome] = smtp_server.wait_for(lambda m: to(email)(m) and "Welcome" in m["Subject"])
     assert welcome is not None
-    kinds = {o["kind"]: o["sent_at"] is not None for o in await outbox(db, email)}
-    assert kinds == {"confirmation": True, "welcome": True}
+
+    async def sent_kinds():
+        return {o["kind"]: o["sent_at"] is not None for o in await outbox(db, email)}
+
+    # (the SMTP server has the mail a moment before the worker commits sent_at)
+    await eventually(lambda: _all_true(sent_kinds()))
+    assert await sent_kinds() == {"confirmation": True, "welcome": True}
     assert len([m for m in smtp_server.messages if to(email)(m)]) == 2
 
     # And no log line, from the API or the worker, holds the address, the name or the token
