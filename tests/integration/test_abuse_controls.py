@@ -1,0 +1,271 @@
+"""Abuse controls besides rate limits: domains, honeypot, proof-of-work, captchas, CORS,
+origin check, the signup switch."""
+
+from __future__ import annotations
+
+import datetime
+
+import altcha
+import httpx
+import pytest
+import respx
+
+from signup_api.captcha import REMOTE
+from tests.integration.test_signup import PROBLEM, address
+from tests.support import app_client, inspect
+
+ALTCHA_KEY = "altcha-test-hmac-key-0123456789abcdef"
+
+
+async def stored(db) -> int:
+    return (await inspect().count_rows(db))["subscriptions"]
+
+
+# --- disposable and operator-listed domains
+
+
+@pytest.mark.parametrize("domain", ["mailinator.com", "eu.mailinator.com", "yopmail.com"])
+async def test_disposable_domain_and_its_subdomains_are_refused(client, db, domain):
+    response = await client.post("/signup", json={"email": f"x@{domain}"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "email"
+    assert "mailinator" not in response.text and "disposable" not in response.text.lower()
+    assert await stored(db) == 0
+
+
+async def test_operator_lists_override_and_extend_the_disposable_list(env, db):
+    settings = {
+        **env,
+        "SIGNUP_ALLOWED_DOMAINS": "mailinator.com",
+        "SIGNUP_BLOCKED_DOMAINS": "competitor.example",
+    }
+    async with app_client(settings) as client:
+        allowed = await client.post("/signup", json={"email": "x@mailinator.com"})
+        blocked = await client.post("/signup", json={"email": "x@mail.competitor.example"})
+    assert allowed.status_code == 202 and blocked.status_code == 400
+
+
+# --- honeypot
+
+
+async def test_filled_honeypot_gets_the_normal_answer_and_stores_nothing(
+    client, db, worker, smtp_server
+):
+    email = address()
+    as_json = await client.post("/signup", json={"email": email, "website": "http://spam"})
+    as_form = await client.post("/signup", data={"email": email, "website": "spam"})
+    honest = await client.post("/signup", json={"email": address()})
+    assert as_json.status_code == 202 and as_json.json() == honest.json()
+    assert as_form.status_code == 303 and as_form.headers["location"] == "/thanks"
+    assert await stored(db) == 1  # only the honest one
+    assert not [m for m in smtp_server.messages if email in str(m["To"])]
+
+
+# --- ALTCHA proof-of-work
+
+
+def solved(max_number: int = 2000, expires_in: int = 300, key: str = ALTCHA_KEY) -> str:
+    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=expires_in)
+    c = altcha.create_challenge_v1(hmac_key=key, max_number=max_number, expires=expires)
+    solution = altcha.solve_challenge_v1(c.challenge, c.salt, c.algorithm, c.max_number)
+    return altcha.v1.Payload(
+        c.algorithm, c.challenge, solution.number, c.salt, c.signature
+    ).to_base64()
+
+
+@pytest.fixture
+async def pow_client(env, db):
+    async with app_client(
+        {
+            **env,
+            "SIGNUP_CAPTCHA": "altcha",
+            "SIGNUP_ALTCHA_HMAC_KEY": ALTCHA_KEY,
+            "SIGNUP_ALTCHA_MAX_NUMBER": "2000",
+        }
+    ) as client:
+        yield client
+
+
+async def test_served_challenge_can_be_solved_and_is_accepted(pow_client, db):
+    c = (await pow_client.get("/altcha/challenge")).json()
+    solution = altcha.solve_challenge_v1(c["challenge"], c["salt"], c["algorithm"], c["maxNumber"])
+    payload = altcha.v1.Payload(
+        c["algorithm"], c["challenge"], solution.number, c["salt"], c["signature"]
+    ).to_base64()
+    response = await pow_client.post("/signup", json={"email": address(), "altcha": payload})
+    assert response.status_code == 202
+    assert await stored(db) == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        "bm90IGpzb24=",
+        solved(expires_in=-5),
+        solved(key="another-key-entirely-0123456789abcdef"),
+    ],
+    ids=["missing", "garbage", "expired", "forged"],
+)
+async def test_bad_proof_of_work_is_refused(pow_client, db, payload):
+    body = {"email": address(), **({"altcha": payload} if payload else {})}
+    response = await pow_client.post("/signup", json=body)
+    assert response.status_code == 403
+    assert response.headers["content-type"] == PROBLEM
+    assert await stored(db) == 0
+
+
+async def test_replayed_proof_of_work_is_refused(pow_client, db):
+    payload = solved()
+    first = await pow_client.post("/signup", json={"email": address(), "altcha": payload})
+    again = await pow_client.post("/signup", json={"email": address(), "altcha": payload})
+    assert (first.status_code, again.status_code) == (202, 403)
+    assert await stored(db) == 1
+
+
+async def test_challenge_endpoint_is_absent_when_pow_is_off(client):
+    assert (await client.get("/altcha/challenge")).status_code == 404
+
+
+# --- Turnstile and hCaptcha, verified by their siteverify APIs
+
+
+@pytest.fixture(params=["turnstile", "hcaptcha"])
+async def remote(request, env, db):
+    kind = request.param
+    settings = {
+        **env,
+        "SIGNUP_CAPTCHA": kind,
+        "SIGNUP_CAPTCHA_SITE_KEY": "site-key",
+        "SIGNUP_CAPTCHA_SECRET": "server-secret",
+    }
+    async with app_client(settings) as client:
+        yield kind, client
+
+
+async def test_remote_captcha_success(remote, db):
+    kind, client = remote
+    url, field = REMOTE[kind]
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.post(url).respond(json={"success": True})
+        response = await client.post("/signup", json={"email": address(), field: "tok"})
+    assert response.status_code == 202
+    sent = dict(httpx.QueryParams(route.calls.last.request.content.decode()))
+    assert sent["secret"] == "server-secret" and sent["response"] == "tok"
+    assert await stored(db) == 1
+
+
+async def test_remote_captcha_failure_is_403(remote, db):
+    kind, client = remote
+    url, field = REMOTE[kind]
+    with respx.mock() as mock:
+        mock.post(url).respond(json={"success": False, "error-codes": ["invalid-input"]})
+        response = await client.post("/signup", json={"email": address(), field: "tok"})
+    assert response.status_code == 403
+    assert await stored(db) == 0
+
+
+async def test_remote_captcha_timeout_is_503(remote, db):
+    kind, client = remote
+    url, field = REMOTE[kind]
+    with respx.mock() as mock:
+        mock.post(url).mock(side_effect=httpx.ReadTimeout("slow"))
+        response = await client.post("/signup", json={"email": address(), field: "tok"})
+    assert response.status_code == 503 and response.headers["retry-after"]
+    assert await stored(db) == 0
+
+
+async def test_missing_remote_captcha_token_is_403_without_asking(remote, db):
+    _, client = remote
+    with respx.mock() as mock:
+        response = await client.post("/signup", json={"email": address()})
+        assert not mock.calls
+    assert response.status_code == 403
+
+
+async def test_landing_page_carries_the_widget(remote):
+    kind, client = remote
+    page = await client.get("/")
+    assert 'data-sitekey="site-key"' in page.text
+    assert REMOTE[kind][0].split("/")[2].split(".")[-2] in page.headers["content-security-policy"]
+
+
+# --- CORS and origin check
+
+
+@pytest.fixture
+async def cors_client(env, db):
+    async with app_client({**env, "SIGNUP_CORS_ORIGINS": "https://www.example.com"}) as client:
+        yield client
+
+
+async def test_preflight_from_an_allowed_origin(cors_client):
+    response = await cors_client.options(
+        "/signup",
+        headers={
+            "origin": "https://www.example.com",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "https://www.example.com"
+    assert "access-control-allow-credentials" not in response.headers
+
+
+async def test_preflight_from_another_origin_is_refused(cors_client):
+    response = await cors_client.options(
+        "/signup",
+        headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+    )
+    assert response.status_code == 400
+    assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"origin": "https://www.example.com"}, 202),
+        ({"origin": "http://signup.test"}, 202),  # our own landing page
+        ({}, 202),  # not a browser
+        ({"origin": "https://evil.example"}, 403),
+        ({"origin": "null"}, 403),
+        ({"referer": "https://evil.example/page"}, 403),
+        ({"referer": "https://www.example.com/join"}, 202),
+    ],
+)
+async def test_origin_check(cors_client, db, headers, expected):
+    response = await cors_client.post("/signup", json={"email": address()}, headers=headers)
+    assert response.status_code == expected
+    assert await stored(db) == (1 if expected == 202 else 0)
+
+
+async def test_cross_site_form_post_is_sent_to_the_error_page(cors_client, db):
+    response = await cors_client.post(
+        "/signup", data={"email": address()}, headers={"origin": "https://evil.example"}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/oops?reason=origin-not-allowed"
+    assert await stored(db) == 0
+
+
+# --- the switch
+
+
+async def test_signup_switched_off_is_404(env, db):
+    async with app_client({**env, "SIGNUP_ENABLED": "false"}) as client:
+        response = await client.post("/signup", json={"email": address()})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert await stored(db) == 0
+
+
+async def test_reveal_switch_answers_409_for_a_confirmed_address(env, db):
+    from tests.integration.test_signup import index
+
+    email = address()
+    async with app_client({**env, "SIGNUP_REVEAL_EXISTING": "true"}) as client:
+        assert (await client.post("/signup", json={"email": email})).status_code == 202
+        await inspect().set_status(db, email_index=index(email), status="confirmed")
+        response = await client.post("/signup", json={"email": email})
+    assert response.status_code == 409

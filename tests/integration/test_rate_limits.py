@@ -1,0 +1,128 @@
+"""Rate limits in Redis: each trips at its threshold, resets after its window, is shared by
+replicas, and a Redis outage lets signups through (fail-open) with a counter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import pytest
+from prometheus_client import REGISTRY
+
+from tests.integration.test_flow import to
+from tests.support import app_client
+
+PROXY = "203.0.113.7"  # the test transport's peer; trusted below so tests can pick client IPs
+
+
+def address() -> str:
+    return f"rl-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def limits(**rates: str) -> dict[str, str]:
+    env = {f"SIGNUP_RATE_LIMIT_{k.upper()}": "1000/minute" for k in ("ip", "network", "address")}
+    env["SIGNUP_RATE_LIMIT_GLOBAL"] = "1000/minute"
+    env.update({f"SIGNUP_RATE_LIMIT_{k.upper()}": v for k, v in rates.items()})
+    return {**env, "SIGNUP_TRUSTED_PROXIES": f"{PROXY}/32"}
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+# How each limit's requests vary: (client IP for request i, address for request i).
+SUBJECTS = {
+    "ip": (lambda i: "198.51.100.9", lambda i: address()),
+    "network": (lambda i: f"198.51.100.{10 + i}", lambda i: address()),
+    "address": (lambda i: f"192.0.{i}.1", lambda i: "same-victim@example.com"),
+    "global": (lambda i: f"192.0.{i}.1", lambda i: address()),
+}
+
+
+@pytest.mark.parametrize("limit", sorted(SUBJECTS))
+async def test_limit_trips_at_its_threshold_and_resets_after_its_window(env, db, limit, caplog):
+    caplog.set_level(logging.INFO)
+    ip_of, email_of = SUBJECTS[limit]
+    before = sample("signup_rate_limited_total", limit=limit)
+    async with app_client({**env, **limits(**{limit: "3/1s"})}) as client:
+
+        async def post(i: int):
+            return await client.post(
+                "/signup", json={"email": email_of(i)}, headers={"x-forwarded-for": ip_of(i)}
+            )
+
+        answers = [await post(i) for i in range(4)]
+        assert [a.status_code for a in answers] == [202, 202, 202, 429]
+        refused = answers[-1]
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["retry-after"]) <= 2
+        assert sample("signup_rate_limited_total", limit=limit) == before + 1
+
+        await asyncio.sleep(2.1)  # a whole window for this one and one for the last one's weight
+        assert (await post(5)).status_code == 202
+    logged = "\n".join(str(r.__dict__) for r in caplog.records if r.name.startswith("signup"))
+    assert "198.51.100" not in logged and "same-victim" not in logged
+
+
+async def test_limits_are_shared_by_two_app_instances(env, db):
+    settings = {**env, **limits(ip="4/minute")}
+    async with app_client(settings) as first, app_client(settings) as second:
+        codes = []
+        for i in range(6):
+            client = (first, second)[i % 2]
+            response = await client.post(
+                "/signup", json={"email": address()}, headers={"x-forwarded-for": "198.51.100.200"}
+            )
+            codes.append(response.status_code)
+    assert codes == [202, 202, 202, 202, 429, 429]
+
+
+async def test_rate_limited_form_post_redirects_to_the_error_page(env, db):
+    async with app_client({**env, **limits(ip="1/minute")}) as client:
+        await client.post("/signup", data={"email": address()})
+        response = await client.post("/signup", data={"email": address()})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/oops?reason=rate-limited"
+
+
+async def test_bombing_one_address_from_many_networks_sends_at_most_the_limit(
+    env, db, worker, smtp_server
+):
+    victim = f"victim-{uuid.uuid4().hex[:8]}@example.com"
+    # No resend window, so only the Redis limit stands between the attacker and the victim.
+    settings = {**env, **limits(address="2/hour"), "SIGNUP_RESEND_WINDOW": "0"}
+    async with app_client(settings) as client:
+        codes = [
+            (
+                await client.post(
+                    "/signup", json={"email": victim}, headers={"x-forwarded-for": f"10.{i}.0.1"}
+                )
+            ).status_code
+            for i in range(12)
+        ]
+    assert codes.count(202) == 2 and codes.count(429) == 10
+    smtp_server.wait_for(to(victim), count=2)
+    await asyncio.sleep(1.0)
+    assert len([m for m in smtp_server.messages if to(victim)(m)]) == 2
+
+
+async def test_redis_down_fails_open_and_counts_it(env, db):
+    from devstack import redis
+    from devstack.processes import free_port
+
+    server = redis.start(free_port())
+    before = sample("signup_rate_limiter_errors_total")
+    try:
+        async with app_client({**env, "REDIS_URL": server.url}) as client:
+            server.stop()
+            response = await client.post("/signup", json={"email": address()})
+    finally:
+        server.stop()
+    assert response.status_code == 202
+    assert sample("signup_rate_limiter_errors_total") == before + 1
+
+
+async def test_metrics_endpoint_exposes_the_counters(client):
+    text = (await client.get("/metrics")).text
+    assert "signup_rate_limited_total" in text and "signup_signups_total" in text
