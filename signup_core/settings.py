@@ -83,7 +83,7 @@ class Settings:
     honeypot_field: str = "website"
     captcha: str = "off"
     altcha_hmac_key: Secret | None = None
-    altcha_max_number: int = 100_000
+    altcha_max_number: int = 50_000
     altcha_ttl: int = 600
     captcha_site_key: str | None = None
     captcha_secret: Secret | None = None
