@@ -49,8 +49,10 @@ def dev_secrets() -> dict[str, str]:
             if "=" in line and not line.lstrip().startswith("#"):
                 key, value = line.split("=", 1)
                 values[key.strip()] = value.strip()
-    if "SIGNUP_BLIND_INDEX_KEY" not in values:
-        values["SIGNUP_BLIND_INDEX_KEY"] = secrets.token_urlsafe(48)
+    missing = [k for k in ("SIGNUP_BLIND_INDEX_KEY", "SIGNUP_SIGNING_KEY") if k not in values]
+    for name in missing:
+        values[name] = secrets.token_urlsafe(48)
+    if missing:
         VAR.mkdir(parents=True, exist_ok=True)
         DEV_ENV.write_text(
             "# Development secrets made by `make run`; never use them in production.\n"

@@ -44,8 +44,13 @@ class Settings:
     redis_url: Secret
     public_base_url: str
     blind_index_key: Secret
+    signing_key: Secret
+    signing_key_previous: Secret | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    mail_transport: str = "smtp"
+    postmark_server_token: Secret | None = None
+    postmark_stream: str = "outbound"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_username: str | None = None
@@ -88,6 +93,16 @@ class Settings:
     captcha_site_key: str | None = None
     captcha_secret: Secret | None = None
     cors_origins: tuple[str, ...] = ()
+    soft_bounce_limit: int = 3
+    soft_bounce_window: int = 7 * 86400
+    webhook_max_body_bytes: int = 1024 * 1024
+    webhook_tolerance: int = 300
+    sns_tolerance: int = 3600
+    ses_topic_arns: tuple[str, ...] = ()
+    postmark_webhook_user: str = "postmark"
+    postmark_webhook_secret: Secret | None = None
+    sendgrid_public_key: str | None = None
+    mailgun_signing_key: Secret | None = None
     worker_processes: int = 1
     worker_threads: int = 8
     log_level: str = "INFO"
@@ -214,8 +229,13 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "REDIS_URL": ("redis_url", lambda v: Secret(_url("redis", "rediss", "unix")(v)), True),
     "PUBLIC_BASE_URL": ("public_base_url", lambda v: _url("http", "https")(v).rstrip("/"), True),
     "SIGNUP_BLIND_INDEX_KEY": ("blind_index_key", _key, True),
+    "SIGNUP_SIGNING_KEY": ("signing_key", _key, True),
+    "SIGNUP_SIGNING_KEY_PREVIOUS": ("signing_key_previous", _key, False),
     "HOST": ("host", str, False),
     "PORT": ("port", _positive(_int), False),
+    "SIGNUP_MAIL_TRANSPORT": ("mail_transport", _choice("smtp", "postmark"), False),
+    "SIGNUP_POSTMARK_SERVER_TOKEN": ("postmark_server_token", Secret, False),
+    "SIGNUP_POSTMARK_STREAM": ("postmark_stream", str, False),
     "SMTP_HOST": ("smtp_host", str, False),
     "SMTP_PORT": ("smtp_port", _positive(_int), False),
     "SMTP_USERNAME": ("smtp_username", str, False),
@@ -258,6 +278,16 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_CAPTCHA_SITE_KEY": ("captcha_site_key", str, False),
     "SIGNUP_CAPTCHA_SECRET": ("captcha_secret", Secret, False),
     "SIGNUP_CORS_ORIGINS": ("cors_origins", _origins, False),
+    "SIGNUP_SOFT_BOUNCE_LIMIT": ("soft_bounce_limit", _positive(_int), False),
+    "SIGNUP_SOFT_BOUNCE_WINDOW": ("soft_bounce_window", _positive(_int), False),
+    "SIGNUP_WEBHOOK_MAX_BODY_BYTES": ("webhook_max_body_bytes", _positive(_int), False),
+    "SIGNUP_WEBHOOK_TOLERANCE": ("webhook_tolerance", _positive(_int), False),
+    "SIGNUP_SNS_TOLERANCE": ("sns_tolerance", _positive(_int), False),
+    "SIGNUP_SES_TOPIC_ARNS": ("ses_topic_arns", _names, False),
+    "SIGNUP_POSTMARK_WEBHOOK_USER": ("postmark_webhook_user", str, False),
+    "SIGNUP_POSTMARK_WEBHOOK_SECRET": ("postmark_webhook_secret", _key, False),
+    "SIGNUP_SENDGRID_PUBLIC_KEY": ("sendgrid_public_key", str, False),
+    "SIGNUP_MAILGUN_SIGNING_KEY": ("mailgun_signing_key", Secret, False),
     "SIGNUP_WORKER_PROCESSES": ("worker_processes", _positive(_int), False),
     "SIGNUP_WORKER_THREADS": ("worker_threads", _positive(_int), False),
     "SIGNUP_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), False),
@@ -271,14 +301,20 @@ SECRET_VARIABLES = frozenset(
         "SMTP_PASSWORD",
         "SIGNUP_ALTCHA_HMAC_KEY",
         "SIGNUP_CAPTCHA_SECRET",
+        "SIGNUP_SIGNING_KEY",
+        "SIGNUP_SIGNING_KEY_PREVIOUS",
+        "SIGNUP_POSTMARK_SERVER_TOKEN",
+        "SIGNUP_POSTMARK_WEBHOOK_SECRET",
+        "SIGNUP_MAILGUN_SIGNING_KEY",
     }
 )
 
-# What each captcha mode cannot work without.
-_CAPTCHA_NEEDS = {
-    "altcha": ("SIGNUP_ALTCHA_HMAC_KEY",),
-    "turnstile": ("SIGNUP_CAPTCHA_SITE_KEY", "SIGNUP_CAPTCHA_SECRET"),
-    "hcaptcha": ("SIGNUP_CAPTCHA_SITE_KEY", "SIGNUP_CAPTCHA_SECRET"),
+# What each mode cannot work without.
+_NEEDS = {
+    ("mail_transport", "postmark"): ("SIGNUP_POSTMARK_SERVER_TOKEN",),
+    ("captcha", "altcha"): ("SIGNUP_ALTCHA_HMAC_KEY",),
+    ("captcha", "turnstile"): ("SIGNUP_CAPTCHA_SITE_KEY", "SIGNUP_CAPTCHA_SECRET"),
+    ("captcha", "hcaptcha"): ("SIGNUP_CAPTCHA_SITE_KEY", "SIGNUP_CAPTCHA_SECRET"),
 }
 
 
@@ -296,7 +332,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             values[attr] = parse(raw)
         except ValueError as e:
             raise ConfigError(f"{name} is invalid: {e}") from None
-    for name in _CAPTCHA_NEEDS.get(values.get("captcha", "off"), ()):
-        if values.get(_VARIABLES[name][0]) is None:
-            raise ConfigError(f"{name} is required when SIGNUP_CAPTCHA={values['captcha']}")
+    for (attr, mode), needed in _NEEDS.items():
+        if values.get(attr) != mode:
+            continue
+        for name in needed:
+            if values.get(_VARIABLES[name][0]) is None:
+                switch = next(v for v, spec in _VARIABLES.items() if spec[0] == attr)
+                raise ConfigError(f"{name} is required when {switch}={mode}")
     return Settings(**values)

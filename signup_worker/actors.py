@@ -8,9 +8,9 @@ from typing import Any
 import dramatiq
 
 from signup_core import db
-from signup_core.mail.smtp import TransientMailError
-from signup_core.queue import MAIL_QUEUE
-from signup_worker import mailer
+from signup_core.mail.failures import TransientMailError
+from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
+from signup_worker import events, mailer
 from signup_worker.resources import current
 
 log = logging.getLogger(__name__)
@@ -44,3 +44,14 @@ async def mark_mail_dead(message: dict[str, Any], retry_info: dict[str, Any]) ->
 )
 async def send_mail(outbox_id: int) -> None:
     await mailer.deliver(current(), outbox_id)
+
+
+@dramatiq.actor(
+    queue_name=EVENTS_QUEUE,
+    retry_when=_retry_transient,
+    time_limit=30_000,
+    min_backoff=1_000,
+    max_backoff=60_000,
+)
+async def apply_event(event_id: int) -> None:
+    await events.apply(current(), event_id)

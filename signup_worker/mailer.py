@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from signup_core import db, sealing, tokens
+from signup_core import db, sealing, tokens, unsubscribe_links
+from signup_core.mail.failures import PermanentMailError
 from signup_core.mail.render import Envelope, render
-from signup_core.mail.smtp import PermanentMailError
 from signup_worker.resources import Opened
 
 log = logging.getLogger(__name__)
@@ -16,6 +16,7 @@ ALLOWED = {
     "confirmation": "pending",
     "welcome": "confirmed",
     "already_subscribed": "confirmed",
+    "unsubscribed": "unsubscribed",
 }
 
 
@@ -48,12 +49,18 @@ async def deliver(res: Opened, outbox_id: int) -> str:
             sender=s.mail_from,
             reply_to=s.mail_reply_to,
             domain=s.mail_domain,
+            unsubscribe_url=unsubscribe_links.url(s, job["subscription_id"]),
         )
         message = render(job["kind"], job["locale"], envelope, context)
         try:
             await res.transport.send(message)
         except PermanentMailError as e:
             await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=str(e))
+            if e.recipient:
+                # The mailbox itself was refused: as good as a hard bounce.
+                await q.suppress_subscription(
+                    conn, subscription_id=job["subscription_id"], reason="refused"
+                )
             log.warning("mail refused for good", extra={"outbox_id": outbox_id, "failure": str(e)})
             return "refused"
         await q.mark_outbox_sent(conn, outbox_id=outbox_id)

@@ -7,11 +7,12 @@ import logging
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 from dramatiq import Middleware
 from dramatiq.asyncio import get_event_loop_thread
 
 from signup_core import db
-from signup_core.mail.smtp import SmtpTransport
+from signup_core.mail.transports import Transport, make_transport
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 class Opened:
     settings: Settings
     pool: asyncpg.Pool
-    transport: SmtpTransport
+    transport: Transport
+    http: httpx.AsyncClient
 
 
 _current: Opened | None = None
@@ -59,7 +61,8 @@ class Resources(Middleware):
     async def _open(self) -> Opened:
         # One connection per worker thread, one for the relay.
         pool = await db.create_pool(self.settings, max_size=self.settings.worker_threads + 2)
-        return Opened(self.settings, pool, SmtpTransport(self.settings))
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        return Opened(self.settings, pool, make_transport(self.settings, http), http)
 
     def before_worker_shutdown(self, broker, worker) -> None:
         global _current
@@ -79,4 +82,5 @@ class Resources(Middleware):
 
 async def _close(opened: Opened) -> None:
     await opened.transport.close()
+    await opened.http.aclose()
     await opened.pool.close()

@@ -14,6 +14,7 @@ import aiosql
 import httpx
 
 BLIND_INDEX_KEY = "test-blind-index-key-0123456789abcdef"
+SIGNING_KEY = "test-signing-key-0123456789abcdef0123"
 
 
 @functools.cache
@@ -29,6 +30,7 @@ def app_env(database_url: str, redis_url: str, smtp_port: int, **overrides: str)
         "SMTP_PORT": str(smtp_port),
         "PUBLIC_BASE_URL": "http://signup.test",
         "SIGNUP_BLIND_INDEX_KEY": BLIND_INDEX_KEY,
+        "SIGNUP_SIGNING_KEY": SIGNING_KEY,
         "SIGNUP_RELAY_INTERVAL": "0.5",
         "SIGNUP_MAIL_MIN_BACKOFF_MS": "100",
         "SIGNUP_MAIL_MAX_BACKOFF_MS": "400",

@@ -24,6 +24,7 @@ class Envelope:
     sender: str
     reply_to: str | None
     domain: str
+    unsubscribe_url: str
 
 
 @functools.cache
@@ -44,6 +45,7 @@ def render(kind: str, locale: str, envelope: Envelope, context: dict[str, Any]) 
     """A text + HTML message; the header API refuses CR/LF, so user input cannot add headers."""
     env = _environment()
     folder = f"{kind}/{available_locale(kind, locale)}"
+    context = {**context, "unsubscribe_url": envelope.unsubscribe_url}
     subject = env.get_template(f"{folder}/subject.txt").render(context).strip()
     msg = EmailMessage()
     msg["Subject"] = " ".join(subject.split())
@@ -54,6 +56,8 @@ def render(kind: str, locale: str, envelope: Envelope, context: dict[str, Any]) 
         msg["Reply-To"] = envelope.reply_to
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=envelope.domain)
+    msg["List-Unsubscribe"] = f"<{envelope.unsubscribe_url}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(env.get_template(f"{folder}/body.txt").render(context))
     msg.add_alternative(env.get_template(f"{folder}/body.html").render(context), subtype="html")
     return msg

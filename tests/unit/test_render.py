@@ -11,6 +11,7 @@ ENVELOPE = Envelope(
     to_name="Ada",
     sender="News <news@example.org>",
     reply_to="help@example.org",
+    unsubscribe_url="https://x/unsubscribe?token=u",
     domain="example.org",
 )
 CONTEXT = {

@@ -11,6 +11,7 @@ BASE = {
     "REDIS_URL": "redis://r:6379/0",
     "PUBLIC_BASE_URL": "https://news.example.com/",
     "SIGNUP_BLIND_INDEX_KEY": "k" * 32,
+    "SIGNUP_SIGNING_KEY": "s" * 32,
 }
 
 

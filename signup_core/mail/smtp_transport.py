@@ -8,25 +8,19 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from signup_core.mail.failures import PermanentMailError, TransientMailError
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class TransientMailError(Exception):
-    """Worth retrying later: 4xx replies, timeouts, lost connections."""
-
-
-class PermanentMailError(Exception):
-    """Retrying cannot help: a 5xx reply for the recipient or the message."""
-
-
 def classify(error: Exception) -> Exception:
     code = getattr(error, "code", None)
-    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+    recipient = isinstance(error, aiosmtplib.SMTPRecipientsRefused)
+    if recipient and error.recipients:
         code = error.recipients[0].code
     if isinstance(code, int) and 500 <= code < 600:
-        return PermanentMailError(f"smtp {code}")
+        return PermanentMailError(f"smtp {code}", recipient=recipient)
     if isinstance(code, int) and code >= 400:
         return TransientMailError(f"smtp {code}")
     return TransientMailError(type(error).__name__)

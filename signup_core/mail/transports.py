@@ -1,0 +1,27 @@
+"""The one interface every mail transport has, and the choice of one by configuration."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Protocol
+
+import httpx
+
+from signup_core.settings import Settings
+
+
+class Transport(Protocol):
+    async def send(self, message: EmailMessage) -> None:
+        """Hand one message on, or raise TransientMailError / PermanentMailError."""
+
+    async def close(self) -> None: ...
+
+
+def make_transport(settings: Settings, http: httpx.AsyncClient) -> Transport:
+    if settings.mail_transport == "postmark":
+        from signup_core.mail.postmark import PostmarkTransport
+
+        return PostmarkTransport(settings, http)
+    from signup_core.mail.smtp_transport import SmtpTransport
+
+    return SmtpTransport(settings)

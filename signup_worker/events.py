@@ -1,0 +1,36 @@
+"""Applies one stored provider event: suppress, count a soft bounce, or unsubscribe."""
+
+from __future__ import annotations
+
+import logging
+
+from signup_core import db
+from signup_worker.resources import Opened
+
+log = logging.getLogger(__name__)
+
+
+async def apply(res: Opened, event_id: int) -> str:
+    q = db.queries()
+    s = res.settings
+    async with res.pool.acquire() as conn, conn.transaction():
+        event = await q.lock_event(conn, event_id=event_id)
+        if event is None:
+            return "done-before"
+        kind, index = event["kind"], event["email_index"]
+        if kind in ("hard_bounce", "complaint"):
+            await q.suppress_address(conn, email_index=index, reason=kind)
+        elif kind == "soft_bounce":
+            count = await q.count_soft_bounces(
+                conn, email_index=index, window_seconds=float(s.soft_bounce_window)
+            )
+            if count >= s.soft_bounce_limit:
+                await q.suppress_address(conn, email_index=index, reason="soft_bounces")
+        elif kind == "unsubscribe":
+            await q.unsubscribe_address(conn, email_index=index)
+        await q.mark_event_applied(conn, event_id=event_id)
+    log.info(
+        "provider event applied",
+        extra={"event_id": event_id, "kind": kind, "provider": event["provider"]},
+    )
+    return kind
