@@ -16,13 +16,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from signup_api import captcha, confirm, health, metrics, origins, pages, signup
+from signup_api import (
+    captcha,
+    confirm,
+    health,
+    metrics,
+    origins,
+    pages,
+    signup,
+    unsubscribe,
+    webhooks,
+)
 from signup_api.client_address import ClientAddress
 from signup_api.doorbell import Doorbell
 from signup_api.middleware import RequestContext
 from signup_api.problems import Problem, problem_response
 from signup_api.ratelimit import Limiter
 from signup_core import db
+from signup_core.clock import Clock
+from signup_core.queue import EVENTS_DOORBELL
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +46,9 @@ ROUTES = [
     Route("/signup", signup.signup, methods=["POST"]),
     Route("/confirm", confirm.show_confirm, methods=["GET"]),
     Route("/confirm", confirm.confirm, methods=["POST"]),
+    Route("/unsubscribe", unsubscribe.show_unsubscribe, methods=["GET"]),
+    Route("/unsubscribe", unsubscribe.unsubscribe, methods=["POST"]),
+    Route("/webhooks/{provider}", webhooks.receive, methods=["POST"]),
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/altcha/challenge", captcha.challenge, methods=["GET"]),
@@ -65,6 +80,9 @@ def create_app(settings: Settings) -> Starlette:
             settings.redis_url.value, socket_timeout=1.0, socket_connect_timeout=1.0
         )
         app.state.doorbell = Doorbell(app.state.redis)
+        app.state.events_doorbell = Doorbell(app.state.redis, EVENTS_DOORBELL)
+        app.state.clock = Clock()
+        app.state.certificates = {}
         app.state.limiter = Limiter(app.state.redis, settings)
         app.state.allowed_origins = origins.allowed_origins(settings)
         # Outbound HTTP (captcha verification) has short timeouts: it sits on the request path.

@@ -17,20 +17,23 @@ MAX_WAITING = 100_000
 # One round trip for push and cap: 1.4x the rate of the same as a redis-py pipeline
 # (bench/enqueue.py).
 _PUSH_CAPPED = """
-redis.call('LPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('LPUSH', KEYS[1], unpack(ARGV, 2))
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 """
 
 
 class Doorbell:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, key: str = OUTBOX_DOORBELL) -> None:
         self._push = client.register_script(_PUSH_CAPPED)
+        self._key = key
 
-    async def ring(self, outbox_id: int) -> None:
+    async def ring(self, *ids: int) -> None:
+        if not ids:
+            return
         try:
-            await self._push(keys=[OUTBOX_DOORBELL], args=[outbox_id, MAX_WAITING])
+            await self._push(keys=[self._key], args=[MAX_WAITING, *ids])
         except (redis.RedisError, OSError) as e:
             log.warning(
-                "doorbell not rung; the relay sweep will send it",
-                extra={"outbox_id": outbox_id, "error": type(e).__name__},
+                "doorbell not rung; the relay sweep will pick it up",
+                extra={"ids": list(ids)[:10], "error": type(e).__name__},
             )

@@ -12,6 +12,14 @@ LIMITER_ERRORS = Counter(
     "signup_rate_limiter_errors_total",
     "Rate-limit checks skipped because Redis did not answer (signups were let through).",
 )
+WEBHOOK_EVENTS = Counter(
+    "signup_webhook_events_total", "Provider events received, by kind.", ["provider", "kind"]
+)
+WEBHOOK_REJECTED = Counter(
+    "signup_webhook_verification_failures_total",
+    "Webhook requests refused before anything was stored.",
+    ["provider", "reason"],
+)
 BLOCKED = Counter("signup_blocked_total", "Signups refused by an abuse control.", ["reason"])
 
 

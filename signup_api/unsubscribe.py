@@ -1,0 +1,63 @@
+"""GET /unsubscribe shows a button; POST /unsubscribe unsubscribes, also as RFC 8058 one-click
+(a bare POST with List-Unsubscribe=One-Click, no cookie, no page). Both are idempotent."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from signup_api.bodies import parse_fields
+from signup_api.pages import page
+from signup_api.problems import Problem
+from signup_core import db, unsubscribe_links
+
+log = logging.getLogger(__name__)
+
+
+def _subscription(request: Request, token: str) -> int | None:
+    return unsubscribe_links.verify(request.app.state.settings, token) if token else None
+
+
+async def show_unsubscribe(request: Request) -> Response:
+    token = request.query_params.get("token", "")
+    if _subscription(request, token) is None:
+        return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
+    return page(request, "unsubscribe.html", {"token": token})
+
+
+async def unsubscribe(request: Request) -> Response:
+    try:
+        fields = await parse_fields(request, request.app.state.settings.max_body_bytes)
+    except Problem:
+        fields = {}  # a one-click POST's body says nothing we need; the link says it all
+    token = request.query_params.get("token") or fields.get("token", "")
+    subscription_id = _subscription(request, token)
+    if subscription_id is None:
+        return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
+    try:
+        async with request.app.state.pool.acquire() as conn:
+            row = await db.queries().unsubscribe(conn, subscription_id=subscription_id)
+    except db.UNAVAILABLE as e:
+        log.warning("database unavailable on unsubscribe", extra={"error": type(e).__name__})
+        return page(
+            request,
+            "unsubscribe_result.html",
+            {"outcome": "unavailable"},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+    if row["outbox_id"] is not None:
+        await request.app.state.doorbell.ring(row["outbox_id"])
+    log.info(
+        "unsubscribe",
+        extra={"changed": row["outbox_id"] is not None, "one_click": "List-Unsubscribe" in fields},
+    )
+    outcome = "done" if row["known"] else "unknown"
+    return page(
+        request,
+        "unsubscribe_result.html",
+        {"outcome": outcome},
+        status=200 if row["known"] else 404,
+    )
