@@ -16,7 +16,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 class Catcher:
     """The handler: stores messages. Tests script refusals: `reply` answers every DATA,
-    `next_replies` answers the next ones in turn; `attempts` counts every DATA received."""
+    `next_replies` answers the next ones in turn, `rcpt_reply` refuses every recipient;
+    `attempts` counts every DATA received."""
 
     def __init__(
         self,
@@ -28,8 +29,22 @@ class Catcher:
         self.messages: list[EmailMessage] = []
         self.reply: str | None = None
         self.next_replies: list[str] = []
+        self.rcpt_reply: str | None = None
         self.attempts = 0
         self._changed = threading.Condition()
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.attempts += 1
@@ -57,6 +72,7 @@ class Catcher:
             self.messages.clear()
             self.reply = None
             self.next_replies = []
+            self.rcpt_reply = None
             self.attempts = 0
 
     def wait_for(

@@ -60,7 +60,7 @@ class Settings:
     mail_from: str = "signet-signup <noreply@localhost>"
     mail_reply_to: str | None = None
     lists: tuple[str, ...] = ("newsletter",)
-    locales: tuple[str, ...] = ("en",)
+    locales: tuple[str, ...] = ("en", "de")
     form_version: str = "1"
     token_ttl: int = 48 * 3600
     resend_window: int = 600

@@ -36,6 +36,7 @@ def app_env(database_url: str, redis_url: str, smtp_port: int, **overrides: str)
         "SIGNUP_MAIL_MAX_BACKOFF_MS": "400",
         "SIGNUP_MAIL_MAX_RETRIES": "3",
         "SIGNUP_WORKER_THREADS": "4",
+        "SIGNUP_SOFT_BOUNCE_LIMIT": "2",
         # On, so every test goes through the limiter, but out of the way of all but its own.
         "SIGNUP_RATE_LIMIT_IP": "1000/minute",
         "SIGNUP_RATE_LIMIT_NETWORK": "1000/minute",
@@ -61,13 +62,15 @@ async def eventually(check: Callable[[], Any], timeout: float = 10, interval: fl
 
 
 @contextlib.asynccontextmanager
-async def app_client(env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for an app built from `env`, its lifespan running."""
+async def app_client(env: dict[str, str], clock: Any = None) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for an app built from `env`, its lifespan running (and its clock set)."""
     from signup_api.app import create_app
     from signup_core.settings import load_settings
 
     app = create_app(load_settings(env))
     async with app.router.lifespan_context(app):
+        if clock is not None:
+            app.state.clock = clock
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://signup.test") as c:
             yield c

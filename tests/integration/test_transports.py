@@ -1,0 +1,132 @@
+"""Transports: Postmark's API (respx) through the real mailer, and an SMTP server that
+refuses the recipient, which suppresses the address."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+import respx
+
+from signup_core import db as core_db
+from signup_core import sealing
+from signup_core.mail.postmark import API, PostmarkTransport
+from signup_core.settings import load_settings
+from signup_worker import mailer
+from signup_worker.resources import Opened
+from tests.integration.test_mail_failures import _failed
+from tests.integration.test_signup import index, outbox, rows
+from tests.support import eventually, inspect
+
+
+def person() -> str:
+    return f"pm-{uuid.uuid4().hex[:10]}@example.com"
+
+
+@pytest.fixture
+async def postmark(env, db):
+    """The mailer wired to the Postmark transport, and one queued confirmation for it,
+    created already marked relayed (in one transaction) so the session worker leaves it."""
+    settings = load_settings(
+        {
+            **env,
+            "SIGNUP_MAIL_TRANSPORT": "postmark",
+            "SIGNUP_POSTMARK_SERVER_TOKEN": "pm-server-token",
+        }
+    )
+    email = person()
+    async with db.transaction():
+        row = await core_db.queries().upsert_signup(
+            db,
+            list_name="newsletter",
+            email_index=index(email),
+            email_sealed=sealing.seal(email),
+            name_sealed=sealing.seal("Pat"),
+            locale="en",
+            form_version="1",
+            ip_hash=None,
+            resend_window=600.0,
+        )
+        await inspect().mark_relayed(db, email_index=index(email))
+    pool = await core_db.create_pool(settings, max_size=2)
+    async with httpx.AsyncClient() as http:
+        opened = Opened(settings, pool, PostmarkTransport(settings, http), http)
+        yield opened, row["outbox_id"], email
+    await pool.close()
+
+
+async def test_postmark_send(postmark, db):
+    opened, outbox_id, email = postmark
+    with respx.mock() as mock:
+        route = mock.post(API).respond(200, json={"ErrorCode": 0, "MessageID": "x"})
+        assert await mailer.deliver(opened, outbox_id) == "sent"
+    sent = route.calls.last.request
+    assert sent.headers["X-Postmark-Server-Token"] == "pm-server-token"
+    body = httpx.Response(200, content=sent.content).json()
+    assert email in body["To"] and "Pat" in body["To"]
+    assert "/confirm?token=" in body["TextBody"] and "<a href=" in body["HtmlBody"]
+    headers = {h["Name"]: h["Value"] for h in body["Headers"]}
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert (await outbox(db, email))[0]["sent_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("answer", "raised"),
+    [
+        (httpx.Response(500), "TransientMailError"),
+        (httpx.Response(429), "TransientMailError"),
+        (httpx.Response(401, json={"ErrorCode": 10}), "TransientMailError"),
+        (httpx.ConnectTimeout("slow"), "TransientMailError"),
+    ],
+)
+async def test_postmark_transient_failures_roll_back_for_a_retry(postmark, db, answer, raised):
+    opened, outbox_id, email = postmark
+    with respx.mock() as mock:
+        route = mock.post(API)
+        if isinstance(answer, Exception):
+            route.mock(side_effect=answer)
+        else:
+            route.mock(return_value=answer)
+        with pytest.raises(Exception) as caught:
+            await mailer.deliver(opened, outbox_id)
+    assert type(caught.value).__name__ == raised
+    [row] = await outbox(db, email)
+    assert row["sent_at"] is None and row["failed_at"] is None
+    assert [t async for t in inspect().tokens_for(db, email_index=index(email))] == []
+
+
+async def test_postmark_inactive_recipient_suppresses(postmark, db):
+    opened, outbox_id, email = postmark
+    with respx.mock() as mock:
+        mock.post(API).respond(422, json={"ErrorCode": 406, "Message": "inactive"})
+        assert await mailer.deliver(opened, outbox_id) == "refused"
+    [row] = await outbox(db, email)
+    assert row["failure"] == "postmark 422/406"
+    assert (await rows(db, email))[0]["status"] == "suppressed"
+
+
+async def test_postmark_refused_message_is_recorded_without_suppressing(postmark, db):
+    opened, outbox_id, email = postmark
+    with respx.mock() as mock:
+        mock.post(API).respond(422, json={"ErrorCode": 402, "Message": "invalid JSON"})
+        assert await mailer.deliver(opened, outbox_id) == "refused"
+    assert (await rows(db, email))[0]["status"] == "pending"
+    assert (await outbox(db, email))[0]["failed_at"] is not None
+
+
+async def test_smtp_recipient_refusal_suppresses_and_is_not_retried(
+    client, db, worker, smtp_server
+):
+    smtp_server.rcpt_reply = "550 5.1.1 no such mailbox"
+    email = person()
+    await client.post("/signup", json={"email": email})
+    [row] = await eventually(lambda: _failed(db, email))
+    assert row["failure"] == "smtp 550"
+    await eventually(lambda: _status_is(db, email, "suppressed"))
+    [why] = [r async for r in inspect().suppression(db, email_index=index(email))]
+    assert why["suppression_reason"] == "refused"
+
+
+async def _status_is(db, email, wanted) -> bool:
+    return (await rows(db, email))[0]["status"] == wanted
