@@ -49,7 +49,7 @@ class Context:
     http: httpx.AsyncClient
     # Claims a one-time value for `ttl` seconds; False if it was claimed before (a replay).
     claim_once: Callable[[str, int], Awaitable[bool]]
-    certificates: dict[str, bytes]
+    certificates: dict[str, object]  # certificate URL -> its parsed public key
 
 
 def bounce_kind(status: str | None, *, labelled_permanent: bool) -> str:

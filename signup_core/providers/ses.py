@@ -72,23 +72,23 @@ def string_to_sign(message: dict) -> bytes:
 
 
 async def _certificate(url: str, ctx: Context) -> rsa.RSAPublicKey:
-    pem = ctx.certificates.get(url)
-    if pem is None:
-        try:
-            response = await ctx.http.get(url)
-            response.raise_for_status()
-        except httpx.HTTPError:
-            raise Rejected(403, "certificate unavailable") from None
-        pem = response.content
-        if len(ctx.certificates) >= _MAX_CERTIFICATES:
-            ctx.certificates.clear()
-        ctx.certificates[url] = pem
+    """The certificate's key, fetched once per URL and kept parsed."""
+    key = ctx.certificates.get(url)
+    if key is not None:
+        return key
     try:
-        key = x509.load_pem_x509_certificate(pem).public_key()
+        response = await ctx.http.get(url)
+        response.raise_for_status()
+        key = x509.load_pem_x509_certificate(response.content).public_key()
+    except httpx.HTTPError:
+        raise Rejected(403, "certificate unavailable") from None
     except ValueError:
         raise Rejected(403, "bad certificate") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise Rejected(403, "bad certificate")
+    if len(ctx.certificates) >= _MAX_CERTIFICATES:
+        ctx.certificates.clear()
+    ctx.certificates[url] = key
     return key
 
 
