@@ -28,13 +28,11 @@ from signup_api import (
     webhooks,
 )
 from signup_api.client_address import ClientAddress
-from signup_api.doorbell import Doorbell
 from signup_api.middleware import RequestContext
 from signup_api.problems import Problem, problem_response
 from signup_api.ratelimit import Limiter
 from signup_core import db
 from signup_core.clock import Clock
-from signup_core.queue import EVENTS_DOORBELL
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +69,23 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(Problem(500, "Something went wrong on our side.", slug="internal"))
 
 
+def _middleware(settings: Settings) -> list[Middleware]:
+    stack = [Middleware(RequestContext)]
+    if settings.trusted_proxies:
+        stack.append(Middleware(ClientAddress, trusted=settings.trusted_proxies))
+    if settings.cors_origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["POST"],
+                allow_headers=["content-type"],
+                max_age=600,
+            )
+        )
+    return stack
+
+
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -79,8 +94,6 @@ def create_app(settings: Settings) -> Starlette:
         app.state.redis = redis.Redis.from_url(
             settings.redis_url.value, socket_timeout=1.0, socket_connect_timeout=1.0
         )
-        app.state.doorbell = Doorbell(app.state.redis)
-        app.state.events_doorbell = Doorbell(app.state.redis, EVENTS_DOORBELL)
         app.state.clock = Clock()
         app.state.certificates = {}
         app.state.limiter = Limiter(app.state.redis, settings)
@@ -96,17 +109,7 @@ def create_app(settings: Settings) -> Starlette:
 
     return Starlette(
         routes=ROUTES,
-        middleware=[
-            Middleware(RequestContext),
-            Middleware(ClientAddress, trusted=settings.trusted_proxies),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.cors_origins),
-                allow_methods=["POST"],
-                allow_headers=["content-type"],
-                max_age=600,
-            ),
-        ],
+        middleware=_middleware(settings),
         exception_handlers={
             Problem: _problem,
             HTTPException: _http_error,

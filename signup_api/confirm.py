@@ -38,11 +38,9 @@ async def confirm(request: Request) -> Response:
     except Problem as p:
         return page(request, "confirm_result.html", {"outcome": "unknown"}, status=p.status)
     token = fields.get("token") or request.query_params.get("token", "")
-    outcome, outbox_id = Outcome.UNKNOWN, None
+    outcome = Outcome.UNKNOWN
     if tokens.looks_valid(token):
-        outcome, outbox_id = await _spend(request, tokens.digest(token))
-    if outbox_id is not None:
-        await request.app.state.doorbell.ring(outbox_id)
+        outcome = await _spend(request, tokens.digest(token))
     log.info("confirmation", extra={"outcome": outcome.value[0]})
     confirmed_url = request.app.state.settings.confirmed_url
     if outcome is Outcome.CONFIRMED and confirmed_url:
@@ -52,23 +50,23 @@ async def confirm(request: Request) -> Response:
     return page(request, "confirm_result.html", {"outcome": name}, status=status, headers=headers)
 
 
-async def _spend(request: Request, token_hash: bytes) -> tuple[Outcome, int | None]:
+async def _spend(request: Request, token_hash: bytes) -> Outcome:
     q = db.queries()
     try:
         async with request.app.state.pool.acquire() as conn, conn.transaction():
             row = await q.lock_token(conn, token_hash=token_hash)
             if row is None:
-                return Outcome.UNKNOWN, None
+                return Outcome.UNKNOWN
             if row["status"] == "confirmed":
                 await q.consume_token(conn, token_hash=token_hash)
-                return Outcome.ALREADY, None
+                return Outcome.ALREADY
             if row["consumed"] or row["status"] != "pending":
-                return Outcome.USED, None
+                return Outcome.USED
             if row["expired"]:
-                return Outcome.EXPIRED, None
-            outbox_id = await q.confirm_subscription(conn, subscription_id=row["subscription_id"])
+                return Outcome.EXPIRED
+            await q.confirm_subscription(conn, subscription_id=row["subscription_id"])
             await q.consume_token(conn, token_hash=token_hash)
-            return Outcome.CONFIRMED, outbox_id
+            return Outcome.CONFIRMED
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on confirm", extra={"error": type(e).__name__})
-        return Outcome.UNAVAILABLE, None
+        return Outcome.UNAVAILABLE

@@ -91,8 +91,8 @@ class Limiter:
 
     def _hashed(self, kind: str, value: str) -> str:
         # Keys hold keyed hashes: Redis never sees a client IP or an address index in clear.
-        digest = hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-        return f"{PREFIX}{kind}:{digest[:32]}"
+        digest = hmac.digest(self._key, f"{kind}:{value}".encode(), hashlib.sha256)
+        return f"{PREFIX}{kind}:{digest[:16].hex()}"
 
     async def check(
         self, ip: str, address_index: bytes, once: tuple[str, int] | None = None

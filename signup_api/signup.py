@@ -58,10 +58,9 @@ async def _admit_and_store(request: Request) -> str:
     index = blind_index(s.blind_index_key.bytes(), form.email)
     await _rate_limit(request, client_ip, index, once)
     await captcha.verify_remote(fields, client_ip, s, state.http)
-    status, outbox_id = await _store(request, form, index, client_ip)
-    if outbox_id is not None:
-        await state.doorbell.ring(outbox_id)
-    log.info("signup accepted", extra={"queued": outbox_id is not None})
+    # The outbox row written with the subscription is the hand-over: the worker's relay
+    # polls for it, so no further call is made here.
+    status = await _store(request, form, index, client_ip)
     if status == "confirmed" and s.reveal_existing:
         raise Problem(409, "This address is already subscribed.", slug="already-subscribed")
     return "accepted"
@@ -89,10 +88,8 @@ async def _rate_limit(request: Request, ip: str, index: bytes, once) -> None:
         )
 
 
-async def _store(
-    request: Request, form: SignupForm, index: bytes, client_ip: str
-) -> tuple[str, int | None]:
-    """Upsert the subscription and queue its mail: (status, outbox id or None)."""
+async def _store(request: Request, form: SignupForm, index: bytes, client_ip: str) -> str:
+    """Upsert the subscription and queue its mail when one is due; returns the status."""
     state = request.app.state
     try:
         async with state.pool.acquire() as conn:
@@ -110,4 +107,4 @@ async def _store(
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on signup", extra={"error": type(e).__name__})
         raise unavailable("The database") from None
-    return row["status"], row["outbox_id"]
+    return row["status"]

@@ -48,8 +48,6 @@ async def unsubscribe(request: Request) -> Response:
             status=503,
             headers={"Retry-After": "5"},
         )
-    if row["outbox_id"] is not None:
-        await request.app.state.doorbell.ring(row["outbox_id"])
     log.info(
         "unsubscribe",
         extra={"changed": row["outbox_id"] is not None, "one_click": "List-Unsubscribe" in fields},

@@ -62,7 +62,6 @@ async def receive(request: Request) -> Response:
         log.warning("webhook replay check unavailable", extra={"error": type(e).__name__})
         raise unavailable("Redis") from None
     stored = await _store(request, provider, events)
-    await state.events_doorbell.ring(*stored)
     for event in events:
         metrics.WEBHOOK_EVENTS.labels(provider, event.kind).inc()
     log.info(

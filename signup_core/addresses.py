@@ -27,11 +27,11 @@ def normalise(raw: str, *, check_deliverability: bool = False) -> str:
 
 def blind_index(key: bytes, address: str) -> bytes:
     """HMAC-SHA256 of the case-folded address: equal for every spelling of one mailbox."""
-    return hmac.new(key, b"email:" + address.casefold().encode(), hashlib.sha256).digest()
+    return hmac.digest(key, b"email:" + address.casefold().encode(), hashlib.sha256)
 
 
 def hash_ip(key: bytes, ip: str | None) -> bytes | None:
     """A keyed hash of the client IP for the consent record; the IP itself is never stored."""
     if not ip:
         return None
-    return hmac.new(key, b"ip:" + ip.encode(), hashlib.sha256).digest()
+    return hmac.digest(key, b"ip:" + ip.encode(), hashlib.sha256)

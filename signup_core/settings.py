@@ -70,7 +70,7 @@ class Settings:
     error_url: str = "/oops"
     confirmed_url: str | None = None
     db_pool_max: int = 10
-    relay_interval: float = 5.0
+    relay_interval: float = 0.1
     relay_stale_after: int = 3600
     mail_max_retries: int = 8
     mail_min_backoff_ms: int = 1000

@@ -31,7 +31,7 @@ def app_env(database_url: str, redis_url: str, smtp_port: int, **overrides: str)
         "PUBLIC_BASE_URL": "http://signup.test",
         "SIGNUP_BLIND_INDEX_KEY": BLIND_INDEX_KEY,
         "SIGNUP_SIGNING_KEY": SIGNING_KEY,
-        "SIGNUP_RELAY_INTERVAL": "0.5",
+        "SIGNUP_RELAY_INTERVAL": "0.1",
         "SIGNUP_MAIL_MIN_BACKOFF_MS": "100",
         "SIGNUP_MAIL_MAX_BACKOFF_MS": "400",
         "SIGNUP_MAIL_MAX_RETRIES": "3",

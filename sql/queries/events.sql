@@ -6,12 +6,6 @@ SELECT * FROM unnest(:providers::text[], :event_ids::text[], :kinds::text[],
 ON CONFLICT (provider, event_id) DO NOTHING
 RETURNING id;
 
--- name: claim_events(ids)
--- Claims the given events for the queue unless another relay already has them.
-UPDATE provider_events SET relayed_at = now()
-WHERE id = ANY(:ids) AND relayed_at IS NULL AND applied_at IS NULL
-RETURNING id;
-
 -- name: claim_stranded_events(stale_after, batch)
 -- Claims events never relayed, or relayed so long ago that their queue message must be lost.
 UPDATE provider_events SET relayed_at = now()

@@ -1,9 +1,3 @@
--- name: claim_outbox(ids)
--- Claims the given outbox rows for the queue unless another relay already has them.
-UPDATE outbox SET relayed_at = now()
-WHERE id = ANY(:ids) AND relayed_at IS NULL AND sent_at IS NULL AND failed_at IS NULL
-RETURNING id;
-
 -- name: claim_stranded_outbox(stale_after, batch)
 -- Claims rows never relayed, or relayed so long ago that their queue message must be lost.
 UPDATE outbox SET relayed_at = now()

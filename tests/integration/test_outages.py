@@ -64,7 +64,11 @@ async def _is_ready(client) -> bool:
 async def test_signup_while_redis_is_down_is_mailed_exactly_once_when_it_is_back(
     migrated, db, own_redis, smtp_server, scratch
 ):
-    env = app_env(migrated, own_redis.url, smtp_server.port, SIGNUP_RELAY_INTERVAL="0.3")
+    env = app_env(
+        migrated,
+        own_redis.url,
+        smtp_server.port,
+    )
     worker = Worker(env, scratch / f"worker-{uuid.uuid4().hex[:6]}.log")
     try:
         worker.wait_ready()

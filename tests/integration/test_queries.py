@@ -19,4 +19,6 @@ async def test_named_query_prepares(db, name):
 
 
 def test_queries_were_found():
-    assert {"upsert_signup", "lock_token", "claim_outbox", "lock_outbox_mail"} <= set(NAMES)
+    assert {"upsert_signup", "lock_token", "claim_stranded_outbox", "lock_outbox_mail"} <= set(
+        NAMES
+    )
