@@ -28,8 +28,10 @@ async def app(scope, receive, send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                # The same pool size as the real app is given (SIGNUP_DB_POOL_MAX), for a fair match.
+                size = int(os.environ.get("SIGNUP_DB_POOL_MAX", "20"))
                 state["pool"] = await asyncpg.create_pool(
-                    os.environ["DATABASE_URL"], min_size=10, max_size=10
+                    os.environ["DATABASE_URL"], min_size=size, max_size=size
                 )
                 async with state["pool"].acquire() as conn:
                     await QUERIES.create_floor_table(conn)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from email_validator import EmailNotValidError, validate_email
@@ -27,11 +26,11 @@ def normalise(raw: str, *, check_deliverability: bool = False) -> str:
 
 def blind_index(key: bytes, address: str) -> bytes:
     """HMAC-SHA256 of the case-folded address: equal for every spelling of one mailbox."""
-    return hmac.digest(key, b"email:" + address.casefold().encode(), hashlib.sha256)
+    return hmac.digest(key, b"email:" + address.casefold().encode(), "sha256")
 
 
 def hash_ip(key: bytes, ip: str | None) -> bytes | None:
     """A keyed hash of the client IP for the consent record; the IP itself is never stored."""
     if not ip:
         return None
-    return hmac.digest(key, b"ip:" + ip.encode(), hashlib.sha256)
+    return hmac.digest(key, b"ip:" + ip.encode(), "sha256")

@@ -69,7 +69,7 @@ class Settings:
     thanks_url: str = "/thanks"
     error_url: str = "/oops"
     confirmed_url: str | None = None
-    db_pool_max: int = 10
+    db_pool_max: int = 20
     relay_interval: float = 0.1
     relay_stale_after: int = 3600
     mail_max_retries: int = 8
