@@ -28,7 +28,7 @@ async def app(scope, receive, send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # The same pool size as the real app is given (SIGNUP_DB_POOL_MAX), for a fair match.
+                # The same pool size as the real app's (SIGNUP_DB_POOL_MAX), for a fair match.
                 size = int(os.environ.get("SIGNUP_DB_POOL_MAX", "20"))
                 state["pool"] = await asyncpg.create_pool(
                     os.environ["DATABASE_URL"], min_size=size, max_size=size

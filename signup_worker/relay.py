@@ -73,9 +73,11 @@ async def _enqueue(res: Opened, channel: Channel, ids: list[int]) -> None:
     s = res.settings
 
     def send_all() -> None:
-        for row_id in ids:
+        for start in range(0, len(ids), actors.CHUNK):
             actor.send_with_options(
-                args=(row_id,), min_backoff=s.mail_min_backoff_ms, max_backoff=s.mail_max_backoff_ms
+                args=(ids[start : start + actors.CHUNK],),
+                min_backoff=s.mail_min_backoff_ms,
+                max_backoff=s.mail_max_backoff_ms,
             )
 
     # Dramatiq's enqueue is blocking; keep it off the loop the actors run on.

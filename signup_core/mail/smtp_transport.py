@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import parseaddr
 
 import aiosmtplib
 
@@ -26,9 +28,14 @@ def classify(error: Exception) -> Exception:
     return TransientMailError(type(error).__name__)
 
 
+def _recipients(message: EmailMessage) -> list[str]:
+    return [address.addr_spec for address in message["To"].addresses]
+
+
 class SmtpTransport:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._envelope_from = parseaddr(settings.mail_from)[1]
         self._client: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
 
@@ -52,7 +59,10 @@ class SmtpTransport:
                     if self._client is None or not self._client.is_connected:
                         self._client = self._new_client()
                         await self._client.connect()
-                    await self._client.send_message(message)
+                    # Flattened once, envelope given: send_message would parse the headers again.
+                    await self._client.sendmail(
+                        self._envelope_from, _recipients(message), message.as_bytes(policy=SMTP)
+                    )
                     return
                 except aiosmtplib.SMTPServerDisconnected:
                     self._client = None

@@ -78,3 +78,35 @@ async def _sent(db, email):
 
 async def _failed(db, email):
     return [r for r in await outbox(db, email) if r["failed_at"] is not None]
+
+
+async def test_one_deferred_row_does_not_resend_the_rest_of_its_chunk(db, worker, smtp_server):
+    from signup_core import db as core_db
+    from signup_core import sealing
+    from tests.integration.test_signup import index
+
+    # Given two rows committed together, so one relay pass puts them in one message
+    addresses = [address(), address()]
+    async with db.transaction():
+        for email in addresses:
+            await core_db.queries().upsert_signup(
+                db,
+                list_name="newsletter",
+                email_index=index(email),
+                email_sealed=sealing.seal(email),
+                name_sealed=None,
+                locale="en",
+                form_version="1",
+                ip_hash=None,
+                resend_window=600.0,
+            )
+    # When the first delivery attempt is deferred
+    smtp_server.next_replies = ["451 4.3.0 try again later"]
+
+    # Then both arrive, each exactly once
+    for email in addresses:
+        smtp_server.wait_for(to(email), timeout=15)
+    await asyncio.sleep(1.0)
+    for email in addresses:
+        assert len([m for m in smtp_server.messages if to(email)(m)]) == 1
+    assert smtp_server.attempts == 3
