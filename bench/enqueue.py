@@ -1,6 +1,7 @@
-"""Ways the request path can hand work to the worker, at 32 concurrent callers: the API's
-async Redis doorbell (a script; also as a redis-py pipeline) and Dramatiq's blocking send()
-through Starlette's thread pool. Run: .venv/bin/python -m bench.enqueue
+"""Ways the request path could hand work to the worker, at 32 concurrent callers: an async
+Redis doorbell (a script; also as a redis-py pipeline) and Dramatiq's blocking send() through
+Starlette's thread pool. (The API now makes no such call: the outbox row is the hand-over; see
+README.) Run: .venv/bin/python -m bench.enqueue
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 
 from devstack import redis
 from devstack.processes import free_port
-from signup_api.doorbell import Doorbell
 
 CALLERS = 32
 PER_CALLER = 500
@@ -45,10 +45,14 @@ async def main() -> None:
 
         client = aioredis.Redis.from_url(server.url)
 
-        bell = Doorbell(client)
+        # The doorbell the API once rang: push and cap in one round trip.
+        push = client.register_script(
+            "redis.call('LPUSH', KEYS[1], ARGV[2]) "
+            "redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)"
+        )
 
         async def doorbell(i: int) -> None:
-            await bell.ring(i)
+            await push(keys=["bench:doorbell"], args=[100_000, i])
 
         async def pipelined(i: int) -> None:
             async with client.pipeline(transaction=False) as pipe:

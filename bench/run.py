@@ -112,6 +112,18 @@ def start(name: str, args: list[str], env: dict, port: int, logs: Path) -> subpr
     return proc
 
 
+def start_worker(env: dict, log: Path) -> subprocess.Popen:
+    out = open(log, "ab")  # noqa: SIM115 - the child keeps it
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("signup-worker"))],
+        env={**os.environ, **env},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(),
+        start_new_session=True,
+    )
+
+
 def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
@@ -154,16 +166,7 @@ def worker_throughput(db_url: str, sink: Sink, env: dict, logs: Path, count: int
     asyncio.run(sql(db_url, "seed_confirmations", count=count, prefix="w-"))
     with sink.lock:
         sink.arrivals.clear()
-    bin_dir = Path(sys.executable).parent
-    out = open(logs / "worker-throughput.log", "ab")  # noqa: SIM115 - the child keeps it
-    worker = subprocess.Popen(
-        [str(bin_dir / "signup-worker")],
-        env={**os.environ, **env},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        preexec_fn=die_with_parent(),
-        start_new_session=True,
-    )
+    worker = start_worker(env, logs / "worker-throughput.log")
     deadline = time.monotonic() + 120
     while len(sink.arrivals) < count and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -268,15 +271,7 @@ def main() -> None:
 
         print("worker: signup -> mail latency at 100 signups/s…", flush=True)
         asyncio.run(sql(pg.url, "clear_signups"))
-        out = open(logs / "worker-latency.log", "ab")  # noqa: SIM115 - the child keeps it
-        live = subprocess.Popen(
-            [str(bin_dir / "signup-worker")],
-            env={**os.environ, **api_env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent(),
-            start_new_session=True,
-        )
+        live = start_worker(api_env, logs / "worker-latency.log")
         procs.append(live)
         time.sleep(3)
         with sink.lock:

@@ -9,30 +9,17 @@ import json
 import uuid
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
+
+from devstack import certificates
 
 TOPIC = "arn:aws:sns:us-east-1:000000000000:bench"
 CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-bench.pem"
 
 
 def sns_key_and_certificate() -> tuple[rsa.RSAPrivateKey, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert.public_bytes(serialization.Encoding.PEM)
+    return certificates.self_signed("sns.amazonaws.com", datetime.datetime.now(datetime.UTC))
 
 
 def write_sns(path: Path, key: rsa.RSAPrivateKey, count: int) -> None:
@@ -103,6 +90,7 @@ def write_sendgrid(path: Path, key: ec.EllipticCurvePrivateKey, count: int, batc
                     "Content-Type": "application/json",
                     "X-Twilio-Email-Event-Webhook-Signature": signature,
                     "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
-                }
+                },
+                separators=(",", ":"),
             )
             out.write(f"/webhooks/sendgrid\t{headers}\t{body.decode()}\n")

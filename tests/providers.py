@@ -10,10 +10,10 @@ import hashlib
 import hmac
 import json
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
+
+from devstack import certificates
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0, tzinfo=datetime.UTC)
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-feedback"
@@ -21,19 +21,7 @@ CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.p
 
 
 def self_signed() -> tuple[rsa.RSAPrivateKey, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - datetime.timedelta(days=1))
-        .not_valid_after(NOW + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert.public_bytes(serialization.Encoding.PEM)
+    return certificates.self_signed("sns.amazonaws.com", NOW)
 
 
 SNS_KEY, SNS_CERT = self_signed()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,17 @@ class Context:
     # Claims a one-time value for `ttl` seconds; False if it was claimed before (a replay).
     claim_once: Callable[[str, int], Awaitable[bool]]
     certificates: dict[str, object]  # certificate URL -> its parsed public key
+
+
+def json_body(body: bytes, kind: type[dict] | type[list] = dict):
+    """The request body as a JSON object (or array); anything else is a 400."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        raise Rejected(400, "malformed") from None
+    if not isinstance(value, kind):
+        raise Rejected(400, "malformed")
+    return value
 
 
 def bounce_kind(status: str | None, *, labelled_permanent: bool) -> str:

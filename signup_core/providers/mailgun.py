@@ -6,9 +6,17 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import json
 
-from signup_core.providers import Context, Event, Inbound, Rejected, bounce_kind, parse_time, within
+from signup_core.providers import (
+    Context,
+    Event,
+    Inbound,
+    Rejected,
+    bounce_kind,
+    json_body,
+    parse_time,
+    within,
+)
 
 SIMPLE = {"complained": "complaint", "unsubscribed": "unsubscribe", "delivered": "delivered"}
 
@@ -35,12 +43,7 @@ async def verify(signed: object, ctx: Context) -> None:
 
 
 async def receive(inbound: Inbound, ctx: Context) -> list[Event]:
-    try:
-        body = json.loads(inbound.body)
-    except ValueError:
-        raise Rejected(400, "malformed") from None
-    if not isinstance(body, dict):
-        raise Rejected(400, "malformed")
+    body = json_body(inbound.body)
     await verify(body.get("signature"), ctx)
     data = body.get("event-data")
     return _event(data, ctx) if isinstance(data, dict) else []

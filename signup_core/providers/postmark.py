@@ -6,9 +6,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 
-from signup_core.providers import Context, Event, Inbound, Rejected, bounce_kind, parse_time
+from signup_core.providers import (
+    Context,
+    Event,
+    Inbound,
+    Rejected,
+    bounce_kind,
+    json_body,
+    parse_time,
+)
 
 HARD = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated", "Blocked"}
 SOFT = {"SoftBounce", "Transient", "DnsError", "MailboxFull"}
@@ -42,14 +49,8 @@ def authenticate(inbound: Inbound, ctx: Context) -> None:
 
 async def receive(inbound: Inbound, ctx: Context) -> list[Event]:
     authenticate(inbound, ctx)
-    try:
-        # Python's json keeps integers exact: Postmark ids can pass 2**53.
-        record = json.loads(inbound.body)
-    except ValueError:
-        raise Rejected(400, "malformed") from None
-    if not isinstance(record, dict):
-        raise Rejected(400, "malformed")
-    return events(record, ctx)
+    # Python's json keeps integers exact: Postmark ids can pass 2**53.
+    return events(json_body(inbound.body), ctx)
 
 
 def events(record: dict, ctx: Context) -> list[Event]:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import json
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from signup_core.providers import Context, Event, Inbound, Rejected, bounce_kind, parse_time, within
+from signup_core.providers import (
+    Context,
+    Event,
+    Inbound,
+    Rejected,
+    bounce_kind,
+    json_body,
+    parse_time,
+    within,
+)
 
 SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
@@ -65,12 +73,7 @@ def verify(inbound: Inbound, ctx: Context) -> None:
 
 async def receive(inbound: Inbound, ctx: Context) -> list[Event]:
     verify(inbound, ctx)
-    try:
-        batch = json.loads(inbound.body)
-    except ValueError:
-        raise Rejected(400, "malformed") from None
-    if not isinstance(batch, list):
-        raise Rejected(400, "malformed")
+    batch = json_body(inbound.body, list)
     return [e for item in batch if isinstance(item, dict) for e in _event(item, ctx)]
 
 

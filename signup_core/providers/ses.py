@@ -21,32 +21,26 @@ from signup_core.providers import (
     Inbound,
     Rejected,
     bounce_kind,
+    json_body,
     parse_time,
     status_of,
     within,
 )
 
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+_CONFIRMATION_FIELDS = (
+    "Message",
+    "MessageId",
+    "SubscribeURL",
+    "Timestamp",
+    "Token",
+    "TopicArn",
+    "Type",
+)
 _SIGNED_FIELDS = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-    "SubscriptionConfirmation": (
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ),
-    "UnsubscribeConfirmation": (
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ),
+    "SubscriptionConfirmation": _CONFIRMATION_FIELDS,
+    "UnsubscribeConfirmation": _CONFIRMATION_FIELDS,
 }
 _HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 _MAX_CERTIFICATES = 32
@@ -118,12 +112,7 @@ async def verify(message: dict, ctx: Context) -> None:
 
 
 async def receive(inbound: Inbound, ctx: Context) -> list[Event]:
-    try:
-        message = json.loads(inbound.body)
-    except ValueError:
-        raise Rejected(400, "malformed") from None
-    if not isinstance(message, dict):
-        raise Rejected(400, "malformed")
+    message = json_body(inbound.body)
     await verify(message, ctx)
     if message["Type"] == "SubscriptionConfirmation":
         try:
