@@ -56,6 +56,7 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: Secret | None = None
     smtp_tls: str = "none"
+    smtp_ca_file: str | None = None
     smtp_timeout: float = 10.0
     mail_from: str = "signet-signup <noreply@localhost>"
     mail_reply_to: str | None = None
@@ -241,6 +242,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SMTP_USERNAME": ("smtp_username", str, False),
     "SMTP_PASSWORD": ("smtp_password", Secret, False),
     "SMTP_TLS": ("smtp_tls", _choice("none", "starttls", "tls"), False),
+    "SMTP_CA_FILE": ("smtp_ca_file", str, False),
     "SMTP_TIMEOUT": ("smtp_timeout", _positive(float), False),
     "SIGNUP_MAIL_FROM": ("mail_from", str, False),
     "SIGNUP_MAIL_REPLY_TO": ("mail_reply_to", str, False),

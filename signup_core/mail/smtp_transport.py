@@ -21,6 +21,9 @@ def classify(error: Exception) -> Exception:
     recipient = isinstance(error, aiosmtplib.SMTPRecipientsRefused)
     if recipient and error.recipients:
         code = error.recipients[0].code
+    if isinstance(error, aiosmtplib.SMTPAuthenticationError):
+        # Our credentials are wrong: retrying once they are fixed delivers the mail.
+        return TransientMailError(f"smtp auth {code}")
     if isinstance(code, int) and 500 <= code < 600:
         return PermanentMailError(f"smtp {code}", recipient=recipient)
     if isinstance(code, int) and code >= 400:
@@ -49,6 +52,7 @@ class SmtpTransport:
             username=s.smtp_username,
             password=s.smtp_password.value if s.smtp_password else None,
             timeout=s.smtp_timeout,
+            cert_bundle=s.smtp_ca_file,
         )
 
     async def send(self, message: EmailMessage) -> None:
