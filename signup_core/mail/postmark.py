@@ -2,36 +2,37 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import httpx
 
 from signup_core.mail.failures import PermanentMailError, TransientMailError
+from signup_core.mail.mime import ascii_address
+from signup_core.mail.render import Rendered, one_line
 from signup_core.settings import Settings
 
 API = "https://api.postmarkapp.com/email"
 # Postmark error codes that mean the recipient will never take mail from us.
 _RECIPIENT_CODES = {300, 406}
-_PASSED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post", "Message-ID")
 
 
-def _body(message: EmailMessage, kind: str) -> str | None:
-    part = message.get_body(preferencelist=(kind,))
-    return part.get_content() if part is not None else None
+def _mailbox(name: str | None, address: str) -> str:
+    # Postmark takes RFC 5322 mailboxes and encodes them itself; quotes keep names intact.
+    name = one_line(name or "").replace("\\", "").replace('"', "")
+    return f'"{name}" <{ascii_address(address)}>' if name else ascii_address(address)
 
 
-def to_api(message: EmailMessage, stream: str) -> dict:
+def to_api(mail: Rendered, stream: str) -> dict:
+    e = mail.envelope
     body = {
-        "From": str(message["From"]),
-        "To": str(message["To"]),
-        "Subject": str(message["Subject"]),
-        "TextBody": _body(message, "plain"),
-        "HtmlBody": _body(message, "html"),
+        "From": one_line(e.sender),
+        "To": _mailbox(e.to_name, e.to_address),
+        "Subject": mail.subject,
+        "TextBody": mail.text,
+        "HtmlBody": mail.html,
         "MessageStream": stream,
-        "Headers": [{"Name": h, "Value": str(message[h])} for h in _PASSED_HEADERS if message[h]],
+        "Headers": [{"Name": n, "Value": v} for n, v in mail.headers() if n != "Date"],
     }
-    if message["Reply-To"]:
-        body["ReplyTo"] = str(message["Reply-To"])
+    if e.reply_to:
+        body["ReplyTo"] = one_line(e.reply_to)
     return body
 
 
@@ -43,7 +44,7 @@ class PostmarkTransport:
         self._stream = settings.postmark_stream
         self._http = http
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Rendered) -> None:
         try:
             response = await self._http.post(
                 API,

@@ -1,11 +1,11 @@
-"""Renders one mail kind from templates/<kind>/<locale>/{subject.txt,body.txt,body.html}."""
+"""Renders one mail kind from templates/<kind>/<locale>/{subject.txt,body.txt,body.html} into
+plain parts; each transport turns them into its own wire format (MIME for SMTP, JSON for an
+HTTP API), so no transport pays for a format it does not send."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,32 @@ class Envelope:
     unsubscribe_url: str
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A mail ready for any transport. Header values are single lines: whitespace, line
+    breaks included, is collapsed here, so no value can start a header of its own."""
+
+    subject: str
+    text: str
+    html: str
+    envelope: Envelope
+    message_id: str
+    date: str
+
+    def headers(self) -> list[tuple[str, str]]:
+        """The headers every transport passes on, besides From, To, Subject and Reply-To."""
+        return [
+            ("Message-ID", self.message_id),
+            ("Date", self.date),
+            ("List-Unsubscribe", f"<{one_line(self.envelope.unsubscribe_url)}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ]
+
+
+def one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
@@ -41,23 +67,15 @@ def available_locale(kind: str, locale: str, fallback: str = "en") -> str:
     return locale if (TEMPLATES / kind / locale).is_dir() else fallback
 
 
-def render(kind: str, locale: str, envelope: Envelope, context: dict[str, Any]) -> EmailMessage:
-    """A text + HTML message; the header API refuses CR/LF, so user input cannot add headers."""
+def render(kind: str, locale: str, envelope: Envelope, context: dict[str, Any]) -> Rendered:
     env = _environment()
     folder = f"{kind}/{available_locale(kind, locale)}"
     context = {**context, "unsubscribe_url": envelope.unsubscribe_url}
-    subject = env.get_template(f"{folder}/subject.txt").render(context).strip()
-    msg = EmailMessage()
-    msg["Subject"] = " ".join(subject.split())
-    msg["From"] = envelope.sender
-    display = " ".join((envelope.to_name or "").split())
-    msg["To"] = Address(display_name=display, addr_spec=envelope.to_address)
-    if envelope.reply_to:
-        msg["Reply-To"] = envelope.reply_to
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain=envelope.domain)
-    msg["List-Unsubscribe"] = f"<{envelope.unsubscribe_url}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(env.get_template(f"{folder}/body.txt").render(context))
-    msg.add_alternative(env.get_template(f"{folder}/body.html").render(context), subtype="html")
-    return msg
+    return Rendered(
+        subject=one_line(env.get_template(f"{folder}/subject.txt").render(context)),
+        text=env.get_template(f"{folder}/body.txt").render(context),
+        html=env.get_template(f"{folder}/body.html").render(context),
+        envelope=envelope,
+        message_id=make_msgid(domain=envelope.domain),
+        date=formatdate(localtime=False),
+    )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import parseaddr
 
 import aiosmtplib
 
 from signup_core.mail.failures import PermanentMailError, TransientMailError
+from signup_core.mail.mime import ascii_address, to_bytes
+from signup_core.mail.render import Rendered
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,6 @@ def classify(error: Exception) -> Exception:
     if isinstance(code, int) and code >= 400:
         return TransientMailError(f"smtp {code}")
     return TransientMailError(type(error).__name__)
-
-
-def _recipients(message: EmailMessage) -> list[str]:
-    return [address.addr_spec for address in message["To"].addresses]
 
 
 class SmtpTransport:
@@ -55,18 +51,17 @@ class SmtpTransport:
             cert_bundle=s.smtp_ca_file,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Rendered) -> None:
         """Send one message, reconnecting once if the reused connection went stale."""
+        data = to_bytes(message)
         async with self._lock:
             for attempt in (1, 2):
                 try:
                     if self._client is None or not self._client.is_connected:
                         self._client = self._new_client()
                         await self._client.connect()
-                    # Flattened once, envelope given: send_message would parse the headers again.
-                    await self._client.sendmail(
-                        self._envelope_from, _recipients(message), message.as_bytes(policy=SMTP)
-                    )
+                    recipient = ascii_address(message.envelope.to_address)
+                    await self._client.sendmail(self._envelope_from, [recipient], data)
                     return
                 except aiosmtplib.SMTPServerDisconnected:
                     self._client = None

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
 from typing import Protocol
 
 import httpx
 
+from signup_core.mail.render import Rendered
 from signup_core.settings import Settings
 
 
 class Transport(Protocol):
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Rendered) -> None:
         """Hand one message on, or raise TransientMailError / PermanentMailError."""
 
     async def close(self) -> None: ...

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import ssl
 import uuid
-from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -16,6 +15,7 @@ from devstack import certificates
 from devstack.mailcatcher import Catcher
 from devstack.processes import free_port
 from signup_core.mail.failures import TransientMailError
+from signup_core.mail.render import Envelope, Rendered
 from signup_core.mail.smtp_transport import SmtpTransport
 from signup_core.settings import load_settings
 from tests.unit.test_settings import BASE
@@ -57,11 +57,11 @@ def server(request, tls_files):
     controller.stop()
 
 
-def message(to: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = "News <news@example.org>", to, "hello"
-    msg.set_content("hello")
-    return msg
+def message(to: str) -> Rendered:
+    envelope = Envelope(
+        to, None, "News <news@example.org>", None, "example.org", "https://x/unsubscribe?token=u"
+    )
+    return Rendered("hello", "hello", "<p>hello</p>", envelope, "<1@example.org>", "now")
 
 
 def transport(mode: str, port: int, password: str, ca_file=None) -> SmtpTransport:

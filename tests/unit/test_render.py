@@ -1,9 +1,15 @@
-"""Mail rendering: both parts, our Message-ID, and no way for user input to add headers."""
+"""Mail rendering and its MIME form: both parts, our Message-ID, one-click unsubscribe
+headers, and no way for user input to add headers."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+
 import pytest
 
+from signup_core.mail.mime import to_bytes
+from signup_core.mail.postmark import to_api
 from signup_core.mail.render import Envelope, render
 
 ENVELOPE = Envelope(
@@ -22,28 +28,56 @@ CONTEXT = {
 }
 
 
+def parsed(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
 def test_confirmation_has_text_and_html_and_our_headers():
-    msg = render("confirmation", "en", ENVELOPE, CONTEXT)
+    msg = parsed(to_bytes(render("confirmation", "en", ENVELOPE, CONTEXT)))
     assert msg["Subject"] == "Confirm your subscription to news"
     assert msg["Message-ID"].endswith("@example.org>")
     assert msg["Reply-To"] == "help@example.org"
+    assert msg["List-Unsubscribe"] == "<https://x/unsubscribe?token=u>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "https://x/confirm?token=t" in msg.get_body(("plain",)).get_content()
     assert 'href="https://x/confirm?token=t"' in msg.get_body(("html",)).get_content()
 
 
+def test_non_ascii_subject_name_and_domain_survive_the_trip():
+    envelope = Envelope(
+        **{**ENVELOPE.__dict__, "to_name": "Jörg Ölmann", "to_address": "joerg@bücher.de"}
+    )
+    msg = parsed(to_bytes(render("welcome", "de", envelope, {**CONTEXT, "name": "Jörg"})))
+    assert msg["Subject"] == "Willkommen bei news"
+    assert msg["To"].addresses[0].display_name == "Jörg Ölmann"
+    assert msg["To"].addresses[0].domain == "xn--bcher-kva.de"
+    assert "Hallo Jörg" in msg.get_body(("plain",)).get_content()
+
+
 def test_html_part_escapes_the_name():
-    msg = render("welcome", "en", ENVELOPE, {**CONTEXT, "name": "<b>x</b>"})
+    msg = parsed(to_bytes(render("welcome", "en", ENVELOPE, {**CONTEXT, "name": "<b>x</b>"})))
     html = msg.get_body(("html",)).get_content()
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
 
 
-@pytest.mark.parametrize("name", ["Eve\r\nBcc: victim@example.com", "Eve\nX-Evil: 1"])
+@pytest.mark.parametrize(
+    "name", ["Eve\r\nBcc: victim@example.com", "Eve\nX-Evil: 1", "Eve\rX-Evil: 1"]
+)
 def test_name_cannot_inject_headers(name):
     envelope = Envelope(**{**ENVELOPE.__dict__, "to_name": name})
-    raw = render("welcome", "en", envelope, {**CONTEXT, "name": name}).as_bytes()
-    headers = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[0]
-    assert b"\nBcc:" not in headers and b"\nX-Evil:" not in headers
+    raw = to_bytes(render("welcome", "en", envelope, {**CONTEXT, "name": name}))
+    head = raw.split(b"\n\n", 1)[0]
+    assert b"\nBcc:" not in head and b"\nX-Evil:" not in head
+    assert parsed(raw)["Bcc"] is None and parsed(raw)["X-Evil"] is None
+
+
+def test_postmark_gets_the_same_parts_and_headers():
+    body = to_api(render("confirmation", "en", ENVELOPE, CONTEXT), "outbound")
+    assert body["To"] == '"Ada" <ada@example.com>' and body["ReplyTo"] == "help@example.org"
+    headers = {h["Name"]: h["Value"] for h in body["Headers"]}
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "https://x/confirm?token=t" in body["TextBody"]
 
 
 def test_unknown_locale_falls_back_to_english():
-    assert render("welcome", "xx", ENVELOPE, CONTEXT)["Subject"] == "Welcome to news"
+    assert render("welcome", "xx", ENVELOPE, CONTEXT).subject == "Welcome to news"
