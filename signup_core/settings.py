@@ -57,6 +57,7 @@ class Settings:
     smtp_password: Secret | None = None
     smtp_tls: str = "none"
     smtp_ca_file: str | None = None
+    smtp_connections: int = 4
     smtp_timeout: float = 10.0
     mail_from: str = "signet-signup <noreply@localhost>"
     mail_reply_to: str | None = None
@@ -243,6 +244,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SMTP_PASSWORD": ("smtp_password", Secret, False),
     "SMTP_TLS": ("smtp_tls", _choice("none", "starttls", "tls"), False),
     "SMTP_CA_FILE": ("smtp_ca_file", str, False),
+    "SIGNUP_SMTP_CONNECTIONS": ("smtp_connections", _positive(_int), False),
     "SMTP_TIMEOUT": ("smtp_timeout", _positive(float), False),
     "SIGNUP_MAIL_FROM": ("mail_from", str, False),
     "SIGNUP_MAIL_REPLY_TO": ("mail_reply_to", str, False),

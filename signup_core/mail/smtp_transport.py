@@ -32,11 +32,14 @@ def classify(error: Exception) -> Exception:
 
 
 class SmtpTransport:
+    """Up to SIGNUP_SMTP_CONNECTIONS connections, each reused message after message; a
+    connection that failed is closed, never put back."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._envelope_from = parseaddr(settings.mail_from)[1]
-        self._client: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots = asyncio.Semaphore(settings.smtp_connections)
 
     def _new_client(self) -> aiosmtplib.SMTP:
         s = self._settings
@@ -52,37 +55,35 @@ class SmtpTransport:
         )
 
     async def send(self, message: Rendered) -> None:
-        """Send one message, reconnecting once if the reused connection went stale."""
+        """Send one message, reconnecting once if a reused connection went stale."""
         data = to_bytes(message)
-        async with self._lock:
+        recipient = ascii_address(message.envelope.to_address)
+        async with self._slots:
+            client = self._idle.pop() if self._idle else None
             for attempt in (1, 2):
                 try:
-                    if self._client is None or not self._client.is_connected:
-                        self._client = self._new_client()
-                        await self._client.connect()
-                    recipient = ascii_address(message.envelope.to_address)
-                    await self._client.sendmail(self._envelope_from, [recipient], data)
+                    if client is None or not client.is_connected:
+                        client = self._new_client()
+                        await client.connect()
+                    await client.sendmail(self._envelope_from, [recipient], data)
+                    self._idle.append(client)
                     return
                 except aiosmtplib.SMTPServerDisconnected:
-                    self._client = None
+                    client = None
                     if attempt == 2:
                         raise TransientMailError("disconnected") from None
                 except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
-                    await self._drop()
+                    if client is not None and client.is_connected:
+                        client.close()
                     # "from None": aiosmtplib's errors name the recipient, and Dramatiq logs and
                     # stores the whole traceback chain.
                     raise classify(e) from None
 
-    async def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            client.close()
-
     async def close(self) -> None:
-        async with self._lock:
-            if self._client is not None and self._client.is_connected:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            if client.is_connected:
                 try:
-                    await self._client.quit()
+                    await client.quit()
                 except (aiosmtplib.SMTPException, OSError):
-                    self._client.close()
-            self._client = None
+                    client.close()

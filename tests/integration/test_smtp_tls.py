@@ -85,9 +85,9 @@ async def test_encrypted_authenticated_send_reuses_its_connection(server):
     addresses = [f"tls-{uuid.uuid4().hex[:8]}@example.com" for _ in range(3)]
     for address in addresses:
         await smtp.send(message(address))
-    first_connection = smtp._client
+    [first_connection] = smtp._idle  # sent one after another: one connection did it all
     await smtp.send(message(addresses[0]))
-    assert smtp._client is first_connection and first_connection.is_connected
+    assert smtp._idle == [first_connection] and first_connection.is_connected
     await smtp.close()
     assert sorted({str(m["To"]) for m in catcher.messages}) == sorted(addresses)
 
@@ -110,3 +110,23 @@ async def test_untrusted_certificate_is_refused(server):
         await smtp.send(message("x@example.com"))
     await smtp.close()
     assert catcher.messages == []
+
+
+async def test_concurrent_sends_use_at_most_the_configured_connections(smtp_server):
+    import asyncio
+
+    smtp = SmtpTransport(
+        load_settings(
+            {
+                **BASE,
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(smtp_server.port),
+                "SIGNUP_SMTP_CONNECTIONS": "3",
+            }
+        )
+    )
+    addresses = [f"pool-{uuid.uuid4().hex[:8]}@example.com" for _ in range(12)]
+    await asyncio.gather(*(smtp.send(message(a)) for a in addresses))
+    assert 1 <= len(smtp._idle) <= 3
+    await smtp.close()
+    smtp_server.wait_for(lambda m: str(m["To"]) in addresses, count=12)
