@@ -30,7 +30,7 @@ async def test_permanent_refusal_is_recorded_and_not_retried(client, db, worker,
     await client.post("/signup", json={"email": email})
     [row] = await eventually(lambda: _failed(db, email))
     assert row["failure"] == "smtp 550" and row["sent_at"] is None
-    await asyncio.sleep(1.5)  # longer than the retry backoff and a relay sweep
+    await asyncio.sleep(1.5)  # longer than the retry backoff and several relay polls
     assert smtp_server.attempts == 1
 
 

@@ -80,11 +80,11 @@ async def test_signup_while_redis_is_down_is_mailed_exactly_once_when_it_is_back
             [row] = await outbox(db, email)
             assert row["relayed_at"] is None and row["sent_at"] is None
 
-            # When Redis comes back, the relay sweep sends it
+            # When Redis comes back, the relay's next poll sends it
             restart(own_redis)
             smtp_server.wait_for(to(email), timeout=30)
 
-            # Then exactly once, even after several more sweeps
+            # Then exactly once, even after many more polls
             await eventually(lambda: _all_sent(db, email))
             await asyncio.sleep(1.5)
             assert len([m for m in smtp_server.messages if to(email)(m)]) == 1
