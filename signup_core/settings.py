@@ -297,22 +297,6 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), False),
 }
 
-SECRET_VARIABLES = frozenset(
-    {
-        "DATABASE_URL",
-        "REDIS_URL",
-        "SIGNUP_BLIND_INDEX_KEY",
-        "SMTP_PASSWORD",
-        "SIGNUP_ALTCHA_HMAC_KEY",
-        "SIGNUP_CAPTCHA_SECRET",
-        "SIGNUP_SIGNING_KEY",
-        "SIGNUP_SIGNING_KEY_PREVIOUS",
-        "SIGNUP_POSTMARK_SERVER_TOKEN",
-        "SIGNUP_POSTMARK_WEBHOOK_SECRET",
-        "SIGNUP_MAILGUN_SIGNING_KEY",
-    }
-)
-
 # What each mode cannot work without.
 _NEEDS = {
     ("mail_transport", "postmark"): ("SIGNUP_POSTMARK_SERVER_TOKEN",),

@@ -50,13 +50,10 @@ class Resources(Middleware):
         _current = loop_thread.run_coroutine(self._open())
         from signup_worker import relay  # actors must be declared on the broker first
 
-        self._stop = loop_thread.run_coroutine(self._new_event())
+        self._stop = asyncio.Event()  # binds to the loop that first waits on it
         self._relay = asyncio.run_coroutine_threadsafe(
             relay.run(_current, self._stop), loop_thread.loop
         )
-
-    async def _new_event(self) -> asyncio.Event:
-        return asyncio.Event()
 
     async def _open(self) -> Opened:
         # One connection per worker thread, one for the relay.

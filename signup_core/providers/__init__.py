@@ -12,7 +12,6 @@ import httpx
 
 from signup_core.settings import Settings
 
-KINDS = ("hard_bounce", "soft_bounce", "complaint", "unsubscribe", "delivered")
 _ENHANCED_STATUS = re.compile(r"\b([245])\.\d{1,3}\.\d{1,3}\b")
 
 
