@@ -35,7 +35,8 @@ async def app(scope, receive, send) -> None:
                 )
                 async with state["pool"].acquire() as conn:
                     await QUERIES.create_floor_table(conn)
-                state["redis"] = redis.Redis.from_url(os.environ["REDIS_URL"])
+                # As the real app: no socket timeout, so no asyncio.wait_for task per command.
+                state["redis"] = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=None)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await state["pool"].close()

@@ -30,18 +30,19 @@ from signup_api import (
 from signup_api.client_address import ClientAddress
 from signup_api.middleware import RequestContext
 from signup_api.problems import Problem, problem_response
-from signup_api.ratelimit import Limiter
+from signup_api.ratelimit import REDIS_TIMEOUT, Limiter
 from signup_core import db
 from signup_core.clock import Clock
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# The router tries routes in order: the busiest first.
 ROUTES = [
+    Route("/signup", signup.Signup(), methods=["POST"]),
     Route("/", pages.landing, methods=["GET"]),
     Route("/thanks", pages.thanks, methods=["GET"]),
     Route("/oops", pages.oops, methods=["GET"]),
-    Route("/signup", signup.signup, methods=["POST"]),
     Route("/confirm", confirm.show_confirm, methods=["GET"]),
     Route("/confirm", confirm.confirm, methods=["POST"]),
     Route("/unsubscribe", unsubscribe.show_unsubscribe, methods=["GET"]),
@@ -91,8 +92,11 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.pool = await db.create_pool(settings)
+        # No socket timeout (redis-py's default is 5 s): with one, every write runs under
+        # asyncio.wait_for, a new task per command. Callers bound whole calls with
+        # asyncio.timeout(REDIS_TIMEOUT) instead.
         app.state.redis = redis.Redis.from_url(
-            settings.redis_url.value, socket_timeout=1.0, socket_connect_timeout=1.0
+            settings.redis_url.value, socket_timeout=None, socket_connect_timeout=REDIS_TIMEOUT
         )
         app.state.clock = Clock()
         app.state.certificates = {}

@@ -3,6 +3,7 @@ applies them."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import redis.asyncio as redis
@@ -12,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from signup_api import metrics
 from signup_api.bodies import read_limited
 from signup_api.problems import Problem, unavailable
+from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core import db
 from signup_core.addresses import InvalidAddress, blind_index, normalise
 from signup_core.providers import (
@@ -72,7 +74,8 @@ async def receive(request: Request) -> Response:
 
 
 async def _claim_once(client: redis.Redis, key: str, ttl: int) -> bool:
-    return bool(await client.set(f"signup:once:{key}", "1", nx=True, ex=ttl))
+    async with asyncio.timeout(REDIS_TIMEOUT):
+        return bool(await client.set(f"signup:once:{key}", "1", nx=True, ex=ttl))
 
 
 def _index(key: bytes, address: str) -> bytes:

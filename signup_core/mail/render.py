@@ -60,9 +60,12 @@ def _environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        # The templates ship with the code; no need to stat them on every mail.
+        auto_reload=False,
     )
 
 
+@functools.cache
 def available_locale(kind: str, locale: str, fallback: str = "en") -> str:
     return locale if (TEMPLATES / kind / locale).is_dir() else fallback
 

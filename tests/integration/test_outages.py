@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 import uuid
 
 import pytest
 
 from devstack import postgres, redis
 from devstack.processes import free_port
+from signup_api.ratelimit import REDIS_TIMEOUT
+from signup_core.clock import FixedClock
+from tests import providers as p
 from tests.conftest import Worker
 from tests.integration.test_flow import to
 from tests.integration.test_signup import outbox
@@ -95,3 +100,44 @@ async def test_signup_while_redis_is_down_is_mailed_exactly_once_when_it_is_back
 async def _all_sent(db, email) -> bool:
     rows = await outbox(db, email)
     return bool(rows) and all(r["sent_at"] is not None for r in rows)
+
+
+@pytest.fixture
+def hung_redis(own_redis):
+    """A Redis that accepts connections and never answers: stopped, not gone."""
+    yield own_redis
+    own_redis.process.send_signal(signal.SIGCONT)
+
+
+async def test_a_hung_redis_costs_a_signup_a_second_not_the_signup(env, db, hung_redis):
+    async with app_client({**env, "REDIS_URL": hung_redis.url}) as client:
+        # A first signup opens the pooled connection while Redis still answers
+        assert (await client.post("/signup", json={"email": _address()})).status_code == 202
+        hung_redis.process.send_signal(signal.SIGSTOP)
+        email = _address()
+        started = time.monotonic()
+        response = await client.post("/signup", json={"email": email})
+        waited = time.monotonic() - started
+        assert response.status_code == 202
+        assert len(await outbox(db, email)) == 1
+        # Bounded by REDIS_TIMEOUT; without a bound it would wait on the socket for minutes.
+        assert REDIS_TIMEOUT <= waited < 3
+
+
+async def test_a_hung_redis_makes_a_mailgun_webhook_503_not_a_hang(env, db, hung_redis):
+    settings = {**env, "REDIS_URL": hung_redis.url, "SIGNUP_MAILGUN_SIGNING_KEY": p.MAILGUN_KEY}
+    async with app_client(settings, clock=FixedClock(p.NOW)) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        hung_redis.process.send_signal(signal.SIGSTOP)
+        event = {"event": "delivered", "recipient": _address(), "id": "mg-hung"}
+        body = p.mailgun({**event, "timestamp": p.NOW.timestamp()}, token=uuid.uuid4().hex)
+        started = time.monotonic()
+        response = await client.post("/webhooks/mailgun", json=body)
+        assert time.monotonic() - started < 3
+        # The provider retries a 503; nothing was stored, so nothing is lost.
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def _address() -> str:
+    return f"hung-{uuid.uuid4().hex[:10]}@example.com"

@@ -8,7 +8,7 @@ import email.policy
 
 import pytest
 
-from signup_core.mail.mime import to_bytes
+from signup_core.mail.mime import POLICY, to_bytes
 from signup_core.mail.postmark import to_api
 from signup_core.mail.render import Envelope, render
 
@@ -81,3 +81,33 @@ def test_postmark_gets_the_same_parts_and_headers():
 
 def test_unknown_locale_falls_back_to_english():
     assert render("welcome", "xx", ENVELOPE, CONTEXT).subject == "Welcome to news"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Subject", "Confirm your subscription to news"),
+        ("From", "News <news@example.org>"),
+        ("To", "ada@example.com"),
+        ("Date", "Mon, 23 Nov 2026 11:18:45 -0000"),
+        ("X-Exactly-78", "x" * (78 - len("X-Exactly-78: "))),
+        ("X-One-Over", "x" * (79 - len("X-One-Over: "))),
+        ("List-Unsubscribe", "<https://x.example/unsubscribe?s=" + "a" * 90 + ">"),
+        ("X-Spaces", "a  b   c"),
+        ("Subject", "Grüße aus Köln"),
+        ("X-Tab", "a\tb"),
+    ],
+)
+def test_the_header_fold_short_cut_writes_what_compat32_writes(name, value):
+    assert POLICY.fold_binary(name, value) == email.policy.compat32.fold_binary(name, value)
+
+
+def test_the_boundary_is_ours_and_absent_from_both_parts():
+    raw = to_bytes(render("confirmation", "en", ENVELOPE, CONTEXT))
+    msg = parsed(raw)
+    boundary = msg.get_boundary()
+    assert boundary.startswith("=_") and len(boundary) == 34
+    assert raw.count(boundary.encode()) == 4  # the header, two separators, the closing one
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert all(p["Content-Transfer-Encoding"] == "base64" for p in msg.iter_parts())
+    assert all(p.get_content_charset() == "utf-8" for p in msg.iter_parts())
