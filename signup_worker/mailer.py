@@ -32,15 +32,11 @@ async def deliver(res: Opened, outbox_id: int) -> str:
             await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {job['status']}")
             return "skipped"
         context = {"name": sealing.unseal(job["name_sealed"]), "list_name": job["list_name"]}
+        token_hash = None
         if job["kind"] == "confirmation":
             # Minted here, not on the request path: the raw token exists only in this mail.
+            # Its hash is stored with the sent mark below, in this same transaction.
             token, token_hash = tokens.mint()
-            await q.insert_token(
-                conn,
-                token_hash=token_hash,
-                subscription_id=job["subscription_id"],
-                ttl_seconds=float(s.token_ttl),
-            )
             context["confirm_url"] = f"{s.public_base_url}/confirm?token={token}"
             context["ttl_hours"] = s.token_ttl // 3600
         envelope = Envelope(
@@ -63,6 +59,15 @@ async def deliver(res: Opened, outbox_id: int) -> str:
                 )
             log.warning("mail refused for good", extra={"outbox_id": outbox_id, "failure": str(e)})
             return "refused"
-        await q.mark_outbox_sent(conn, outbox_id=outbox_id)
+        if token_hash is None:
+            await q.mark_outbox_sent(conn, outbox_id=outbox_id)
+        else:
+            await q.mark_confirmation_sent(
+                conn,
+                outbox_id=outbox_id,
+                token_hash=token_hash,
+                subscription_id=job["subscription_id"],
+                ttl_seconds=float(s.token_ttl),
+            )
     log.info("mail sent", extra={"outbox_id": outbox_id, "kind": job["kind"]})
     return "sent"

@@ -28,3 +28,12 @@ UPDATE outbox SET sent_at = now() WHERE id = :outbox_id;
 -- Records that an outbox row will never be sent, and why.
 UPDATE outbox SET failed_at = now(), failure = :failure
 WHERE id = :outbox_id AND sent_at IS NULL;
+
+-- name: mark_confirmation_sent(outbox_id, token_hash, subscription_id, ttl_seconds)!
+-- Records a sent confirmation and stores the SHA-256 of the token its link carries, in one
+-- round trip. Both happen in the sending transaction, so neither is seen without the other.
+WITH token AS (
+    INSERT INTO confirmation_tokens (token_hash, subscription_id, expires_at)
+    VALUES (:token_hash, :subscription_id, now() + make_interval(secs => :ttl_seconds))
+)
+UPDATE outbox SET sent_at = now() WHERE id = :outbox_id;

@@ -6,8 +6,8 @@ import asyncio
 import uuid
 
 from tests.integration.test_flow import to
-from tests.integration.test_signup import outbox
-from tests.support import eventually
+from tests.integration.test_signup import index, outbox
+from tests.support import eventually, inspect
 
 
 def address() -> str:
@@ -30,6 +30,8 @@ async def test_permanent_refusal_is_recorded_and_not_retried(client, db, worker,
     await client.post("/signup", json={"email": email})
     [row] = await eventually(lambda: _failed(db, email))
     assert row["failure"] == "smtp 550" and row["sent_at"] is None
+    # The token's hash is stored only with a sent mail: no link exists, so no token does.
+    assert [t async for t in inspect().tokens_for(db, email_index=index(email))] == []
     await asyncio.sleep(1.5)  # longer than the retry backoff and several relay polls
     assert smtp_server.attempts == 1
 
