@@ -28,10 +28,11 @@ async def app(scope, receive, send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # The same pool size as the real app's (SIGNUP_DB_POOL_MAX), for a fair match.
+                # The same pool size as the real app's (SIGNUP_DB_POOL_MAX), and like it no
+                # reset round trip on release, for a fair match.
                 size = int(os.environ.get("SIGNUP_DB_POOL_MAX", "20"))
                 state["pool"] = await asyncpg.create_pool(
-                    os.environ["DATABASE_URL"], min_size=size, max_size=size
+                    os.environ["DATABASE_URL"], min_size=size, max_size=size, reset=_no_reset
                 )
                 async with state["pool"].acquire() as conn:
                     await QUERIES.create_floor_table(conn)
@@ -59,6 +60,10 @@ async def app(scope, receive, send) -> None:
         row_id = await QUERIES.insert_floor_signup(conn, email=email, token_hash=token_hash)
     await state["redis"].lpush("floor:queue", row_id)
     await _answer(send, 202, b'{"status":"accepted"}')
+
+
+async def _no_reset(conn) -> None:
+    pass
 
 
 async def _answer(send, status: int, body: bytes) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import redis.asyncio as redis
 
 from signup_api import metrics
+from signup_api.coalesce import ScriptBatcher
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def network(ip: str) -> str:
 
 class Limiter:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
-        self._script = client.register_script(_SCRIPT)
+        self._script = ScriptBatcher(client, _SCRIPT)
         self._key = settings.blind_index_key.bytes()
         rates = {
             "ip": settings.rate_ip,
@@ -134,7 +135,7 @@ class Limiter:
         if not keys:
             return Verdict(True)
         async with asyncio.timeout(REDIS_TIMEOUT):
-            result = await self._script(keys=keys, args=args)
+            result = await self._script(keys, args)
         code = int(result[0])
         if code == 0:
             return Verdict(True)

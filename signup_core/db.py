@@ -31,6 +31,12 @@ def queries() -> Any:
     return aiosql.from_path(SQL_DIR / "queries", "asyncpg")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to undo: no query of ours changes session state (SET, LISTEN, session locks,
+    cursors). asyncpg's default reset sends four statements on every release, a second round
+    trip for each signup; an open transaction is still rolled back before this is called."""
+
+
 async def create_pool(settings: Settings, *, max_size: int | None = None) -> asyncpg.Pool:
     """A pool that opens connections lazily, so a process can start while PostgreSQL is down."""
     return await asyncpg.create_pool(
@@ -39,4 +45,5 @@ async def create_pool(settings: Settings, *, max_size: int | None = None) -> asy
         max_size=max_size or settings.db_pool_max,
         command_timeout=5,
         timeout=2,
+        reset=_keep_session,
     )

@@ -1,0 +1,83 @@
+"""Concurrent script calls share one pipelined round trip: each caller still gets its own
+result, a flushed script cache is survived, a failure reaches every caller, and a caller who
+gives up does not disturb the rest."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from devstack import redis
+from devstack.processes import free_port
+from signup_api.coalesce import ScriptBatcher
+
+# Returns the counter's new value with the caller's tag, so a mix-up between callers shows.
+COUNT = "return {redis.call('INCR', KEYS[1]), ARGV[1]}"
+
+
+@pytest.fixture
+async def own():
+    server = redis.start(free_port())
+    client = aioredis.Redis.from_url(server.url, socket_timeout=None)
+    yield server, client
+    await client.aclose()
+    server.stop()
+
+
+async def test_each_concurrent_caller_gets_its_own_answer(own):
+    _, client = own
+    batcher = ScriptBatcher(client, COUNT)
+    answers = await asyncio.gather(*(batcher(["k"], [f"caller-{i}"]) for i in range(50)))
+    assert [tag.decode() for _, tag in answers] == [f"caller-{i}" for i in range(50)]
+    assert sorted(n for n, _ in answers) == list(range(1, 51))
+    assert int(await client.get("k")) == 50  # each ran once
+
+
+async def test_a_flushed_script_cache_is_loaded_again_and_nothing_counts_twice(own):
+    _, client = own
+    batcher = ScriptBatcher(client, COUNT)
+    await batcher(["k"], ["first"])
+    await client.script_flush()
+    answers = await asyncio.gather(*(batcher(["k"], [str(i)]) for i in range(5)))
+    assert sorted(n for n, _ in answers) == [2, 3, 4, 5, 6]
+    assert int(await client.get("k")) == 6
+
+
+async def test_a_script_error_reaches_only_its_caller(own):
+    _, client = own
+    batcher = ScriptBatcher(client, "return redis.call('INCR', KEYS[1])")
+    await client.set("text", "not a number")
+    calls = (batcher(["n"], []), batcher(["text"], []))
+    good, bad = await asyncio.gather(*calls, return_exceptions=True)
+    assert good == 1
+    assert isinstance(bad, ResponseError)
+
+
+async def test_redis_gone_fails_every_caller_and_the_next_batch_works_again(own):
+    server, client = own
+    batcher = ScriptBatcher(client, COUNT)
+    await batcher(["k"], ["warm"])
+    server.stop()
+    calls = (batcher(["k"], [str(i)]) for i in range(3))
+    failures = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(f, (aioredis.RedisError, OSError)) for f in failures)
+    server.process = redis.start(server.port).process
+    n, _ = await batcher(["k"], ["back"])
+    assert n == 1  # a new, empty server
+
+
+async def test_a_caller_that_gives_up_does_not_disturb_the_others(own):
+    _, client = own
+    batcher = ScriptBatcher(client, COUNT)
+    quitter = asyncio.ensure_future(batcher(["k"], ["quitter"]))
+    stayer = asyncio.ensure_future(batcher(["k"], ["stayer"]))
+    await asyncio.sleep(0)
+    quitter.cancel()
+    _, tag = await stayer
+    assert tag == b"stayer"
+    assert quitter.cancelled()
+    # The quitter's call was already on its way; it ran, and nothing broke.
+    assert int(await client.get("k")) in (1, 2)
