@@ -11,7 +11,6 @@ import redis.asyncio as redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,7 +27,7 @@ from signup_api import (
     webhooks,
 )
 from signup_api.client_address import ClientAddress
-from signup_api.middleware import RequestContext
+from signup_api.middleware import Edge
 from signup_api.problems import Problem, problem_response
 from signup_api.ratelimit import REDIS_TIMEOUT, Limiter
 from signup_core import db
@@ -71,19 +70,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def _middleware(settings: Settings) -> list[Middleware]:
-    stack = [Middleware(RequestContext)]
+    cors = frozenset(o.lower() for o in settings.cors_origins)
+    stack = [Middleware(Edge, cors_origins=cors)]
     if settings.trusted_proxies:
         stack.append(Middleware(ClientAddress, trusted=settings.trusted_proxies))
-    if settings.cors_origins:
-        stack.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.cors_origins),
-                allow_methods=["POST"],
-                allow_headers=["content-type"],
-                max_age=600,
-            )
-        )
     return stack
 
 

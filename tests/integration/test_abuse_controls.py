@@ -213,6 +213,61 @@ async def test_preflight_from_an_allowed_origin(cors_client):
     assert "access-control-allow-credentials" not in response.headers
 
 
+async def test_preflight_names_what_may_be_sent_and_for_how_long(cors_client):
+    response = await cors_client.options(
+        "/signup",
+        headers={"origin": "https://www.example.com", "access-control-request-method": "POST"},
+    )
+    assert "POST" in response.headers["access-control-allow-methods"]
+    assert "content-type" in response.headers["access-control-allow-headers"]
+    assert response.headers["access-control-max-age"] == "600"
+    assert "Origin" in response.headers["vary"]
+
+
+async def test_preflight_asking_for_another_header_is_refused(cors_client):
+    response = await cors_client.options(
+        "/signup",
+        headers={
+            "origin": "https://www.example.com",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type, x-secret",
+        },
+    )
+    assert response.status_code == 400
+
+
+async def test_an_options_request_that_is_not_a_preflight_reaches_the_app(cors_client):
+    response = await cors_client.options("/signup", headers={"origin": "https://www.example.com"})
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_post_from_an_allowed_origin_may_be_read_by_its_page(cors_client, db):
+    response = await cors_client.post(
+        "/signup", json={"email": address()}, headers={"origin": "https://WWW.example.com"}
+    )
+    assert response.status_code == 202
+    assert response.headers["access-control-allow-origin"] == "https://WWW.example.com"
+    assert response.headers["vary"] == "Origin"
+
+
+async def test_an_answer_to_another_origin_is_not_marked_readable(cors_client, db):
+    response = await cors_client.post(
+        "/signup", json={"email": address()}, headers={"origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_without_cors_origins_no_cors_headers_are_sent(client, db):
+    response = await client.post(
+        "/signup", json={"email": address()}, headers={"origin": "http://signup.test"}
+    )
+    assert response.status_code == 202
+    assert "access-control-allow-origin" not in response.headers
+    assert "vary" not in response.headers
+
+
 async def test_preflight_from_another_origin_is_refused(cors_client):
     response = await cors_client.options(
         "/signup",
