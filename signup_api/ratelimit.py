@@ -9,7 +9,6 @@ Redis' own clock, so every replica agrees. Nothing is counted unless everything 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import ipaddress
 import logging
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import redis.asyncio as redis
 
 from signup_api import metrics
 from signup_api.coalesce import ScriptBatcher
+from signup_core.addresses import keyed_hash
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,9 +109,7 @@ class Limiter:
 
     def _hashed(self, kind: str, value: bytes) -> str:
         # Keys hold keyed hashes: Redis never sees a client IP or an address index in clear.
-        # Keyed BLAKE2b is a MAC and a quarter of HMAC-SHA256's cost; these keys live minutes.
-        digest = hashlib.blake2b(value, key=self._key[:64], digest_size=16, person=kind.encode())
-        return f"{PREFIX}{kind}:{digest.hexdigest()}"
+        return f"{PREFIX}{kind}:{keyed_hash(self._key, f'rl-{kind}', value, 16).hex()}"
 
     async def check(
         self, ip: str, address_index: bytes, once: tuple[str, int] | None = None

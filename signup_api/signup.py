@@ -20,6 +20,8 @@ from signup_core.addresses import blind_index, hash_ip
 
 log = logging.getLogger(__name__)
 
+_ACCEPTED = metrics.SIGNUPS.labels("accepted")  # bound once: labels() is a locked lookup
+
 ACCEPTED = json.dumps(
     {"status": "accepted", "detail": "Check your inbox to confirm your subscription."}
 ).encode()
@@ -55,7 +57,7 @@ async def signup(scope: Scope, receive: Receive, send: Send) -> None:
         redirect = RedirectResponse(f"{settings.error_url}{sep}{query}", status_code=303)
         await redirect(scope, receive, send)
         return
-    metrics.SIGNUPS.labels(outcome).inc()
+    (_ACCEPTED if outcome == "accepted" else metrics.SIGNUPS.labels(outcome)).inc()
     if is_form:
         await RedirectResponse(settings.thanks_url, status_code=303)(scope, receive, send)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from signup_core.settings import Settings
@@ -14,21 +15,19 @@ def _disposable() -> frozenset[str]:
     return frozenset(blocklist)
 
 
-def _suffixes(domain: str) -> list[str]:
-    """example.mail.co -> [example.mail.co, mail.co, co]: a listed domain covers its subdomains."""
+@functools.lru_cache(maxsize=4096)
+def _suffixes(domain: str) -> tuple[str, ...]:
+    """example.mail.co -> (example.mail.co, mail.co, co): a listed domain covers its
+    subdomains. In A-label form, as the lists are. Cached: most signups share a few domains,
+    and the IDNA codec is slow."""
+    with contextlib.suppress(UnicodeError):  # not IDNA-encodable: matched as given
+        domain = domain.encode("idna").decode("ascii")
     parts = domain.lower().rstrip(".").split(".")
-    return [".".join(parts[i:]) for i in range(len(parts))]
-
-
-def _ascii(domain: str) -> str:
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return domain
+    return tuple(".".join(parts[i:]) for i in range(len(parts)))
 
 
 def is_refused(domain: str, settings: Settings) -> bool:
-    suffixes = _suffixes(_ascii(domain))
+    suffixes = _suffixes(domain)
     if any(s in settings.allowed_domains for s in suffixes):
         return False
     if any(s in settings.blocked_domains for s in suffixes):
