@@ -50,14 +50,30 @@ def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: f
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(sig)
+    """Ask the process to stop with `sig`, kill it after `timeout`. A process started in its
+    own session (start_new_session=True) leads a process group: whatever of the group is left
+    once it is gone is killed too, so children it forked (Dramatiq's worker processes) cannot
+    outlive it when it was killed or did not wait for them."""
+    group = _own_group(process)
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if group is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def _own_group(process: subprocess.Popen) -> int | None:
+    if process.returncode is not None:
+        return None  # reaped already: its pid, and so its group id, may belong to another now
     try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        return process.pid if os.getpgid(process.pid) == process.pid else None
+    except ProcessLookupError:
+        return None
 
 
 def kill_leftover(pidfile: Path, expect: str, sig: int = signal.SIGTERM) -> None:
