@@ -21,9 +21,12 @@ Call = tuple[Sequence[str], Sequence[str | int], asyncio.Future]
 
 
 class ScriptBatcher:
-    def __init__(self, client: redis.Redis, source: str) -> None:
+    def __init__(self, client: redis.Redis, source: str, timeout: float | None = None) -> None:
         self._client = client
         self._source = source
+        # Bounds each batch, not only each caller's wait: the client has no socket timeout,
+        # and a batch stuck on a silent Redis would otherwise hold its connection for good.
+        self._timeout = timeout
         # Redis names a script by its SHA-1; nothing here relies on SHA-1 being unbroken.
         self._sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
         self._pending: list[Call] = []
@@ -47,15 +50,8 @@ class ScriptBatcher:
 
     async def _send(self, batch: list[Call]) -> None:
         try:
-            results = await self._run(batch)
-            missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-            if missing:
-                # Redis restarted or its scripts were flushed: load once and run those again.
-                # Nothing ran for a NoScriptError, so nothing is counted twice.
-                await self._client.script_load(self._source)
-                again = await self._run([batch[i] for i in missing])
-                for i, result in zip(missing, again, strict=True):
-                    results[i] = result
+            async with asyncio.timeout(self._timeout):
+                results = await self._batch(batch)
         except asyncio.CancelledError:
             for *_, future in batch:
                 future.cancel()
@@ -72,6 +68,18 @@ class ScriptBatcher:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    async def _batch(self, batch: list[Call]) -> list:
+        results = await self._run(batch)
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            # Redis restarted or its scripts were flushed: load once and run those again.
+            # Nothing ran for a NoScriptError, so nothing is counted twice.
+            await self._client.script_load(self._source)
+            again = await self._run([batch[i] for i in missing])
+            for i, result in zip(missing, again, strict=True):
+                results[i] = result
+        return results
 
     async def _run(self, batch: list[Call]) -> list:
         async with self._client.pipeline(transaction=False) as pipe:

@@ -93,7 +93,7 @@ def network(ip: str) -> str:
 
 class Limiter:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
-        self._script = ScriptBatcher(client, _SCRIPT)
+        self._script = ScriptBatcher(client, _SCRIPT, timeout=REDIS_TIMEOUT)
         self._key = settings.blind_index_key.bytes()
         rates = {
             "ip": settings.rate_ip,

@@ -5,6 +5,8 @@ gives up does not disturb the rest."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -81,3 +83,24 @@ async def test_a_caller_that_gives_up_does_not_disturb_the_others(own):
     assert quitter.cancelled()
     # The quitter's call was already on its way; it ran, and nothing broke.
     assert int(await client.get("k")) in (1, 2)
+
+
+async def test_a_silent_redis_times_the_batch_out_and_frees_its_connection(own):
+    server, client = own
+    batcher = ScriptBatcher(client, COUNT, timeout=0.5)
+    await batcher(["k"], ["warm"])
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        calls = (batcher(["k"], [str(i)]) for i in range(3))
+        # (bounded here too, so a batcher without a timeout fails the test, not hangs it)
+        failures = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 3)
+        assert all(isinstance(f, TimeoutError) for f in failures)
+        assert time.monotonic() - started < 2
+        await asyncio.sleep(0)
+        # The stuck pipeline's connection was dropped, not left checked out.
+        assert not client.connection_pool._in_use_connections
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    n, _ = await batcher(["k"], ["again"])
+    assert n >= 2
