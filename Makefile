@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench
+.PHONY: run test lint format clean bench bench-parts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,6 @@ clean:
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+bench-parts: $(STAMP)
+	$(PY) -m bench.parts

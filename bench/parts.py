@@ -1,0 +1,231 @@
+"""`python -m bench.parts`: CPU per signup of the real API with one part taken out at a time,
+and of the floor, measured in-process: each app called as ASGI, 32 signups at a time, against
+its own durable PostgreSQL and Valkey. No HTTP, no load generator sharing the cores, so the
+figures are the apps' own CPU. Each variant runs in a fresh process, RUNS times; the median
+is printed.
+
+A part is taken out by replacing it with what it returns on the happy path; that is only good
+for measuring, never for serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+
+RUNS = int(os.environ.get("BENCH_PARTS_RUNS", "3"))
+SIGNUPS = int(os.environ.get("BENCH_PARTS_SIGNUPS", "4000"))
+CONCURRENCY = 32
+
+VARIANTS = {
+    "the floor": ["floor"],
+    "the real API": [],
+    "… without the rate-limit call": ["limiter"],
+    "… without the SQL statement": ["sql"],
+    "… without address and form validation": ["validation"],
+    "… without the access log line": ["log"],
+    "… without all four": ["limiter", "sql", "validation", "log"],
+}
+
+
+def _env(db_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "PUBLIC_BASE_URL": "http://127.0.0.1:1",
+        "SIGNUP_BLIND_INDEX_KEY": "bench-blind-index-key-0123456789abcdef",
+        "SIGNUP_SIGNING_KEY": "bench-signing-key-0123456789abcdef0123",
+        "SIGNUP_CORS_ORIGINS": "https://www.example.com",
+        **{
+            f"SIGNUP_RATE_LIMIT_{k}": "100000000/minute"
+            for k in ("IP", "NETWORK", "ADDRESS", "GLOBAL")
+        },
+    }
+
+
+def _real_app(without: list[str]):
+    import logging
+
+    from signup_api import signup
+    from signup_api.app import create_app
+    from signup_api.forms import SignupForm
+    from signup_api.ratelimit import Limiter, Verdict
+    from signup_core import logs
+    from signup_core.settings import load_settings
+
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    if "log" in without:
+        logging.getLogger("signup_api.access").disabled = True
+    if "limiter" in without:
+
+        async def allow(self, *args, **kwargs) -> Verdict:
+            return Verdict(True)
+
+        Limiter.check = allow
+    if "sql" in without:
+
+        async def stored(*args, **kwargs) -> str:
+            return "pending"
+
+        signup._store = stored
+    if "validation" in without:
+        signup.validate = lambda fields, s: SignupForm(fields["email"], None, s.default_list, "en")
+    return create_app(settings)
+
+
+async def _measure(app, signups: int) -> float:
+    counter = itertools.count()
+    prefix = f"p{time.time_ns()}"
+
+    async def one() -> None:
+        body = json.dumps({"email": f"{prefix}-{next(counter)}@example.com"}).encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/signup",
+            "raw_path": b"/signup",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"127.0.0.1"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        sent = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        if sent[0]["status"] != 202:
+            raise RuntimeError(f"signup answered {sent[0]['status']}")
+
+    async def client(n: int) -> None:
+        for _ in range(n):
+            await one()
+
+    await asyncio.gather(*(client(50) for _ in range(CONCURRENCY)))  # warm-up
+    per_client = signups // CONCURRENCY
+    started = time.process_time()
+    await asyncio.gather(*(client(per_client) for _ in range(CONCURRENCY)))
+    return (time.process_time() - started) / (per_client * CONCURRENCY) * 1e6
+
+
+async def _lifespan(app):
+    queue: asyncio.Queue = asyncio.Queue()
+    await queue.put({"type": "lifespan.startup"})
+    started = asyncio.Event()
+
+    async def send(message: dict) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+        elif message["type"] == "lifespan.startup.failed":
+            raise RuntimeError(message.get("message"))
+
+    task = asyncio.ensure_future(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, queue.get, send)
+    )
+    await started.wait()
+    return task
+
+
+def child(without: list[str]) -> None:
+    """One measurement in this process; prints CPU µs per signup."""
+    import uvloop
+
+    async def main() -> float:
+        if "floor" in without:
+            from bench.floor import app
+        else:
+            app = _real_app(without)
+        lifespan = await _lifespan(app)  # held: a collected task would close the pools
+        try:
+            return await _measure(app, SIGNUPS)
+        finally:
+            lifespan.cancel()
+
+    print(f"{uvloop.run(main()):.1f}", flush=True)
+    os._exit(0)  # the lifespan task and pools need no tidy exit here
+
+
+def main() -> None:
+    from devstack import postgres, redis
+    from devstack.processes import free_port
+    from signup_core.migrations import migrate
+
+    root = Path(tempfile.mkdtemp(prefix="signet-parts-"))
+    root.chmod(0o755)
+    pg = postgres.start(root / "pg" / "data", free_port(), durable=True, log=root / "pg.log")
+    rd = redis.start(free_port())
+    try:
+
+        async def prepare() -> None:
+            conn = await asyncpg.connect(pg.url)
+            await migrate(conn)
+            await conn.close()
+
+        async def clear() -> None:
+            conn = await asyncpg.connect(pg.url)
+            await conn.execute("TRUNCATE subscriptions, outbox CASCADE")
+            await conn.execute("DROP TABLE IF EXISTS floor_signups")  # the floor makes it
+            await conn.execute("CHECKPOINT")
+            await conn.close()
+
+        asyncio.run(prepare())
+        env = {**os.environ, **_env(pg.url, rd.url)}
+        results: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        for run in range(RUNS):  # variants interleaved, so the machine's drift hits all alike
+            for name, without in VARIANTS.items():
+                asyncio.run(clear())
+                out = subprocess.run(
+                    [sys.executable, "-m", "bench.parts", "--child", *without],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
+                if out.returncode != 0:
+                    notable = [
+                        line for line in out.stderr.splitlines() if '"level": "info"' not in line
+                    ]
+                    sys.exit(f"{name}: the measurement failed:\n" + "\n".join(notable[-40:]))
+                results[name].append(float(out.stdout.strip().splitlines()[-1]))
+            print(f"  run {run + 1} of {RUNS} done", flush=True)
+        real = statistics.median(results["the real API"])
+        print(f"\n  CPU per signup, median of {RUNS} runs of {SIGNUPS}:")
+        for name, values in results.items():
+            median = statistics.median(values)
+            part = f"  (the part: {real - median:.0f} µs)" if name.startswith("…") else ""
+            print(f"  {name:<40} {median:6.0f} µs{part}")
+    finally:
+        rd.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2:])
+    else:
+        main()
