@@ -20,7 +20,7 @@ from signup_core.addresses import blind_index, hash_ip
 
 log = logging.getLogger(__name__)
 
-_ACCEPTED = metrics.SIGNUPS.labels("accepted")  # bound once: labels() is a locked lookup
+_ACCEPTED_COUNT = metrics.SIGNUPS.labels("accepted")  # bound once: labels() is a locked lookup
 
 ACCEPTED = json.dumps(
     {"status": "accepted", "detail": "Check your inbox to confirm your subscription."}
@@ -34,7 +34,7 @@ _ACCEPTED_HEADERS = (
 class Signup:
     """A bare ASGI endpoint, not a Starlette request/response function: every signup is on
     the hot path, and that wrapper, its second exception layer and JSONResponse's rendering
-    were a tenth of a signup's CPU. A Problem raised here still meets the app's handlers."""
+    cost ~30 µs a signup (~3%). A Problem raised here still meets the app's handlers."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await signup(scope, receive, send)
@@ -54,10 +54,10 @@ async def signup(scope: Scope, receive: Receive, send: Send) -> None:
             raise
         sep = "&" if "?" in settings.error_url else "?"
         query = urlencode({"reason": p.slug})
-        redirect = RedirectResponse(f"{settings.error_url}{sep}{query}", status_code=303)
-        await redirect(scope, receive, send)
+        error_page = f"{settings.error_url}{sep}{query}"
+        await RedirectResponse(error_page, status_code=303)(scope, receive, send)
         return
-    (_ACCEPTED if outcome == "accepted" else metrics.SIGNUPS.labels(outcome)).inc()
+    (_ACCEPTED_COUNT if outcome == "accepted" else metrics.SIGNUPS.labels(outcome)).inc()
     if is_form:
         await RedirectResponse(settings.thanks_url, status_code=303)(scope, receive, send)
         return
