@@ -199,25 +199,22 @@ async def cors_client(env, db):
         yield client
 
 
+async def preflight(client, origin: str = "https://www.example.com", asked: str | None = None):
+    headers = {"origin": origin, "access-control-request-method": "POST"}
+    if asked is not None:
+        headers["access-control-request-headers"] = asked
+    return await client.options("/signup", headers=headers)
+
+
 async def test_preflight_from_an_allowed_origin(cors_client):
-    response = await cors_client.options(
-        "/signup",
-        headers={
-            "origin": "https://www.example.com",
-            "access-control-request-method": "POST",
-            "access-control-request-headers": "content-type",
-        },
-    )
+    response = await preflight(cors_client, asked="content-type")
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "https://www.example.com"
     assert "access-control-allow-credentials" not in response.headers
 
 
 async def test_preflight_names_what_may_be_sent_and_for_how_long(cors_client):
-    response = await cors_client.options(
-        "/signup",
-        headers={"origin": "https://www.example.com", "access-control-request-method": "POST"},
-    )
+    response = await preflight(cors_client)
     assert "POST" in response.headers["access-control-allow-methods"]
     assert "content-type" in response.headers["access-control-allow-headers"]
     assert response.headers["access-control-max-age"] == "600"
@@ -225,14 +222,7 @@ async def test_preflight_names_what_may_be_sent_and_for_how_long(cors_client):
 
 
 async def test_preflight_asking_for_another_header_is_refused(cors_client):
-    response = await cors_client.options(
-        "/signup",
-        headers={
-            "origin": "https://www.example.com",
-            "access-control-request-method": "POST",
-            "access-control-request-headers": "content-type, x-secret",
-        },
-    )
+    response = await preflight(cors_client, asked="content-type, x-secret")
     assert response.status_code == 400
 
 
@@ -269,10 +259,7 @@ async def test_without_cors_origins_no_cors_headers_are_sent(client, db):
 
 
 async def test_preflight_from_another_origin_is_refused(cors_client):
-    response = await cors_client.options(
-        "/signup",
-        headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
-    )
+    response = await preflight(cors_client, origin="https://evil.example")
     assert response.status_code == 400
     assert "access-control-allow-origin" not in response.headers
 
