@@ -16,6 +16,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signup_api.problems import Problem, problem_response
 from signup_core.logs import request_id
 
 log = logging.getLogger("signup_api.access")
@@ -70,7 +71,9 @@ class Edge:
 
         try:
             if self.cors_origins and scope["method"] == "OPTIONS" and origin and wanted_method:
-                await self._preflight(origin, wanted_method, wanted_headers, send_with_headers)
+                await self._preflight(
+                    origin, wanted_method, wanted_headers, scope, receive, send_with_headers
+                )
             else:
                 await self.app(scope, receive, send_with_headers)
         finally:
@@ -86,29 +89,35 @@ class Edge:
             )
             request_id.reset(token)
 
-    async def _preflight(self, origin: str, method: str, headers: str | None, send: Send) -> None:
+    async def _preflight(
+        self,
+        origin: str,
+        method: str,
+        headers: str | None,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
         asked = {h.strip().lower() for h in (headers or "").split(",") if h.strip()}
-        allowed = (
+        if not (
             origin.lower() in self.cors_origins
             and method in ALLOW_METHODS
             and asked <= ALLOW_HEADERS
-        )
-        response_headers = [(b"content-type", b"text/plain; charset=utf-8")]
-        if allowed:
-            body = b"OK"
-            response_headers += [
-                (b"access-control-allow-methods", ", ".join(sorted(ALLOW_METHODS)).encode()),
-                (b"access-control-allow-headers", ", ".join(sorted(ALLOW_HEADERS)).encode()),
-                (b"access-control-max-age", MAX_AGE),
-            ]
-        else:
-            body = b"Disallowed CORS request"
-        response_headers.append((b"content-length", str(len(body)).encode()))
+        ):
+            refused = Problem(400, "This cross-origin request is not allowed.", slug="cors-refused")
+            await problem_response(refused)(scope, receive, send)
+            return
         await send(
             {
                 "type": "http.response.start",
-                "status": 200 if allowed else 400,
-                "headers": response_headers,
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", b"2"),
+                    (b"access-control-allow-methods", ", ".join(sorted(ALLOW_METHODS)).encode()),
+                    (b"access-control-allow-headers", ", ".join(sorted(ALLOW_HEADERS)).encode()),
+                    (b"access-control-max-age", MAX_AGE),
+                ],
             }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": b"OK"})

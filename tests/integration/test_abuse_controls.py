@@ -224,6 +224,8 @@ async def test_preflight_names_what_may_be_sent_and_for_how_long(cors_client):
 async def test_preflight_asking_for_another_header_is_refused(cors_client):
     response = await preflight(cors_client, asked="content-type, x-secret")
     assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:signet-signup:problem:cors-refused"
 
 
 async def test_an_options_request_that_is_not_a_preflight_reaches_the_app(cors_client):
