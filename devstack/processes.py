@@ -77,14 +77,15 @@ def _own_group(process: subprocess.Popen) -> int | None:
 
 
 def kill_leftover(pidfile: Path, expect: str, sig: int = signal.SIGTERM) -> None:
-    """Stop a process a previous run recorded, if it still runs and is what we expect."""
+    """Stop a process a previous run recorded, if it still runs and is what we expect, and
+    whatever of its process group is left: a killed signup-worker leaves its forked worker
+    processes behind, and they would run on against servers that are gone."""
     try:
         pid = int(pidfile.read_text().split()[0])
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except (OSError, ValueError, IndexError):
         pidfile.unlink(missing_ok=True)
         return
-    if expect in cmdline:
+    if expect in _cmdline(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
         for _ in range(200):
@@ -94,4 +95,31 @@ def kill_leftover(pidfile: Path, expect: str, sig: int = signal.SIGTERM) -> None
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+    # Members of the group it led, the leader gone or not; the command line guards against a
+    # group id that was reused meanwhile.
+    for member in group_members(pid):
+        if expect in _cmdline(member):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(member, signal.SIGKILL)
     pidfile.unlink(missing_ok=True)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes in process group `pgid`."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # fields: state, ppid, pgrp, ...; a zombie is dead already
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.processes import free_port
+from devstack.processes import free_port, group_members
 
 LINK = re.compile(r"confirm link: (http://\S+/confirm\?token=([A-Za-z0-9_-]+))")
 
@@ -87,10 +87,12 @@ def test_run_serves_the_flow_and_stops_cleanly_even_after_kill_9(tmp_path, ports
         second.wait_for(r"signet-signup is running")
         assert httpx.get(second.url + "/readyz").status_code == 200
         assert not any(alive(p) for p in pids), "the killed run's children still run"
+        assert not any(group_members(p) for p in pids), "their own children still run"
         pids = [int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")]
     finally:
         second.process.send_signal(signal.SIGINT)
         assert second.process.wait(timeout=60) == 0
     assert "stopped." in second.text()
     assert not any(alive(p) for p in pids)
+    assert not any(group_members(p) for p in pids)
     assert not list((tmp_path / "run").glob("*.pid"))
