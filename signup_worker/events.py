@@ -21,7 +21,9 @@ async def apply(res: Opened, event_id: int) -> str:
         if kind in ("hard_bounce", "complaint"):
             await q.suppress_address(conn, email_index=index, reason=kind)
         elif kind == "soft_bounce":
-            count = await q.count_soft_bounces(
+            # Measured between the bounces' own times, not against a clock: a provider's late
+            # delivery still counts with the bounces it happened beside.
+            count = await q.most_soft_bounces_in_a_window(
                 conn, email_index=index, window_seconds=float(s.soft_bounce_window)
             )
             if count >= s.soft_bounce_limit:

@@ -25,11 +25,16 @@ SELECT id, provider, kind, email_index, occurred_at, detail
 FROM provider_events WHERE id = :event_id AND applied_at IS NULL
 FOR UPDATE;
 
--- name: count_soft_bounces(email_index, window_seconds)$
--- How many soft bounces an address had within the window.
-SELECT count(*) FROM provider_events
-WHERE email_index = :email_index AND kind = 'soft_bounce'
-  AND occurred_at > now() - make_interval(secs => :window_seconds);
+-- name: most_soft_bounces_in_a_window(email_index, window_seconds)$
+-- The most soft bounces of an address whose own times fall within one window of each other.
+SELECT coalesce(max(n), 0) FROM (
+    SELECT count(*) OVER (
+        ORDER BY occurred_at
+        RANGE BETWEEN make_interval(secs => :window_seconds) PRECEDING AND CURRENT ROW
+    ) AS n
+    FROM provider_events
+    WHERE email_index = :email_index AND kind = 'soft_bounce'
+) AS windows;
 
 -- name: suppress_address(email_index, reason)!
 -- Suppresses every subscription of an address, on every list; suppression is never undone here.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
 import json
 import logging
 import uuid
@@ -240,6 +241,7 @@ def postmark_bounce(
     kind: str = "HardBounce",
     record_id: int = 4323372036854775807,
     details: str = "smtp;550 5.1.1 The email account does not exist",
+    bounced_at: datetime.datetime = p.NOW,
 ) -> dict:
     return {
         "RecordType": "Bounce",
@@ -249,7 +251,7 @@ def postmark_bounce(
         "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
         "Email": email,
         "From": "news@example.org",
-        "BouncedAt": "2026-11-23T11:59:00Z",
+        "BouncedAt": bounced_at.isoformat().replace("+00:00", "Z"),
         "Details": details,
         "Inactive": True,
         "CanActivate": True,
@@ -282,15 +284,49 @@ async def test_postmark_ids_beyond_2_to_the_53_are_kept_exact(hooks, db):
     assert event["event_id"].startswith(f"{big}:")
 
 
-async def test_postmark_soft_bounces_suppress_at_the_threshold(hooks, db, worker):
-    email = person()
-    await subscribed(hooks, db, email)
-    url = f"/webhooks/postmark?token={POSTMARK_SECRET}"
+async def _soft_bounce(hooks, email: str, record_id: int, at: datetime.datetime) -> None:
     soft = "smtp;452 4.2.2 mailbox full"
-    await hooks.post(url, json=postmark_bounce(email, "SoftBounce", 1, soft))
+    response = await hooks.post(
+        f"/webhooks/postmark?token={POSTMARK_SECRET}",
+        json=postmark_bounce(email, "SoftBounce", record_id, soft, bounced_at=at),
+    )
+    assert response.status_code == 200
+
+
+async def test_postmark_soft_bounces_suppress_at_the_threshold(hooks, db, worker):
+    # Given soft bounces stamped long before any real date (the window reads their own times)
+    email, days = person(), datetime.timedelta(days=1)
+    start = p.NOW - 400 * days
+    await subscribed(hooks, db, email)
+    await _soft_bounce(hooks, email, 1, start)
     await eventually(lambda: _applied(db, 1))
     assert await status(db, email) == "confirmed"
-    await hooks.post(url, json=postmark_bounce(email, "SoftBounce", 2, soft))
+    # When a second one (the test limit is 2) falls within the 7-day window of the first
+    await _soft_bounce(hooks, email, 2, start + 6 * days)
+    # Then the address is suppressed
+    await becomes(db, email, "suppressed")
+
+
+async def test_soft_bounces_further_apart_than_the_window_do_not_suppress(hooks, db, worker):
+    email, days = person(), datetime.timedelta(days=1)
+    await subscribed(hooks, db, email)
+    await _soft_bounce(hooks, email, 1, p.NOW - 10 * days)
+    await _soft_bounce(hooks, email, 2, p.NOW - 2 * days)
+    await eventually(lambda: _applied(db, 2))
+    assert await status(db, email) == "confirmed"
+
+
+async def test_a_soft_bounce_delivered_late_counts_at_its_own_time(hooks, db, worker):
+    # Given two soft bounces ten days apart, applied: no window holds two of them
+    email, days = person(), datetime.timedelta(days=1)
+    await subscribed(hooks, db, email)
+    await _soft_bounce(hooks, email, 1, p.NOW - 30 * days)
+    await _soft_bounce(hooks, email, 2, p.NOW - 20 * days)
+    await eventually(lambda: _applied(db, 2))
+    assert await status(db, email) == "confirmed"
+    # When the provider delivers, late, one that happened a day after the first
+    await _soft_bounce(hooks, email, 3, p.NOW - 29 * days)
+    # Then it counts beside the first, and the address is suppressed
     await becomes(db, email, "suppressed")
 
 
