@@ -73,7 +73,8 @@ class Settings:
     confirmed_url: str | None = None
     db_pool_max: int = 20
     relay_interval: float = 0.1
-    relay_stale_after: int = 3600
+    relay_check_after: int = 30
+    worker_heartbeat_timeout: int = 60
     mail_max_retries: int = 8
     mail_min_backoff_ms: int = 1000
     mail_max_backoff_ms: int = 300_000
@@ -260,7 +261,8 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_CONFIRMED_URL": ("confirmed_url", _url("http", "https"), False),
     "SIGNUP_DB_POOL_MAX": ("db_pool_max", _positive(_int), False),
     "SIGNUP_RELAY_INTERVAL": ("relay_interval", _positive(float), False),
-    "SIGNUP_RELAY_STALE_AFTER": ("relay_stale_after", _positive(_int), False),
+    "SIGNUP_RELAY_CHECK_AFTER": ("relay_check_after", _positive(_int), False),
+    "SIGNUP_WORKER_HEARTBEAT_TIMEOUT": ("worker_heartbeat_timeout", _positive(_int), False),
     "SIGNUP_MAIL_MAX_RETRIES": ("mail_max_retries", _int, False),
     "SIGNUP_MAIL_MIN_BACKOFF_MS": ("mail_min_backoff_ms", _positive(_int), False),
     "SIGNUP_MAIL_MAX_BACKOFF_MS": ("mail_max_backoff_ms", _positive(_int), False),

@@ -2,22 +2,25 @@
 
 Each message carries a small chunk of ids (the relay makes them): per-message costs in the
 relay and in Dramatiq were more than half the worker's CPU per mail when each mail was its own
-message. Every row is still handled in its own transaction, so one row's trouble never undoes
-another's work, and a retried chunk skips the rows already done.
+message. Every row is still handled in its own transaction and has its own outcome: one row's
+trouble never fails another row, and a retried chunk skips the rows already done.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import dramatiq
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from signup_core import db
 from signup_core.mail.failures import TransientMailError
 from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
 from signup_worker import events, mailer
-from signup_worker.resources import current
+from signup_worker.resources import Opened, WorkerNotReady, configured, current
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +28,13 @@ log = logging.getLogger(__name__)
 # (25 was tried: interleaved runs against 10 showed no difference in mails/s.)
 CHUNK = 10
 
+# Failures that pass: a relay or server that is down, a worker not ready yet.
+TRANSIENT = (TransientMailError, WorkerNotReady, *db.UNAVAILABLE)
+
 
 def _retry_transient(retries: int, error: BaseException) -> bool:
-    return isinstance(error, (TransientMailError, *db.UNAVAILABLE)) and (
-        retries < current().settings.mail_max_retries
+    return isinstance(error, (dramatiq.Retry, TimeLimitExceeded)) and (
+        retries < configured().mail_max_retries
     )
 
 
@@ -44,16 +50,48 @@ async def mark_mail_dead(message: dict[str, Any], retry_info: dict[str, Any]) ->
     )
 
 
-async def _each(ids: list[int], handle) -> None:
-    """Handle every id; then, if any failed transiently, fail the message so it is retried."""
-    failure: BaseException | None = None
+Handle = Callable[[Opened, int], Awaitable[Any]]
+Fail = Callable[[Any, int, str], Awaitable[Any]]
+
+
+async def _each(ids: list[int], handle: Handle, fail: Fail) -> None:
+    """Handle every id; a row that breaks unexpectedly is failed alone; if any failed
+    transiently, the message is retried (with backoff) for those rows."""
+    retry: str | None = None
     for row_id in ids:
         try:
             await handle(current(), row_id)
-        except (TransientMailError, *db.UNAVAILABLE) as e:
-            failure = e
-    if failure is not None:
-        raise failure
+        except TRANSIENT as e:
+            retry = str(e) if isinstance(e, TransientMailError) else type(e).__name__
+        except Exception as e:
+            retry = await _fail_alone(fail, row_id, e) or retry
+    if retry is not None:
+        # One warning line, no traceback: an expected retry is not an error. Retry carries no
+        # traceback into Dramatiq's log either.
+        log.warning("will retry", extra={"ids": ids, "reason": retry})
+        raise dramatiq.Retry(retry)
+
+
+async def _fail_alone(fail: Fail, row_id: int, error: Exception) -> str | None:
+    """Mark one row failed for good; returns a retry reason if even that was not possible."""
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    # The type and the place, never the message: messages can quote an address or a name.
+    where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+    log.error("row failed", extra={"id": row_id, "error": type(error).__name__, "at": where})
+    try:
+        async with current().pool.acquire() as conn:
+            await fail(conn, row_id, f"error {type(error).__name__} at {where}")
+    except TRANSIENT as e:
+        return type(e).__name__
+    return None
+
+
+def _fail_mail(conn: Any, outbox_id: int, failure: str) -> Awaitable[Any]:
+    return db.queries().mark_outbox_failed(conn, outbox_id=outbox_id, failure=failure)
+
+
+def _fail_event(conn: Any, event_id: int, failure: str) -> Awaitable[Any]:
+    return db.queries().mark_event_failed(conn, event_id=event_id, failure=failure)
 
 
 @dramatiq.actor(
@@ -66,7 +104,7 @@ async def _each(ids: list[int], handle) -> None:
     max_backoff=300_000,
 )
 async def send_mail(outbox_ids: list[int]) -> None:
-    await _each(outbox_ids, mailer.deliver)
+    await _each(outbox_ids, mailer.deliver, _fail_mail)
 
 
 @dramatiq.actor(
@@ -77,4 +115,4 @@ async def send_mail(outbox_ids: list[int]) -> None:
     max_backoff=60_000,
 )
 async def apply_event(event_ids: list[int]) -> None:
-    await _each(event_ids, events.apply)
+    await _each(event_ids, events.apply, _fail_event)

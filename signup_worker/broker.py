@@ -20,7 +20,12 @@ def setup() -> None:
     # Dramatiq's event-loop thread calls asyncio.new_event_loop(): with this policy it is
     # uvloop's, which cut the worker's CPU per mail (asyncio's selector loop was a quarter).
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    broker = RedisBroker(url=settings.redis_url.value)
+    # A worker silent for the heartbeat timeout is dead: its unfinished messages go back to
+    # their queues for the others.
+    broker = RedisBroker(
+        url=settings.redis_url.value,
+        heartbeat_timeout=settings.worker_heartbeat_timeout * 1000,
+    )
     broker.add_middleware(AsyncIO())
     broker.add_middleware(Resources(settings))
     dramatiq.set_broker(broker)

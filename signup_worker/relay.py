@@ -2,10 +2,12 @@
 events actor. It polls both tables every SIGNUP_RELAY_INTERVAL, so the API's only hand-over is
 the row it commits; the partial indexes keep an idle poll to an empty index scan.
 
-A row is claimed (relayed_at set) in the same transaction that enqueues it, so a failed enqueue
-(Redis down) leaves it for the next poll; a duplicate enqueue is harmless because the actors
-lock the row and skip it once done. Rows relayed longer ago than SIGNUP_RELAY_STALE_AFTER and
-still not done are claimed again: their queue message was lost.
+A row is claimed (relayed_at and its message id set) in the same transaction that enqueues it,
+so a failed enqueue (Redis down) leaves it for the next poll, and a duplicate enqueue is harmless
+because the actors lock the row and skip it once done. Every SIGNUP_RELAY_CHECK_AFTER / 2 the
+relay asks Redis whether the messages of rows relayed longer ago than SIGNUP_RELAY_CHECK_AFTER
+still exist (queued, in a worker's hands or waiting for a retry); rows whose message is gone
+(Redis restarted empty) are released and claimed again by the next poll.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 from signup_core import db
+from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
+from signup_worker import broker_keys
 from signup_worker.resources import Opened
 
 log = logging.getLogger(__name__)
@@ -25,19 +30,42 @@ BATCH = 200
 
 @dataclass(frozen=True)
 class Channel:
-    claim: str  # named query claiming rows that need queueing
+    queue: str
     actor: str
+    claim: str  # named query: claim rows no message carries yet
+    record: str  # named query: store each claimed row's message id
+    relayed: str  # named query: rows relayed before a cutoff and still not done
+    release: str  # named query: give rows whose message is lost back to the claim
 
 
 CHANNELS = (
-    Channel("claim_stranded_outbox", "send_mail"),
-    Channel("claim_stranded_events", "apply_event"),
+    Channel(
+        MAIL_QUEUE,
+        "send_mail",
+        "claim_unrelayed_outbox",
+        "record_outbox_messages",
+        "relayed_outbox_unsent",
+        "release_outbox",
+    ),
+    Channel(
+        EVENTS_QUEUE,
+        "apply_event",
+        "claim_unrelayed_events",
+        "record_event_messages",
+        "relayed_events_unapplied",
+        "release_events",
+    ),
 )
 
 
 async def run(res: Opened, stop: asyncio.Event) -> None:
+    next_check = time.monotonic()
     while not stop.is_set():
         try:
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + res.settings.relay_check_after / 2
+                for channel in CHANNELS:
+                    await release_lost(res, channel)
             busy = False
             for channel in CHANNELS:
                 busy |= await relay(res, channel) >= BATCH
@@ -56,29 +84,67 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 
 async def relay(res: Opened, channel: Channel) -> int:
     """Claim and queue one batch; returns how many rows went."""
-    claim = getattr(db.queries(), channel.claim)
-    stale = float(res.settings.relay_stale_after)
+    q = db.queries()
     async with res.pool.acquire() as conn, conn.transaction():
-        claimed = [r["id"] async for r in claim(conn, stale_after=stale, batch=BATCH)]
-        await _enqueue(res, channel, claimed)
+        claimed = [r["id"] async for r in getattr(q, channel.claim)(conn, batch=BATCH)]
+        if claimed:
+            ids, message_ids = await _enqueue(res, channel, claimed)
+            await getattr(q, channel.record)(conn, ids=ids, message_ids=message_ids)
     return len(claimed)
 
 
-async def _enqueue(res: Opened, channel: Channel, ids: list[int]) -> None:
-    if not ids:
-        return
+async def _enqueue(res: Opened, channel: Channel, ids: list[int]) -> tuple[list[int], list[str]]:
+    """Send the ids in chunks; returns each id with the id of the message that carries it."""
     from signup_worker import actors
 
     actor = getattr(actors, channel.actor)
     s = res.settings
+    chunks = [ids[start : start + actors.CHUNK] for start in range(0, len(ids), actors.CHUNK)]
+    messages = [
+        actor.message_with_options(
+            args=(chunk,),
+            min_backoff=s.mail_min_backoff_ms,
+            max_backoff=s.mail_max_backoff_ms,
+        )
+        for chunk in chunks
+    ]
 
     def send_all() -> None:
-        for start in range(0, len(ids), actors.CHUNK):
-            actor.send_with_options(
-                args=(ids[start : start + actors.CHUNK],),
-                min_backoff=s.mail_min_backoff_ms,
-                max_backoff=s.mail_max_backoff_ms,
-            )
+        for message in messages:
+            actor.broker.enqueue(message)
 
     # Dramatiq's enqueue is blocking; keep it off the loop the actors run on.
     await asyncio.to_thread(send_all)
+    carried = [(i, m.message_id) for m, chunk in zip(messages, chunks, strict=True) for i in chunk]
+    return [i for i, _ in carried], [m for _, m in carried]
+
+
+async def release_lost(res: Opened, channel: Channel) -> int:
+    """Release rows relayed a while ago whose message Redis no longer holds; returns how many."""
+    q = db.queries()
+    async with res.pool.acquire() as conn:
+        rows = [
+            (r["id"], r["message_id"])
+            async for r in getattr(q, channel.relayed)(
+                conn, older_than=float(res.settings.relay_check_after), batch=BATCH
+            )
+        ]
+        if not rows:
+            return 0
+        from signup_worker import actors
+
+        broker = actors.send_mail.broker
+        wanted = {m for _, m in rows if m is not None}
+        held = await asyncio.to_thread(broker_keys.held, broker, channel.queue, wanted)
+        lost = [(i, m) for i, m in rows if m not in held]
+        if not lost:
+            return 0
+        released = await getattr(q, channel.release)(
+            conn, ids=[i for i, _ in lost], message_ids=[m for _, m in lost]
+        )
+    if released:
+        log.warning(
+            "queue messages lost; rows released to the relay",
+            extra={"queue": channel.queue, "rows": released},
+        )
+    return released

@@ -27,27 +27,48 @@ class Opened:
 
 
 _current: Opened | None = None
+_configured: Settings | None = None
+
+
+class WorkerNotReady(RuntimeError):
+    """The worker's resources are not open (yet, or any more): a reason to retry, not to fail."""
+
+
+def configured() -> Settings:
+    """The worker's settings, known from setup on, before and after its resources are open."""
+    assert _configured is not None, "the Resources middleware is not installed"
+    return _configured
 
 
 def current() -> Opened:
     if _current is None:
-        raise RuntimeError("worker resources are not open; is the Resources middleware installed?")
+        raise WorkerNotReady("worker resources are not open")
     return _current
 
 
 class Resources(Middleware):
-    """Must come after dramatiq's AsyncIO middleware, whose loop it uses."""
+    """Must come after dramatiq's AsyncIO middleware, whose loop it uses.
+
+    The resources open before the worker boots, so no message is consumed before they can
+    serve it, and close after its threads have finished their messages, so a graceful stop
+    fails nothing in flight. The relay runs in between.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        global _configured
+        self.settings = _configured = settings
         self._relay: asyncio.Future[None] | None = None
         self._stop: asyncio.Event | None = None
 
-    def after_worker_boot(self, broker, worker) -> None:
+    def before_worker_boot(self, broker, worker) -> None:
         global _current
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None
         _current = loop_thread.run_coroutine(self._open())
+
+    def after_worker_boot(self, broker, worker) -> None:
+        loop_thread = get_event_loop_thread()
+        assert loop_thread is not None and _current is not None
         from signup_worker import relay  # actors must be declared on the broker first
 
         self._stop = asyncio.Event()  # binds to the loop that first waits on it
@@ -56,23 +77,28 @@ class Resources(Middleware):
         )
 
     async def _open(self) -> Opened:
-        # One connection per worker thread, one for the relay.
+        # One connection per worker thread, one for the relay. The pool opens connections
+        # lazily, so a database that is down at start does not stop the worker booting.
         pool = await db.create_pool(self.settings, max_size=self.settings.worker_threads + 2)
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         return Opened(self.settings, pool, make_transport(self.settings, http), http)
 
     def before_worker_shutdown(self, broker, worker) -> None:
+        """Stop relaying first: nothing new is queued while the threads finish their work."""
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None or self._relay is None or self._stop is None:
+            return
+        loop_thread.loop.call_soon_threadsafe(self._stop.set)
+        try:
+            self._relay.result(timeout=10)
+        except Exception as e:
+            log.warning("relay did not stop cleanly", extra={"error": type(e).__name__})
+
+    def after_worker_shutdown(self, broker, worker) -> None:
         global _current
         loop_thread = get_event_loop_thread()
         if loop_thread is None or _current is None:
             return
-        if self._stop is not None:
-            loop_thread.loop.call_soon_threadsafe(self._stop.set)
-        if self._relay is not None:
-            try:
-                self._relay.result(timeout=10)
-            except Exception as e:
-                log.warning("relay did not stop cleanly", extra={"error": type(e).__name__})
         opened, _current = _current, None
         loop_thread.run_coroutine(_close(opened))
 

@@ -6,23 +6,53 @@ SELECT * FROM unnest(:providers::text[], :event_ids::text[], :kinds::text[],
 ON CONFLICT (provider, event_id) DO NOTHING
 RETURNING id;
 
--- name: claim_stranded_events(stale_after, batch)
--- Claims events never relayed, or relayed so long ago that their queue message must be lost.
+-- name: claim_unrelayed_events(batch)
+-- Claims unapplied events that no queue message carries yet (new, or released as lost).
 UPDATE provider_events SET relayed_at = now()
 WHERE id IN (
     SELECT id FROM provider_events
-    WHERE applied_at IS NULL
-      AND (relayed_at IS NULL OR relayed_at < now() - make_interval(secs => :stale_after))
-    ORDER BY relayed_at NULLS FIRST, id
+    WHERE applied_at IS NULL AND failed_at IS NULL AND relayed_at IS NULL
+    ORDER BY id
     LIMIT :batch
     FOR UPDATE SKIP LOCKED
 )
 RETURNING id;
 
+-- name: record_event_messages(ids, message_ids)!
+-- Records which queue message carries each claimed event.
+UPDATE provider_events SET message_id = m.message_id
+FROM unnest(:ids::bigint[], :message_ids::text[]) AS m (id, message_id)
+WHERE provider_events.id = m.id;
+
+-- name: relayed_events_unapplied(older_than, batch)
+-- Unapplied events relayed longer ago than the cutoff, with the message that carries them.
+SELECT id, message_id FROM provider_events
+WHERE applied_at IS NULL AND failed_at IS NULL
+  AND relayed_at < now() - make_interval(secs => :older_than)
+ORDER BY relayed_at, id
+LIMIT :batch;
+
+-- name: release_events(ids, message_ids)$
+-- Returns unapplied events whose message was lost to the relay; one since re-claimed is left.
+WITH released AS (
+    UPDATE provider_events SET relayed_at = NULL, message_id = NULL
+    FROM unnest(:ids::bigint[], :message_ids::text[]) AS m (id, message_id)
+    WHERE provider_events.id = m.id
+      AND provider_events.message_id IS NOT DISTINCT FROM m.message_id
+      AND provider_events.applied_at IS NULL AND provider_events.failed_at IS NULL
+    RETURNING provider_events.id
+)
+SELECT count(*) FROM released;
+
+-- name: mark_event_failed(event_id, failure)!
+-- Records that an event could not be applied and will not be tried again, and why.
+UPDATE provider_events SET failed_at = now(), failure = :failure
+WHERE id = :event_id AND applied_at IS NULL;
+
 -- name: lock_event(event_id)^
 -- Locks one unapplied provider event.
 SELECT id, provider, kind, email_index, occurred_at, detail
-FROM provider_events WHERE id = :event_id AND applied_at IS NULL
+FROM provider_events WHERE id = :event_id AND applied_at IS NULL AND failed_at IS NULL
 FOR UPDATE;
 
 -- name: most_soft_bounces_in_a_window(email_index, window_seconds)$

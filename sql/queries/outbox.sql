@@ -1,15 +1,39 @@
--- name: claim_stranded_outbox(stale_after, batch)
--- Claims rows never relayed, or relayed so long ago that their queue message must be lost.
+-- name: claim_unrelayed_outbox(batch)
+-- Claims unsent rows that no queue message carries yet (new, or released as lost).
 UPDATE outbox SET relayed_at = now()
 WHERE id IN (
     SELECT id FROM outbox
-    WHERE sent_at IS NULL AND failed_at IS NULL
-      AND (relayed_at IS NULL OR relayed_at < now() - make_interval(secs => :stale_after))
-    ORDER BY relayed_at NULLS FIRST, id
+    WHERE sent_at IS NULL AND failed_at IS NULL AND relayed_at IS NULL
+    ORDER BY id
     LIMIT :batch
     FOR UPDATE SKIP LOCKED
 )
 RETURNING id;
+
+-- name: record_outbox_messages(ids, message_ids)!
+-- Records which queue message carries each claimed row.
+UPDATE outbox SET message_id = m.message_id
+FROM unnest(:ids::bigint[], :message_ids::text[]) AS m (id, message_id)
+WHERE outbox.id = m.id;
+
+-- name: relayed_outbox_unsent(older_than, batch)
+-- Unsent rows relayed longer ago than the cutoff, with the message that carries them.
+SELECT id, message_id FROM outbox
+WHERE sent_at IS NULL AND failed_at IS NULL
+  AND relayed_at < now() - make_interval(secs => :older_than)
+ORDER BY relayed_at, id
+LIMIT :batch;
+
+-- name: release_outbox(ids, message_ids)$
+-- Returns unsent rows whose message was lost to the relay; a row since re-claimed is left.
+WITH released AS (
+    UPDATE outbox SET relayed_at = NULL, message_id = NULL
+    FROM unnest(:ids::bigint[], :message_ids::text[]) AS m (id, message_id)
+    WHERE outbox.id = m.id AND outbox.message_id IS NOT DISTINCT FROM m.message_id
+      AND outbox.sent_at IS NULL AND outbox.failed_at IS NULL
+    RETURNING outbox.id
+)
+SELECT count(*) FROM released;
 
 -- name: lock_outbox_mail(outbox_id)^
 -- Locks one unsent outbox row with what its mail needs; waits for a relay or sender holding it.

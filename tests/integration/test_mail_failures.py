@@ -112,3 +112,21 @@ async def test_one_deferred_row_does_not_resend_the_rest_of_its_chunk(db, worker
     for email in addresses:
         assert len([m for m in smtp_server.messages if to(email)(m)]) == 1
     assert smtp_server.attempts == 3
+
+
+async def test_a_deferral_is_one_warning_line_and_no_traceback(client, db, worker, smtp_server):
+    import json
+
+    # Given a relay that defers the next mail once
+    seen = len(worker.log())
+    smtp_server.next_replies = ["451 4.3.0 try again later"]
+    email = address()
+    # When the worker retries it and it goes through
+    await client.post("/signup", json={"email": email})
+    smtp_server.wait_for(to(email), timeout=15)
+    # Then the retry is one warning line with its reason, and nothing is logged as an error
+    lines = [json.loads(line) for line in worker.log()[seen:].splitlines() if line.startswith("{")]
+    retries = [line for line in lines if line["msg"] == "will retry"]
+    assert [(r["level"], r["reason"]) for r in retries] == [("warning", "smtp 451")]
+    assert [line for line in lines if line["level"] in ("error", "critical")] == []
+    assert "Traceback" not in worker.log()[seen:]
