@@ -13,8 +13,6 @@ from pathlib import Path
 
 from devstack import postgres
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def running_servers(state: Path) -> list[int]:
     """Pids of live postmasters whose data folder is under state."""
@@ -34,7 +32,7 @@ def running_servers(state: Path) -> list[int]:
 
 
 def main() -> None:
-    var = (REPO / "var").resolve()
+    var = postgres.CHECKOUT_VAR
     state = postgres.state_root(var)
     if state == var or not state.exists():
         return  # var/ itself, which the Makefile removes

@@ -25,6 +25,8 @@ FAST_SHUTDOWN = signal.SIGINT
 # copies every checkout shares (see devstack.pginstall) and each checkout's data, one folder per
 # checkout. The tests point it elsewhere to start from an empty one.
 SHARED_DIR = Path(os.environ.get("DEV_SHARED_DIR") or "/var/tmp/signet-signup")  # noqa: S108
+# This checkout's own state folder: what it keeps outside is filed under it.
+CHECKOUT_VAR = (Path(__file__).resolve().parent.parent / "var").resolve()
 
 
 def _bundled() -> Path:
@@ -66,12 +68,15 @@ def shared_root() -> Path:
 
 
 def state_root(var: Path) -> Path:
-    """Where PostgreSQL data for the checkout whose state folder is `var` lives: var itself, or
-    under root a folder of the shared one named for var, since the server user may not be able
-    to reach the checkout (one under /root or `mktemp -d`). Nothing is created here."""
+    """Where PostgreSQL data for the state folder `var` lives: var itself, or under root a
+    folder outside the checkout, since the server user may not be able to reach the checkout
+    (one under /root or `mktemp -d`). Everything this checkout keeps there is in one folder,
+    the one for its own var/, so that `make clean` finds what runs with another state folder
+    (DEV_STATE_DIR, as the tests use) left too. Nothing is created here."""
     if os.geteuid() != 0:
         return var
-    return SHARED_DIR / hashlib.sha256(str(var).encode()).hexdigest()[:12]
+    home = SHARED_DIR / _tag(CHECKOUT_VAR)
+    return home if var == CHECKOUT_VAR else home / f"state-{_tag(var)}"
 
 
 def ensure_state_root(var: Path) -> Path:
@@ -79,9 +84,16 @@ def ensure_state_root(var: Path) -> Path:
     state = state_root(var)
     if state != var:
         shared_root()
-        state.mkdir(exist_ok=True)
-        state.chmod(0o755)
+        state.mkdir(parents=True, exist_ok=True)
+        # mkdir's mode is cut by the umask; the server user must pass through every level.
+        for folder in (state.parent, state):
+            if folder != SHARED_DIR:
+                folder.chmod(0o755)
     return state
+
+
+def _tag(var: Path) -> str:
+    return hashlib.sha256(str(var).encode()).hexdigest()[:12]
 
 
 def install_dir(user: str | None) -> Path:

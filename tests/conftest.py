@@ -29,9 +29,6 @@ def _require(module: str) -> None:
         pytest.skip(f"{module} is not installed; run `make test` to install the test servers")
 
 
-REPO = Path(__file__).resolve().parent.parent
-
-
 @pytest.fixture(scope="session")
 def scratch() -> Iterator[Path]:
     """A folder for the session's servers. As root, PostgreSQL's service user must reach the data
@@ -40,7 +37,7 @@ def scratch() -> Iterator[Path]:
     left behind."""
     from devstack import postgres
 
-    parent = postgres.ensure_state_root((REPO / "var").resolve()) if os.geteuid() == 0 else None
+    parent = postgres.ensure_state_root(postgres.CHECKOUT_VAR) if os.geteuid() == 0 else None
     root = Path(tempfile.mkdtemp(prefix="signet-test-", dir=parent))
     root.chmod(0o755)
     yield root

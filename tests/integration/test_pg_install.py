@@ -204,3 +204,21 @@ def test_a_builder_that_loses_the_race_uses_the_copy_already_in_place(tmp_path):
     assert installed.stat().st_ino == before
     assert (installed.parent.parent / pginstall.PARTS[1]).is_dir()
     assert [p.name for p in tmp_path.iterdir()] == [installed.parent.parent.name]
+
+
+def test_make_clean_removes_what_runs_with_another_state_folder_left_outside(private, shared):
+    checkout = make_checkout(private, "signet-signup")
+    where = "from devstack import run; print(run.state_dir())"
+    env = {**environment(checkout, shared), "DEV_STATE_DIR": str(private / "elsewhere")}
+    state = Path(
+        subprocess.run(
+            [sys.executable, "-c", where], cwd=checkout, env=env, capture_output=True, text=True
+        ).stdout.strip()
+    )
+    assert state.is_relative_to(shared)
+    (state / "pgdata").mkdir()
+
+    done = clean(checkout, shared)
+
+    assert done.returncode == 0, done.stderr
+    assert not state.exists()
