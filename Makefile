@@ -26,7 +26,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Also this checkout's PostgreSQL data outside it (as root); the README says what stays.
 clean:
+	$(PYTHON) -m devstack.clean
 	rm -rf $(VENV) var
 
 bench: $(STAMP)

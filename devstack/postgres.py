@@ -6,6 +6,7 @@ user that this module creates once.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -14,13 +15,18 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack import pginstall
 from devstack.processes import die_with_parent, stop, wait_for_port
 
 SERVICE_USER = "signet-pg"
 # PostgreSQL's SIGTERM waits for every client to leave; SIGINT disconnects them and stops.
 FAST_SHUTDOWN = signal.SIGINT
-# Only used as root, for a server user who cannot reach the venv; see shared_root().
-_SHARED_INSTALL = Path("/var/tmp/signet-signup/pginstall")  # noqa: S108
+# Only used as root, for a server user who may not reach the checkout or its venv: the binary
+# copies every checkout shares (see devstack.pginstall) and each checkout's data, one folder per
+# checkout. The tests point it elsewhere to start from an empty one.
+SHARED_DIR = Path(os.environ.get("DEV_SHARED_DIR") or "/var/tmp/signet-signup")  # noqa: S108
+# This checkout's own state folder: what it keeps outside is filed under it.
+CHECKOUT_VAR = (Path(__file__).resolve().parent.parent / "var").resolve()
 
 
 def _bundled() -> Path:
@@ -53,7 +59,7 @@ def run_as() -> str | None:
 
 def shared_root() -> Path:
     """Root's own folder outside any home directory, refused if someone else made it first."""
-    root = _SHARED_INSTALL.parent
+    root = SHARED_DIR
     root.mkdir(mode=0o755, parents=True, exist_ok=True)
     if root.is_symlink() or root.stat().st_uid != os.geteuid():
         raise RuntimeError(f"{root} is not owned by this user; remove it and run again")
@@ -61,19 +67,41 @@ def shared_root() -> Path:
     return root
 
 
+def state_root(var: Path) -> Path:
+    """Where PostgreSQL data for the state folder `var` lives: var itself, or under root a
+    folder outside the checkout, since the server user may not be able to reach the checkout
+    (one under /root or `mktemp -d`). Everything this checkout keeps there is in one folder,
+    the one for its own var/, so that `make clean` finds what runs with another state folder
+    (DEV_STATE_DIR, as the tests use) left too. Nothing is created here."""
+    if os.geteuid() != 0:
+        return var
+    home = SHARED_DIR / _tag(CHECKOUT_VAR)
+    return home if var == CHECKOUT_VAR else home / f"state-{_tag(var)}"
+
+
+def ensure_state_root(var: Path) -> Path:
+    """state_root(var), created and reachable by the server user."""
+    state = state_root(var)
+    if state != var:
+        shared_root()
+        state.mkdir(parents=True, exist_ok=True)
+        # mkdir's mode is cut by the umask; the server user must pass through every level.
+        for folder in (state.parent, state):
+            if folder != SHARED_DIR:
+                folder.chmod(0o755)
+    return state
+
+
+def _tag(var: Path) -> str:
+    return hashlib.sha256(str(var).encode()).hexdigest()[:12]
+
+
 def install_dir(user: str | None) -> Path:
-    """Where the binaries are; copied somewhere readable if the service user cannot reach them."""
+    """Where the binaries are; a shared copy if the service user cannot run them where they are."""
     bundled = _bundled()
     if user is None or _can_run(user, bundled / "bin" / "postgres"):
         return bundled
-    shared_root()
-    marker = _SHARED_INSTALL / ".source"
-    if not marker.exists() or marker.read_text() != str(bundled):
-        shutil.rmtree(_SHARED_INSTALL, ignore_errors=True)
-        shutil.copytree(bundled, _SHARED_INSTALL, symlinks=True)
-        _SHARED_INSTALL.chmod(0o755)
-        marker.write_text(str(bundled))
-    return _SHARED_INSTALL
+    return pginstall.shared_copy(bundled, shared_root())
 
 
 def _can_run(user: str, binary: Path) -> bool:

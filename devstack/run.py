@@ -7,7 +7,6 @@ SIGKILLed, and pid files under var/run let the next run clear anything left behi
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import secrets
@@ -35,10 +34,7 @@ CONFIRM_LINK = re.compile(r"https?://\S+/confirm\?token=[A-Za-z0-9_-]+")
 def state_dir() -> Path:
     """Where PostgreSQL keeps its data: var/, or outside the repo when its server runs as
     another user who may not be able to reach the repo (e.g. a checkout under /root)."""
-    if os.geteuid() != 0:
-        return VAR
-    tag = hashlib.sha256(str(VAR).encode()).hexdigest()[:12]
-    return postgres.shared_root() / tag
+    return postgres.ensure_state_root(VAR)
 
 
 def dev_secrets() -> dict[str, str]:

@@ -31,8 +31,15 @@ def _require(module: str) -> None:
 
 @pytest.fixture(scope="session")
 def scratch() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="signet-test-"))
-    root.chmod(0o755)  # the PostgreSQL service user must be able to reach its data directory
+    """A folder for the session's servers. As root, PostgreSQL's service user must reach the data
+    folders in it, which a private TMPDIR or checkout would hide: so it is made under this
+    checkout's state folder outside the checkout, where `make clean` finds what a killed session
+    left behind."""
+    from devstack import postgres
+
+    parent = postgres.ensure_state_root(postgres.CHECKOUT_VAR) if os.geteuid() == 0 else None
+    root = Path(tempfile.mkdtemp(prefix="signet-test-", dir=parent))
+    root.chmod(0o755)
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
