@@ -1,8 +1,9 @@
-"""The asyncpg pool and the named queries loaded from sql/queries."""
+"""The asyncpg pool and the named queries, loaded from the installed package signup_core.sql."""
 
 from __future__ import annotations
 
 import functools
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,17 @@ import asyncpg
 
 from signup_core.settings import Settings
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+def _folder_on_disk(package: str) -> Path:
+    """Where a data-only package was installed: aiosql and the migration runner read by path."""
+    folder = resources.files(package)
+    if not isinstance(folder, Path):
+        raise RuntimeError(f"{package} must be installed as a folder on disk, not zipped")
+    return folder
+
+
+# The repository's sql/ folder, which the wheel and the editable install both map to this name.
+SQL_DIR = _folder_on_disk("signup_core.sql")
 
 # Errors that mean "the database is unreachable right now", as opposed to a bug in a query.
 UNAVAILABLE = (
@@ -27,7 +38,7 @@ UNAVAILABLE = (
 
 @functools.cache
 def queries() -> Any:
-    """Every named query in sql/queries, loaded once per process."""
+    """Every named query in signup_core.sql's queries/, loaded once per process."""
     return aiosql.from_path(SQL_DIR / "queries", "asyncpg")
 
 

@@ -1,4 +1,5 @@
-"""Applies sql/migrations/NNNN_name.sql in order, once each, under an advisory lock."""
+"""Applies the migrations/NNNN_name.sql files of signup_core.sql in order, once each, under an
+advisory lock."""
 
 from __future__ import annotations
 

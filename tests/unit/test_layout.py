@@ -1,8 +1,10 @@
-"""The API and the worker never import each other; the core imports neither framework."""
+"""The API and the worker never import each other; the core imports neither framework; the
+wheel lists every package of the three and no development code (devstack, tests, bench)."""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,14 @@ def test_no_sql_strings_in_application_code():
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str):
                     assert not any(k in node.value.upper() for k in keywords), path
+
+
+def test_the_wheel_lists_every_package_and_no_development_code():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    with_code = {
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for package in FORBIDDEN
+        for path in (ROOT / package).rglob("*.py")
+    }
+    assert set(setuptools["packages"]) == with_code | {"signup_core.sql"}
+    assert setuptools["package-dir"] == {"signup_core.sql": "sql"}
