@@ -20,9 +20,10 @@ NEEDS_SMTPUTF8 = (
 )
 
 
-def normalise(raw: str, *, check_deliverability: bool = False, smtputf8: bool = False) -> str:
+def normalise(raw: str, *, check_deliverability: bool = False, smtputf8: bool = True) -> str:
     """The address as we store it: IDN and Unicode normalised, domain lower-cased. A non-ASCII
-    local part is refused unless `smtputf8` says the mail relay can deliver it."""
+    local part is refused when `smtputf8` is false: signup passes whether the relay can deliver
+    it; a provider's event about an address must still find it."""
     if len(raw) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress("The email address is too long.")
     try:

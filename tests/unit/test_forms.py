@@ -6,6 +6,7 @@ import pytest
 
 from signup_api.forms import validate
 from signup_api.problems import Problem
+from signup_core.addresses import normalise
 from signup_core.settings import load_settings
 from tests.unit.test_settings import BASE
 
@@ -48,6 +49,8 @@ def test_non_ascii_local_part_is_refused_unless_the_relay_takes_smtputf8():
     assert "before the @" in caught.value.errors[0]["detail"]
     smtputf8 = load_settings({**BASE, "SIGNUP_SMTPUTF8": "true"})
     assert validate({"email": "jürgen@example.com"}, smtputf8).email == "jürgen@example.com"
+    # A provider's event about such an address (signed up while it was on) still finds it.
+    assert normalise("Jürgen@Example.com") == "Jürgen@example.com"
 
 
 @pytest.mark.parametrize(
