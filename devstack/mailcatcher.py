@@ -16,8 +16,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 class Catcher:
     """The handler: stores messages. Tests script refusals: `reply` answers every DATA,
-    `next_replies` answers the next ones in turn, `rcpt_reply` refuses every recipient;
-    `attempts` counts every DATA received."""
+    `next_replies` answers the next ones in turn, `rcpt_reply` refuses every recipient,
+    `mail_reply` every sender; `attempts` counts every DATA received, `recipients` holds the
+    envelope recipients of every message stored."""
 
     def __init__(
         self,
@@ -30,8 +31,24 @@ class Catcher:
         self.reply: str | None = None
         self.next_replies: list[str] = []
         self.rcpt_reply: str | None = None
+        self.mail_reply: str | None = None
+        self.recipients: list[str] = []
         self.attempts = 0
         self._changed = threading.Condition()
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if self.mail_reply:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self,
@@ -53,7 +70,11 @@ class Catcher:
         if self.reply:
             return self.reply
         raw = envelope.original_content or envelope.content
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        if envelope.smtp_utf8:
+            # RFC 6532 headers are raw UTF-8, which the bytes parser leaves undecoded.
+            message = email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
+        else:
+            message = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         path = None
         if self.folder is not None:
@@ -61,6 +82,7 @@ class Catcher:
             path = self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{len(self.messages):05d}.eml"
             path.write_bytes(raw)
         with self._changed:
+            self.recipients.extend(envelope.rcpt_tos)
             self.messages.append(message)
             self._changed.notify_all()
         if self.on_message:
@@ -73,6 +95,8 @@ class Catcher:
             self.reply = None
             self.next_replies = []
             self.rcpt_reply = None
+            self.mail_reply = None
+            self.recipients.clear()
             self.attempts = 0
 
     def wait_for(
@@ -91,8 +115,9 @@ class Catcher:
                 self._changed.wait(left)
 
 
-def start(port: int, catcher: Catcher) -> Controller:
-    controller = Controller(catcher, hostname="127.0.0.1", port=port)
+def start(port: int, catcher: Catcher, *, smtputf8: bool = False) -> Controller:
+    """`smtputf8`: offer SMTPUTF8 (RFC 6531), as a relay that takes non-ASCII addresses does."""
+    controller = Controller(catcher, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
     controller.start()
     return controller
 

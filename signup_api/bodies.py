@@ -38,7 +38,9 @@ async def parse_fields(request: Request, limit: int) -> dict[str, str]:
     raw = await read_limited(request, limit)
     if kind == FORM:
         try:
-            return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+            # errors="strict": the default decodes bad %-escapes to U+FFFD, which was stored.
+            text = raw.decode("utf-8")
+            return dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
         except UnicodeDecodeError:
             raise Problem(400, "The form is not valid UTF-8.", slug="malformed") from None
     try:

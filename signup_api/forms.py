@@ -14,6 +14,16 @@ from signup_core.settings import Settings
 
 MAX_NAME_LENGTH = 100
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+# The name is shown in our mail: mail clients turn anything that looks like a link into one,
+# so a name may not carry a scheme, "www." or a dotted host name (full stops of any script,
+# as IDNA reads them). "Mr.Bean" is refused too; "Mr. Bean" is not.
+_DOT = "[.\u3002\uff0e\uff61]"
+_LINKISH = re.compile(
+    rf"[a-z][a-z0-9+.-]*:/|mailto:|www{_DOT}|[\w-]{_DOT}(?:xn--[\w-]+|[^\W\d_]{{2,}})(?![\w-])",
+    re.IGNORECASE,
+)
+# An RFC 2047 encoded word, which a mail client would decode into other text.
+_ENCODED_WORD = re.compile(r"=\?.*\?=")
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,8 @@ def _name(raw: str | None) -> str | None:
         raise field_error("name", f"The name may be at most {MAX_NAME_LENGTH} characters.")
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
         raise field_error("name", "The name may not contain control characters.")
+    if _LINKISH.search(name) or _ENCODED_WORD.search(name):
+        raise field_error("name", "The name may not contain web or email addresses or codes.")
     return name
 
 
@@ -53,7 +65,11 @@ def validate(fields: dict[str, str], settings: Settings) -> SignupForm:
     if not raw_email:
         raise field_error("email", "An email address is required.")
     try:
-        email = normalise(raw_email, check_deliverability=settings.check_deliverability)
+        email = normalise(
+            raw_email,
+            check_deliverability=settings.check_deliverability,
+            smtputf8=settings.smtputf8,
+        )
     except InvalidAddress as e:
         raise field_error("email", str(e)) from None
     if domains.is_refused(email.rsplit("@", 1)[1], settings):

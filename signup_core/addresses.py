@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import idna  # email_validator's own IDNA library, so the wire form matches what it accepted
 from email_validator import EmailNotValidError, validate_email
 
 MAX_ADDRESS_LENGTH = 254
@@ -13,15 +14,40 @@ class InvalidAddress(ValueError):
     """The address cannot be accepted; the message is safe to show the person who typed it."""
 
 
-def normalise(raw: str, *, check_deliverability: bool = False) -> str:
-    """The address as we store and mail it: IDN and Unicode normalised, domain lower-cased."""
+NEEDS_SMTPUTF8 = (
+    "We cannot send mail to an address with characters such as ü or é before the @. "
+    "Please use another address."
+)
+
+
+def normalise(raw: str, *, check_deliverability: bool = False, smtputf8: bool = True) -> str:
+    """The address as we store it: IDN and Unicode normalised, domain lower-cased. A non-ASCII
+    local part is refused when `smtputf8` is false: signup passes whether the relay can deliver
+    it; a provider's event about an address must still find it."""
     if len(raw) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress("The email address is too long.")
     try:
         result = validate_email(raw, check_deliverability=check_deliverability)
     except EmailNotValidError as e:
         raise InvalidAddress(str(e)) from None
+    if not smtputf8 and not result.local_part.isascii():
+        raise InvalidAddress(NEEDS_SMTPUTF8)
     return result.normalized
+
+
+def wire_address(address: str) -> str:
+    """The address as it goes into the envelope and To: its domain in IDNA ASCII form
+    (UTS 46, as email_validator, so `straße.de` stays itself, not `strasse.de`). The local
+    part is unchanged: if it is not ASCII, only SMTPUTF8 can carry it."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local:
+        raise InvalidAddress("not an address")
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        raise InvalidAddress("the domain has no IDNA form") from None
 
 
 def keyed_hash(key: bytes, purpose: str, data: bytes, size: int = 32) -> bytes:

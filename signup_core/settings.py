@@ -59,6 +59,7 @@ class Settings:
     smtp_ca_file: str | None = None
     smtp_connections: int = 4
     smtp_timeout: float = 10.0
+    smtputf8: bool = False
     mail_from: str = "signet-signup <noreply@localhost>"
     mail_reply_to: str | None = None
     lists: tuple[str, ...] = ("newsletter",)
@@ -247,6 +248,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SMTP_CA_FILE": ("smtp_ca_file", str, False),
     "SIGNUP_SMTP_CONNECTIONS": ("smtp_connections", _positive(_int), False),
     "SMTP_TIMEOUT": ("smtp_timeout", _positive(float), False),
+    "SIGNUP_SMTPUTF8": ("smtputf8", _bool, False),
     "SIGNUP_MAIL_FROM": ("mail_from", str, False),
     "SIGNUP_MAIL_REPLY_TO": ("mail_reply_to", str, False),
     "SIGNUP_LISTS": ("lists", _names, False),
@@ -329,4 +331,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             if values.get(_VARIABLES[name][0]) is None:
                 switch = next(v for v, spec in _VARIABLES.items() if spec[0] == attr)
                 raise ConfigError(f"{name} is required when {switch}={mode}")
+    if values.get("smtputf8") and values.get("mail_transport") == "postmark":
+        # Postmark's API takes ASCII mailboxes only (its documented address check).
+        raise ConfigError("SIGNUP_SMTPUTF8 is only for SIGNUP_MAIL_TRANSPORT=smtp")
     return Settings(**values)

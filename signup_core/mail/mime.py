@@ -8,45 +8,82 @@ line breaks, so every value here comes through one_line() first.
 from __future__ import annotations
 
 import base64
+import contextlib
+import re
 import secrets
+from email.charset import Charset
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.policy import Compat32
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 
+from signup_core.addresses import InvalidAddress, wire_address
 from signup_core.mail.render import Rendered, one_line
 
 
 class _Policy(Compat32):
     """compat32 with a short cut for what most headers are: one short line of printable ASCII,
-    which folding returns unchanged. Header folding was ~40% of building a mail."""
+    which folding returns unchanged. Header folding was ~40% of building a mail. With `utf8`
+    (a mail sent with SMTPUTF8), a header holding a non-ASCII address is written as raw UTF-8
+    (RFC 6532): compat32 would turn the whole value, address included, into encoded words."""
+
+    utf8 = False
 
     def fold_binary(self, name: str, value) -> bytes:
-        if (
-            isinstance(value, str)
-            and value.isascii()
-            and value.isprintable()
-            and len(name) + 2 + len(value) <= self.max_line_length
-        ):
-            return f"{name}: {value}{self.linesep}".encode("ascii")
+        if isinstance(value, str) and value.isprintable():
+            if value.isascii() and len(name) + 2 + len(value) <= self.max_line_length:
+                return f"{name}: {value}{self.linesep}".encode("ascii")
+            if self.utf8 and not value.isascii():
+                return self._fold_utf8(name, value)
         return super().fold_binary(name, value)
+
+    def _fold_utf8(self, name: str, value: str) -> bytes:
+        start = f"{name}:"
+        lines, line = [], start
+        for word in value.split(" "):
+            if len(line) + 1 + len(word) > self.max_line_length and line != start:
+                lines.append(line)
+                line = ""
+            line += f" {word}"
+        lines.append(line)
+        return (self.linesep.join(lines) + self.linesep).encode("utf-8")
 
 
 POLICY = _Policy()
+UTF8_POLICY = POLICY.clone(utf8=True)
+_UTF8 = Charset("utf-8")
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
 
-def ascii_address(address: str) -> str:
-    """The address with its domain in IDNA form, as plain SMTP needs it."""
-    local, _, domain = address.rpartition("@")
-    try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
-        return address
+class NeedsSmtpUtf8(ValueError):
+    """The recipient's local part is not ASCII, and the mail is not being sent with SMTPUTF8."""
 
 
-def _mailbox(name: str | None, address: str) -> str:
-    return formataddr((one_line(name or ""), ascii_address(one_line(address))), "utf-8")
+def phrase(name: str) -> str:
+    """A display name no mail client can read as anything but the text typed: plain ASCII is
+    written as is (quoted when it has specials); anything else, and any name holding "=?", as
+    encoded words of ours, so a literal "=?utf-8?…?=" in a name shows as typed, never decoded."""
+    if name.isascii() and "=?" not in name:
+        if _SPECIALS.search(name):
+            return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return name
+    # One encoded word, as formataddr writes it: split words are rejoined unevenly by readers.
+    return _UTF8.header_encode(name)
+
+
+def mailbox(name: str | None, address: str) -> str:
+    """`name <address>` for a header, the address as given (already in its wire form)."""
+    name, address = one_line(name or ""), one_line(address)
+    return f"{phrase(name)} <{address}>" if name else address
+
+
+def _operator_mailbox(value: str) -> str:
+    """SIGNUP_MAIL_FROM / _REPLY_TO: our own configuration, so it never fails one mail."""
+    name, address = parseaddr(value)
+    with contextlib.suppress(InvalidAddress):
+        address = wire_address(address)
+    return mailbox(name, address)
 
 
 def _text(value: str) -> str | Header:
@@ -64,18 +101,24 @@ def _part(body: str, subtype: str) -> Message:
     return part
 
 
-def to_bytes(mail: Rendered) -> bytes:
+def to_bytes(mail: Rendered, *, utf8: bool = False) -> bytes:
+    """The mail as SMTP DATA. `utf8`: it goes out with SMTPUTF8, so the recipient's local part
+    may be non-ASCII; without it such a recipient raises NeedsSmtpUtf8. A recipient that has no
+    wire form raises InvalidAddress; both are ValueErrors."""
     e = mail.envelope
+    recipient = wire_address(e.to_address)
+    if not utf8 and not recipient.isascii():
+        raise NeedsSmtpUtf8("the recipient needs SMTPUTF8")
     # Our own boundary: "=_" never occurs in base64, which both parts are in, so it needs no
     # check. Without one, the generator compiles a new regex per mail to pick one (~15%).
     message = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(16)}")
     message["Subject"] = _text(mail.subject)
-    message["From"] = _mailbox(*parseaddr(e.sender))
-    message["To"] = _mailbox(e.to_name, e.to_address)
+    message["From"] = _operator_mailbox(e.sender)
+    message["To"] = mailbox(e.to_name, recipient)
     if e.reply_to:
-        message["Reply-To"] = _mailbox(*parseaddr(e.reply_to))
+        message["Reply-To"] = _operator_mailbox(e.reply_to)
     for name, value in mail.headers():
         message[name] = one_line(value)
     message.attach(_part(mail.text, "plain"))
     message.attach(_part(mail.html, "html"))
-    return message.as_bytes(policy=POLICY)
+    return message.as_bytes(policy=UTF8_POLICY if utf8 else POLICY)

@@ -4,28 +4,54 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from email.utils import parseaddr
 
 import aiosmtplib
 
+from signup_core.addresses import wire_address
 from signup_core.mail.failures import PermanentMailError, TransientMailError
-from signup_core.mail.mime import ascii_address, to_bytes
+from signup_core.mail.mime import NeedsSmtpUtf8, to_bytes
 from signup_core.mail.render import Rendered
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+# An enhanced status (RFC 3463) about the mailbox or its address: the recipient's, even when
+# a relay says it after DATA rather than at RCPT.
+_MAILBOX_STATUS = re.compile(r"^5\.[12]\.\d{1,3}\b")
+
+
+def _ours(step: str, code: object) -> TransientMailError:
+    """A 5xx outside the recipient step refuses our sender, login or message: our configuration
+    (or the relay's), which a fix makes deliverable. Kept, retried, dead-lettered after the
+    retries, and logged so it is seen; never blamed on the recipient."""
+    reason = f"smtp {step} {code}"
+    log.warning(
+        "mail relay refused our sender, login or message; retrying", extra={"failure": reason}
+    )
+    return TransientMailError(reason)
+
+
 def classify(error: Exception) -> Exception:
     code = getattr(error, "code", None)
-    recipient = isinstance(error, aiosmtplib.SMTPRecipientsRefused)
-    if recipient and error.recipients:
-        code = error.recipients[0].code
-    if isinstance(error, aiosmtplib.SMTPAuthenticationError):
+    permanent = isinstance(code, int) and 500 <= code < 600
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        code = error.recipients[0].code if error.recipients else None
+        if isinstance(code, int) and 500 <= code < 600:
+            return PermanentMailError(f"smtp {code}", recipient=True)
+    elif isinstance(error, aiosmtplib.SMTPAuthenticationError):
         # Our credentials are wrong: retrying once they are fixed delivers the mail.
-        return TransientMailError(f"smtp auth {code}")
-    if isinstance(code, int) and 500 <= code < 600:
-        return PermanentMailError(f"smtp {code}", recipient=recipient)
+        return _ours("auth", code) if permanent else TransientMailError(f"smtp auth {code}")
+    elif isinstance(error, aiosmtplib.SMTPSenderRefused) and permanent:
+        return _ours("sender", code)
+    elif isinstance(error, aiosmtplib.SMTPDataError) and permanent:
+        if _MAILBOX_STATUS.match(error.message or ""):
+            return PermanentMailError(f"smtp {code}")
+        return _ours("data", code)
+    elif permanent:
+        return _ours("relay", code)
     if isinstance(code, int) and code >= 400:
         return TransientMailError(f"smtp {code}")
     return TransientMailError(type(error).__name__)
@@ -56,8 +82,8 @@ class SmtpTransport:
 
     async def send(self, message: Rendered) -> None:
         """Send one message, reconnecting once if a reused connection went stale."""
-        data = to_bytes(message)
-        recipient = ascii_address(message.envelope.to_address)
+        recipient, data = self._encode(message)
+        utf8 = not recipient.isascii()
         async with self._slots:
             client = self._idle.pop() if self._idle else None
             for attempt in (1, 2):
@@ -65,7 +91,13 @@ class SmtpTransport:
                     if client is None or not client.is_connected:
                         client = self._new_client()
                         await client.connect()
-                    await client.sendmail(self._envelope_from, [recipient], data)
+                    options = await self._utf8_options(client) if utf8 else None
+                    if options is None and utf8:
+                        self._idle.append(client)  # the connection is fine; this mail is not
+                        raise PermanentMailError("smtp relay lacks smtputf8")
+                    await client.sendmail(
+                        self._envelope_from, [recipient], data, mail_options=options
+                    )
                     self._idle.append(client)
                     return
                 except aiosmtplib.SMTPServerDisconnected:
@@ -78,6 +110,33 @@ class SmtpTransport:
                     # "from None": aiosmtplib's errors name the recipient, and Dramatiq logs and
                     # stores the whole traceback chain.
                     raise classify(e) from None
+
+    def _encode(self, message: Rendered) -> tuple[str, bytes]:
+        """The envelope recipient and the DATA bytes. Whatever cannot be encoded fails this one
+        mail for good; signup refuses such addresses, so only older rows get here."""
+        try:
+            recipient = wire_address(message.envelope.to_address)
+            utf8 = not recipient.isascii()
+            if utf8 and not self._settings.smtputf8:
+                raise NeedsSmtpUtf8("SIGNUP_SMTPUTF8 is off")
+            return recipient, to_bytes(message, utf8=utf8)
+        except NeedsSmtpUtf8:
+            raise PermanentMailError("smtputf8 off") from None
+        except ValueError:  # InvalidAddress, UnicodeError
+            raise PermanentMailError("unencodable address") from None
+
+    @staticmethod
+    async def _utf8_options(client: aiosmtplib.SMTP) -> list[str] | None:
+        """MAIL options for a non-ASCII recipient (RFC 6531), or None when the relay does not
+        offer SMTPUTF8, which it says in its EHLO answer."""
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        if not client.supports_extension("smtputf8"):
+            return None
+        options = ["SMTPUTF8"]
+        if client.supports_extension("8bitmime"):
+            options.append("BODY=8BITMIME")  # the raw UTF-8 headers are 8-bit
+        return options
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

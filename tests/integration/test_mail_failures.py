@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 from tests.integration.test_flow import to
-from tests.integration.test_signup import index, outbox
+from tests.integration.test_signup import index, outbox, rows
 from tests.support import eventually, inspect
 
 
@@ -47,6 +47,51 @@ async def test_deferral_past_the_retry_cap_is_dead_lettered(client, db, worker, 
     await asyncio.sleep(1.5)
     assert smtp_server.attempts == attempts
     assert "dead-lettered" in worker.log()
+
+
+async def test_relay_refusing_our_sender_keeps_the_mail_for_retries(
+    client, db, worker, smtp_server
+):
+    # Given a relay that refuses our sender: our configuration, not the recipient's
+    smtp_server.mail_reply = "550 5.7.1 sender not allowed"
+    email = address()
+    await client.post("/signup", json={"email": email})
+
+    # Then the mail is retried, dead-lettered after the retries, and the address kept
+    [row] = await eventually(lambda: _failed(db, email), timeout=20)
+    assert row["failure"] == "gave up"
+    assert (await rows(db, email))[0]["status"] == "pending"
+    assert '"failure": "smtp sender 550"' in worker.log()
+
+    # And once the relay takes our sender again, a new signup is delivered
+    smtp_server.mail_reply = None
+    await client.post("/signup", json={"email": address()})
+    await eventually(lambda: smtp_server.messages)
+
+
+async def test_a_burst_with_idn_and_refused_addresses_delivers_every_accepted_one(
+    client, db, worker, smtp_server
+):
+    # Given a burst of signups, one on an IDN domain and one the relay could never take
+    accepted = [address() for _ in range(11)] + [f"leser-{uuid.uuid4().hex[:6]}@bücher.de"]
+    refused = f"jürgen-{uuid.uuid4().hex[:6]}@example.com"
+    answers = await asyncio.gather(
+        *(
+            client.post("/signup", json={"email": e})
+            for e in [*accepted[:6], refused, *accepted[6:]]
+        )
+    )
+
+    # Then the one we cannot deliver is refused at signup, and every other gets its mail
+    assert sorted(a.status_code for a in answers) == [202] * 12 + [400]
+    for email in accepted[:-1]:
+        smtp_server.wait_for(to(email), timeout=15)
+    idn = accepted[-1].replace("bücher.de", "xn--bcher-kva.de")
+    smtp_server.wait_for(to(idn), timeout=15)
+    assert idn in smtp_server.recipients
+    for email in accepted:
+        [row] = await eventually(lambda e=email: _sent(db, e))
+        assert row["failed_at"] is None
 
 
 async def test_suppressed_address_is_never_mailed(client, db, worker, smtp_server):

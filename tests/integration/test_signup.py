@@ -59,6 +59,27 @@ async def test_form_with_invalid_address_redirects_to_the_error_page(client, db)
     assert (await inspect().count_rows(db))["subscriptions"] == 0
 
 
+async def test_form_with_undecodable_bytes_is_refused_and_stores_nothing(client, db):
+    # %ff%fe is no UTF-8; decoding it with replacement characters stored "\ufffd\ufffd@…".
+    response = await client.post(
+        "/signup",
+        content=b"email=%ff%fe%40example.com",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/oops?reason=malformed"
+    assert (await inspect().count_rows(db))["subscriptions"] == 0
+
+
+async def test_non_ascii_local_part_is_accepted_when_the_relay_takes_smtputf8(env, db):
+    email = f"jürgen-{uuid.uuid4().hex[:6]}@example.com"
+    async with app_client({**env, "SIGNUP_SMTPUTF8": "true"}) as c:
+        response = await c.post("/signup", json={"email": email})
+    assert response.status_code == 202
+    [row] = await rows(db, email)
+    assert sealing.unseal(row["email_sealed"]) == email
+
+
 async def test_address_is_normalised_so_spellings_share_one_row(client, db):
     local = f"Mixed.{uuid.uuid4().hex[:8]}"
     for spelling in (f"{local}@Example.COM", f"{local.lower()}@example.com"):
@@ -77,6 +98,13 @@ async def test_address_is_normalised_so_spellings_share_one_row(client, db):
         ({"email": "ok@example.com", "name": "bad\r\nBcc: victim@example.com"}, "name"),
         ({"email": "ok@example.com", "name": "n" * 101}, "name"),
         ({"email": "ok@example.com", "list": "no-such-list"}, "list"),
+        # SIGNUP_SMTPUTF8 is off: a non-ASCII local part could never be delivered.
+        ({"email": "jürgen@example.com"}, "email"),
+        ({"email": "ok@example.com", "name": "Click https://evil.example/login now"}, "name"),
+        (
+            {"email": "ok@example.com", "name": "=?utf-8?b?PGF0dGFja2VyQGV2aWwuZXhhbXBsZT4=?="},
+            "name",
+        ),
         ({"email": "ok@example.com", "locale": "<script>"}, "locale"),
         ({"email": 42}, "email"),
     ],

@@ -1,5 +1,6 @@
-"""Transports: Postmark's API (respx) through the real mailer, and an SMTP server that
-refuses the recipient, which suppresses the address."""
+"""Transports: Postmark's API (respx) through the real mailer, an SMTP server that refuses
+the recipient, which suppresses the address, and addresses beyond ASCII: IDNA domains and
+local parts that only SMTPUTF8 carries."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import respx
 
 from signup_core import db as core_db
 from signup_core import sealing
+from signup_core.mail.failures import PermanentMailError
 from signup_core.mail.postmark import API, PostmarkTransport
+from signup_core.mail.render import Envelope, render
+from signup_core.mail.smtp_transport import SmtpTransport
 from signup_core.settings import load_settings
 from signup_worker import mailer
 from signup_worker.resources import Opened
@@ -77,6 +81,9 @@ async def test_postmark_send(postmark, db):
         (httpx.Response(500), "TransientMailError"),
         (httpx.Response(429), "TransientMailError"),
         (httpx.Response(401, json={"ErrorCode": 10}), "TransientMailError"),
+        # Our sender signature unconfirmed, our account pending: ours to fix, the mail is kept.
+        (httpx.Response(422, json={"ErrorCode": 401}), "TransientMailError"),
+        (httpx.Response(422, json={"ErrorCode": 412}), "TransientMailError"),
         (httpx.ConnectTimeout("slow"), "TransientMailError"),
     ],
 )
@@ -130,3 +137,80 @@ async def test_smtp_recipient_refusal_suppresses_and_is_not_retried(
 
 async def _status_is(db, email, wanted) -> bool:
     return (await rows(db, email))[0]["status"] == wanted
+
+
+def confirmation(to_address: str, name: str | None = "Jürgen") -> object:
+    envelope = Envelope(
+        to_address=to_address,
+        to_name=name,
+        sender="News <news@example.org>",
+        reply_to=None,
+        domain="example.org",
+        unsubscribe_url="https://x/unsubscribe?token=u",
+    )
+    context = {"name": name, "list_name": "news", "confirm_url": "https://x/c", "ttl_hours": 48}
+    return render("confirmation", "de", envelope, context)
+
+
+@pytest.fixture
+def utf8_relay():
+    """A second catcher that offers SMTPUTF8, as a relay that takes such addresses does."""
+    from devstack import mailcatcher
+    from devstack.processes import free_port
+
+    catcher = mailcatcher.Catcher()
+    catcher.port = free_port()
+    controller = mailcatcher.start(catcher.port, catcher, smtputf8=True)
+    yield catcher
+    controller.stop()
+
+
+async def test_non_ascii_local_part_is_delivered_with_smtputf8(env, utf8_relay):
+    settings = load_settings({**env, "SMTP_PORT": str(utf8_relay.port), "SIGNUP_SMTPUTF8": "true"})
+    transport = SmtpTransport(settings)
+    try:
+        await transport.send(confirmation("jürgen@bücher.de"))
+    finally:
+        await transport.close()
+    [mail] = utf8_relay.wait_for(lambda m: True)
+    assert utf8_relay.recipients == ["jürgen@xn--bcher-kva.de"]
+    [to] = mail["To"].addresses
+    assert to.display_name == "Jürgen" and to.addr_spec == "jürgen@xn--bcher-kva.de"
+
+
+async def test_relay_without_smtputf8_refuses_that_mail_only(settings, db, smtp_server):
+    # SIGNUP_SMTPUTF8 says the relay takes it, but this one does not offer it (any more).
+    transport = SmtpTransport(load_settings({**_env(settings), "SIGNUP_SMTPUTF8": "true"}))
+    try:
+        with pytest.raises(PermanentMailError) as caught:
+            await transport.send(confirmation("jürgen@example.com"))
+        assert str(caught.value) == "smtp relay lacks smtputf8"
+        assert caught.value.recipient is False  # the message is refused, not the mailbox
+        # The connection is still good for everybody else's mail.
+        await transport.send(confirmation("ada@example.com", name="Ada"))
+    finally:
+        await transport.close()
+    assert smtp_server.recipients == ["ada@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("address", "failure"),
+    [
+        ("jürgen@example.com", "smtputf8 off"),  # a row from before signup refused it
+        ("eve@\u2603\u0300.example", "unencodable address"),  # no IDNA 2008 form
+    ],
+)
+async def test_what_cannot_be_encoded_fails_that_mail_permanently(settings, address, failure):
+    transport = SmtpTransport(settings)
+    try:
+        with pytest.raises(PermanentMailError) as caught:
+            await transport.send(confirmation(address))
+    finally:
+        await transport.close()
+    assert str(caught.value) == failure and caught.value.recipient is False
+
+
+def _env(settings) -> dict[str, str]:
+    from tests.support import app_env
+
+    return app_env(settings.database_url.value, settings.redis_url.value, settings.smtp_port)

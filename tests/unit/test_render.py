@@ -8,7 +8,7 @@ import email.policy
 
 import pytest
 
-from signup_core.mail.mime import POLICY, to_bytes
+from signup_core.mail.mime import POLICY, NeedsSmtpUtf8, to_bytes
 from signup_core.mail.postmark import to_api
 from signup_core.mail.render import Envelope, render
 
@@ -111,3 +111,52 @@ def test_the_boundary_is_ours_and_absent_from_both_parts():
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     assert all(p["Content-Transfer-Encoding"] == "base64" for p in msg.iter_parts())
     assert all(p.get_content_charset() == "utf-8" for p in msg.iter_parts())
+
+
+def test_the_domain_goes_out_in_its_idna_2008_form():
+    # IDNA 2003 (Python's "idna" codec) maps ß to ss: another domain, someone else's mailbox.
+    envelope = Envelope(**{**ENVELOPE.__dict__, "to_address": "leser@straße.de"})
+    msg = parsed(to_bytes(render("welcome", "de", envelope, CONTEXT)))
+    assert msg["To"].addresses[0].addr_spec == "leser@xn--strae-oqa.de"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "=?utf-8?b?PGF0dGFja2VyQGV2aWwuZXhhbXBsZT4=?=",  # decodes to <attacker@evil.example>
+        "Eve =?utf-8?q?=3Cattacker=40evil=2Eexample=3E?=",
+        "Jörg =?utf-8?b?PGF0dGFja2VyQGV2aWwuZXhhbXBsZT4=?=",
+    ],
+)
+def test_a_name_written_as_an_encoded_word_shows_as_typed(name):
+    envelope = Envelope(**{**ENVELOPE.__dict__, "to_name": name})
+    raw = to_bytes(render("welcome", "en", envelope, CONTEXT))
+    [to] = parsed(raw)["To"].addresses
+    assert to.display_name == name and to.addr_spec == "ada@example.com"
+    assert b"attacker" not in raw.split(b"\n\n", 1)[0]
+
+
+def test_a_non_ascii_local_part_goes_out_as_raw_utf8_only_with_smtputf8():
+    envelope = Envelope(
+        **{**ENVELOPE.__dict__, "to_address": "jürgen@bücher.de", "to_name": "Jürgen Ölmann"}
+    )
+    mail = render("welcome", "de", envelope, CONTEXT)
+    with pytest.raises(NeedsSmtpUtf8):
+        to_bytes(mail)
+    raw = to_bytes(mail, utf8=True)
+    assert "jürgen@xn--bcher-kva.de>".encode() in raw  # RFC 6532: no encoded word around it
+    msg = email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
+    [to] = msg["To"].addresses
+    assert to.display_name == "Jürgen Ölmann" and to.addr_spec == "jürgen@xn--bcher-kva.de"
+    assert "Hallo Ada" in msg.get_body(("plain",)).get_content()
+
+
+def test_postmark_encodes_an_encoded_word_name_and_refuses_a_non_ascii_local_part():
+    name = "=?utf-8?b?PGF0dGFja2VyQGV2aWwuZXhhbXBsZT4=?="
+    envelope = Envelope(**{**ENVELOPE.__dict__, "to_name": name})
+    to = to_api(render("welcome", "en", envelope, CONTEXT), "outbound")["To"]
+    header = email.policy.default.header_factory("To", to)
+    assert header.addresses[0].display_name == name
+    envelope = Envelope(**{**ENVELOPE.__dict__, "to_address": "jürgen@example.com"})
+    with pytest.raises(ValueError):
+        to_api(render("welcome", "en", envelope, CONTEXT), "outbound")

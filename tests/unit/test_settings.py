@@ -66,3 +66,16 @@ def test_repr_hides_secrets():
     shown = repr(s)
     for secret in ("pw@db", "k" * 32, "hunter2-password", "r:6379"):
         assert secret not in shown
+
+
+def test_smtputf8_is_off_by_default_and_only_for_smtp():
+    assert load_settings(BASE).smtputf8 is False
+    assert load_settings({**BASE, "SIGNUP_SMTPUTF8": "true"}).smtputf8 is True
+    postmark = {
+        **BASE,
+        "SIGNUP_SMTPUTF8": "true",
+        "SIGNUP_MAIL_TRANSPORT": "postmark",
+        "SIGNUP_POSTMARK_SERVER_TOKEN": "t",
+    }
+    with pytest.raises(ConfigError, match="SIGNUP_SMTPUTF8"):
+        load_settings(postmark)
