@@ -16,13 +16,19 @@ from signup_core import db, unsubscribe_links
 log = logging.getLogger(__name__)
 
 
-def _subscription(request: Request, token: str) -> int | None:
+def _link(request: Request, token: str) -> unsubscribe_links.LinkId | None:
     return unsubscribe_links.verify(request.app.state.settings, token) if token else None
+
+
+async def _subscription_id(conn, link: unsubscribe_links.LinkId) -> int | None:
+    if isinstance(link, int):  # a link mailed before unsubscribe ids: the row number itself
+        return link
+    return await db.queries().find_subscription_for_link(conn, unsubscribe_id=link)
 
 
 async def show_unsubscribe(request: Request) -> Response:
     token = request.query_params.get("token", "")
-    if _subscription(request, token) is None:
+    if _link(request, token) is None:
         return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
     return page(request, "unsubscribe.html", {"token": token})
 
@@ -33,11 +39,14 @@ async def unsubscribe(request: Request) -> Response:
     except Problem:
         fields = {}  # a one-click POST's body says nothing we need; the link says it all
     token = request.query_params.get("token") or fields.get("token", "")
-    subscription_id = _subscription(request, token)
-    if subscription_id is None:
+    link = _link(request, token)
+    if link is None:
         return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
     try:
         async with request.app.state.pool.acquire() as conn:
+            subscription_id = await _subscription_id(conn, link)
+            if subscription_id is None:  # erased since the mail was sent
+                return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
             row = await db.queries().unsubscribe(conn, subscription_id=subscription_id)
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on unsubscribe", extra={"error": type(e).__name__})

@@ -7,12 +7,14 @@ import signal
 import time
 import uuid
 
+import asyncpg
 import pytest
 
 from devstack import postgres, redis
 from devstack.processes import free_port
 from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core.clock import FixedClock
+from signup_core.migrations import migrate
 from tests import providers as p
 from tests.conftest import Worker
 from tests.integration.test_flow import to
@@ -28,9 +30,14 @@ def own_redis():
 
 
 @pytest.fixture
-def own_postgres(scratch, migrated):
+async def own_postgres(scratch, migrated):
     datadir = scratch / f"pg-{uuid.uuid4().hex[:6]}" / "data"
     server = postgres.start(datadir, free_port(), durable=False)
+    conn = await asyncpg.connect(server.url)
+    try:
+        await migrate(conn)  # /readyz says "not ready" on an unmigrated schema
+    finally:
+        await conn.close()
     yield server
     server.stop(fast=False)
 
@@ -55,7 +62,7 @@ async def test_readyz_follows_a_dependency_down_and_back(
         server.stop()
         response = await client.get("/readyz")
         assert response.status_code == 503
-        checks = {"postgres": "up", "redis": "up", dependency: "down"}
+        checks = {"postgres": "up", "redis": "up", "schema": "current", dependency: "down"}
         assert response.json()["checks"] == checks
         assert (await client.get("/healthz")).status_code == 200
         restart(server)
