@@ -20,16 +20,29 @@ def _link(request: Request, token: str) -> unsubscribe_links.LinkId | None:
     return unsubscribe_links.verify(request.app.state.settings, token) if token else None
 
 
-async def _subscription_id(conn, link: unsubscribe_links.LinkId) -> int | None:
-    if isinstance(link, int):  # a link mailed before unsubscribe ids: the row number itself
-        return link
-    return await db.queries().find_subscription_for_link(conn, unsubscribe_id=link)
+async def _apply(conn, link: unsubscribe_links.LinkId) -> tuple[bool, bool]:
+    """Unsubscribe what the link names: (whether it exists, whether this changed it)."""
+    q = db.queries()
+    # An int is a link mailed before unsubscribe ids: the row number itself.
+    found = (
+        link
+        if isinstance(link, int)
+        else await q.find_subscription_for_link(conn, unsubscribe_id=link)
+    )
+    if found is None:  # erased since the mail was sent
+        return False, False
+    row = await q.unsubscribe(conn, subscription_id=found)
+    return row["known"], row["outbox_id"] is not None
+
+
+def _unknown(request: Request) -> Response:
+    return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
 
 
 async def show_unsubscribe(request: Request) -> Response:
     token = request.query_params.get("token", "")
     if _link(request, token) is None:
-        return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
+        return _unknown(request)
     return page(request, "unsubscribe.html", {"token": token})
 
 
@@ -41,13 +54,10 @@ async def unsubscribe(request: Request) -> Response:
     token = request.query_params.get("token") or fields.get("token", "")
     link = _link(request, token)
     if link is None:
-        return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
+        return _unknown(request)
     try:
         async with request.app.state.pool.acquire() as conn:
-            subscription_id = await _subscription_id(conn, link)
-            if subscription_id is None:  # erased since the mail was sent
-                return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
-            row = await db.queries().unsubscribe(conn, subscription_id=subscription_id)
+            known, changed = await _apply(conn, link)
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on unsubscribe", extra={"error": type(e).__name__})
         return page(
@@ -57,14 +67,7 @@ async def unsubscribe(request: Request) -> Response:
             status=503,
             headers={"Retry-After": "5"},
         )
-    log.info(
-        "unsubscribe",
-        extra={"changed": row["outbox_id"] is not None, "one_click": "List-Unsubscribe" in fields},
-    )
-    outcome = "done" if row["known"] else "unknown"
-    return page(
-        request,
-        "unsubscribe_result.html",
-        {"outcome": outcome},
-        status=200 if row["known"] else 404,
-    )
+    log.info("unsubscribe", extra={"changed": changed, "one_click": "List-Unsubscribe" in fields})
+    if not known:
+        return _unknown(request)
+    return page(request, "unsubscribe_result.html", {"outcome": "done"})
