@@ -27,8 +27,9 @@ from signup_api import (
     webhooks,
 )
 from signup_api.client_address import ClientAddress
+from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.middleware import Edge
-from signup_api.problems import Problem, problem_response
+from signup_api.problems import Problem, problem_response, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT, Limiter
 from signup_core import db
 from signup_core.clock import Clock
@@ -64,6 +65,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem_response(Problem(exc.status_code, exc.detail, slug="http-error"))
 
 
+async def _schema_behind(request: Request, exc: Exception) -> Response:
+    log.error(MIGRATE_HINT, extra={"error": type(exc).__name__})
+    return problem_response(unavailable("The database"))
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", extra={"error": type(exc).__name__})
     return problem_response(Problem(500, "Something went wrong on our side.", slug="internal"))
@@ -73,7 +79,13 @@ def _middleware(settings: Settings) -> list[Middleware]:
     cors = frozenset(o.lower() for o in settings.cors_origins)
     stack = [Middleware(Edge, cors_origins=cors)]
     if settings.trusted_proxies:
-        stack.append(Middleware(ClientAddress, trusted=settings.trusted_proxies))
+        stack.append(
+            Middleware(
+                ClientAddress,
+                trusted=settings.trusted_proxies,
+                header=settings.forwarded_header,
+            )
+        )
     return stack
 
 
@@ -89,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
             settings.redis_url.value, socket_timeout=None, socket_connect_timeout=REDIS_TIMEOUT
         )
         app.state.clock = Clock()
+        app.state.schema_current = False  # set by /readyz once it has seen every migration
         app.state.certificates = {}
         app.state.limiter = Limiter(app.state.redis, settings)
         app.state.allowed_origins = origins.allowed_origins(settings)
@@ -101,13 +114,18 @@ def create_app(settings: Settings) -> Starlette:
             await app.state.redis.aclose()
             await app.state.pool.close()
 
-    return Starlette(
+    app = Starlette(
         routes=ROUTES,
         middleware=_middleware(settings),
         exception_handlers={
             Problem: _problem,
             HTTPException: _http_error,
+            **{error: _schema_behind for error in SCHEMA_BEHIND},
             Exception: _unexpected,
         },
         lifespan=lifespan,
     )
+    # Starlette would answer "/unsubscribe/" with a redirect to an absolute URL built from the
+    # Host header (and the socket's scheme): an open redirect. No route ends in a slash.
+    app.router.redirect_slashes = False
+    return app

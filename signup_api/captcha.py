@@ -38,6 +38,8 @@ def _refused(reason: str) -> Problem:
 async def challenge(request: Request) -> Response:
     """GET /altcha/challenge: a fresh signed puzzle for the landing page's solver."""
     s: Settings = request.app.state.settings
+    if not s.signup_enabled:
+        raise Problem(404, "Signup is closed.", slug="signup-closed")
     if s.captcha != "altcha" or s.altcha_hmac_key is None:
         raise Problem(404, "Proof-of-work is not enabled.", slug="not-found")
     expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=s.altcha_ttl)

@@ -1,15 +1,34 @@
-"""Liveness and readiness: /healthz says the process runs, /readyz that its dependencies answer."""
+"""Liveness and readiness: /healthz says the process runs, /readyz that its dependencies answer
+and the database schema is at the version this code needs."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 
+import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from signup_core import db
+from signup_core.migrations import discover
 
 CHECK_TIMEOUT = 1.0
+
+# What PostgreSQL answers when this code's queries meet a schema older than they need.
+SCHEMA_BEHIND = (
+    asyncpg.UndefinedTableError,
+    asyncpg.UndefinedColumnError,
+    asyncpg.UndefinedObjectError,
+    asyncpg.UndefinedFunctionError,
+)
+MIGRATE_HINT = "the database schema is behind this code; run `signupctl migrate`"
+
+
+@functools.cache
+def _shipped() -> frozenset[str]:
+    """The migration versions this code ships, read from disk once per process."""
+    return frozenset(m.version for m in discover())
 
 
 async def healthz(request: Request) -> Response:
@@ -33,18 +52,47 @@ async def _check(probe, request: Request) -> str:
     return "up"
 
 
+async def _applied(request: Request) -> set[str]:
+    async with request.app.state.pool.acquire(timeout=CHECK_TIMEOUT) as conn:
+        return {r["version"] async for r in db.queries().applied_migrations(conn)}
+
+
+async def _schema(request: Request) -> str:
+    """ "current" once every shipped migration is applied; remembered from then on, since a
+    schema never goes back. "unknown" when PostgreSQL does not answer (its own check says so)."""
+    state = request.app.state
+    if state.schema_current:
+        return "current"
+    try:
+        applied = await asyncio.wait_for(_applied(request), CHECK_TIMEOUT)
+    except asyncpg.UndefinedTableError:  # not even the migrations table: never migrated
+        return "behind"
+    except Exception:
+        return "unknown"
+    if not _shipped() <= applied:
+        return "behind"
+    state.schema_current = True
+    return "current"
+
+
 async def readyz(request: Request) -> Response:
-    postgres, redis = await asyncio.gather(_check(_postgres, request), _check(_redis, request))
-    checks = {"postgres": postgres, "redis": redis}
-    if all(v == "up" for v in checks.values()):
+    postgres, redis, schema = await asyncio.gather(
+        _check(_postgres, request), _check(_redis, request), _schema(request)
+    )
+    checks = {"postgres": postgres, "redis": redis, "schema": schema}
+    if postgres == redis == "up" and schema == "current":
         return JSONResponse({"status": "ready", "checks": checks})
-    down = ", ".join(k for k, v in checks.items() if v != "up")
+    reasons = [f"{k} unreachable" for k in ("postgres", "redis") if checks[k] != "up"]
+    if schema == "behind":
+        reasons.append(MIGRATE_HINT)
+    elif schema == "unknown" and postgres == "up":
+        reasons.append("the schema version could not be read")
     return JSONResponse(
         {
             "type": "urn:signet-signup:problem:unavailable",
             "title": "Service unavailable",
             "status": 503,
-            "detail": f"Not ready: {down} unreachable.",
+            "detail": f"Not ready: {'; '.join(reasons)}.",
             "checks": checks,
         },
         status_code=503,

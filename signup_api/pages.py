@@ -59,6 +59,8 @@ def page(
 
 
 async def landing(request: Request) -> Response:
+    if not request.app.state.settings.signup_enabled:
+        return page(request, "closed.html", status=404)
     return page(request, "landing.html")
 
 

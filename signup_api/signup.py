@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from signup_api import captcha, metrics, origins
 from signup_api.bodies import FORM, media_type, parse_fields
 from signup_api.forms import SignupForm, validate
+from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.problems import Problem, unavailable
 from signup_core import db, sealing
 from signup_core.addresses import blind_index, hash_ip
@@ -43,8 +44,6 @@ class Signup:
 async def signup(scope: Scope, receive: Receive, send: Send) -> None:
     request = Request(scope, receive)
     settings = request.app.state.settings
-    if not settings.signup_enabled:
-        raise Problem(404, "Signup is closed.", slug="signup-closed")
     is_form = media_type(request) == FORM
     try:
         outcome = await _admit_and_store(request)
@@ -70,6 +69,8 @@ async def _admit_and_store(request: Request) -> str:
     """Every check in cost order, then the write; returns the outcome for the metrics."""
     state = request.app.state
     s = state.settings
+    if not s.signup_enabled:
+        raise Problem(404, "Signup is closed.", slug="signup-closed")
     origins.check(request, state.allowed_origins)
     fields = await parse_fields(request, s.max_body_bytes)
     if fields.get(s.honeypot_field):
@@ -128,8 +129,12 @@ async def _store(request: Request, form: SignupForm, index: bytes, client_ip: st
                 form_version=state.settings.form_version,
                 ip_hash=hash_ip(state.settings.blind_index_key.bytes(), client_ip),
                 resend_window=float(state.settings.resend_window),
+                reveal_existing=state.settings.reveal_existing,
             )
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on signup", extra={"error": type(e).__name__})
+        raise unavailable("The database") from None
+    except SCHEMA_BEHIND as e:
+        log.error(MIGRATE_HINT, extra={"error": type(e).__name__})
         raise unavailable("The database") from None
     return row["status"]

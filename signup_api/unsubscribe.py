@@ -16,14 +16,33 @@ from signup_core import db, unsubscribe_links
 log = logging.getLogger(__name__)
 
 
-def _subscription(request: Request, token: str) -> int | None:
+def _link(request: Request, token: str) -> unsubscribe_links.LinkId | None:
     return unsubscribe_links.verify(request.app.state.settings, token) if token else None
+
+
+async def _apply(conn, link: unsubscribe_links.LinkId) -> tuple[bool, bool]:
+    """Unsubscribe what the link names: (whether it exists, whether this changed it)."""
+    q = db.queries()
+    # An int is a link mailed before unsubscribe ids: the row number itself.
+    found = (
+        link
+        if isinstance(link, int)
+        else await q.find_subscription_for_link(conn, unsubscribe_id=link)
+    )
+    if found is None:  # erased since the mail was sent
+        return False, False
+    row = await q.unsubscribe(conn, subscription_id=found)
+    return row["known"], row["outbox_id"] is not None
+
+
+def _unknown(request: Request) -> Response:
+    return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
 
 
 async def show_unsubscribe(request: Request) -> Response:
     token = request.query_params.get("token", "")
-    if _subscription(request, token) is None:
-        return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
+    if _link(request, token) is None:
+        return _unknown(request)
     return page(request, "unsubscribe.html", {"token": token})
 
 
@@ -33,12 +52,12 @@ async def unsubscribe(request: Request) -> Response:
     except Problem:
         fields = {}  # a one-click POST's body says nothing we need; the link says it all
     token = request.query_params.get("token") or fields.get("token", "")
-    subscription_id = _subscription(request, token)
-    if subscription_id is None:
-        return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
+    link = _link(request, token)
+    if link is None:
+        return _unknown(request)
     try:
         async with request.app.state.pool.acquire() as conn:
-            row = await db.queries().unsubscribe(conn, subscription_id=subscription_id)
+            known, changed = await _apply(conn, link)
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on unsubscribe", extra={"error": type(e).__name__})
         return page(
@@ -48,14 +67,7 @@ async def unsubscribe(request: Request) -> Response:
             status=503,
             headers={"Retry-After": "5"},
         )
-    log.info(
-        "unsubscribe",
-        extra={"changed": row["outbox_id"] is not None, "one_click": "List-Unsubscribe" in fields},
-    )
-    outcome = "done" if row["known"] else "unknown"
-    return page(
-        request,
-        "unsubscribe_result.html",
-        {"outcome": outcome},
-        status=200 if row["known"] else 404,
-    )
+    log.info("unsubscribe", extra={"changed": changed, "one_click": "List-Unsubscribe" in fields})
+    if not known:
+        return _unknown(request)
+    return page(request, "unsubscribe_result.html", {"outcome": "done"})

@@ -82,6 +82,7 @@ class Settings:
     signup_enabled: bool = True
     reveal_existing: bool = False
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    forwarded_header: str = "x-forwarded-for"
     rate_ip: Rate | None = Rate(10, 60)
     rate_network: Rate | None = Rate(30, 60)
     rate_address: Rate | None = Rate(3, 3600)
@@ -271,6 +272,11 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_ENABLED": ("signup_enabled", _bool, False),
     "SIGNUP_REVEAL_EXISTING": ("reveal_existing", _bool, False),
     "SIGNUP_TRUSTED_PROXIES": ("trusted_proxies", _networks, False),
+    "SIGNUP_FORWARDED_HEADER": (
+        "forwarded_header",
+        lambda v: _choice("x-forwarded-for", "forwarded")(v.lower()),
+        False,
+    ),
     "SIGNUP_RATE_LIMIT_IP": ("rate_ip", _rate, False),
     "SIGNUP_RATE_LIMIT_NETWORK": ("rate_network", _rate, False),
     "SIGNUP_RATE_LIMIT_ADDRESS": ("rate_address", _rate, False),

@@ -1,12 +1,19 @@
-"""Signed one-click unsubscribe links (RFC 8058): they name a subscription and never expire."""
+"""Signed one-click unsubscribe links (RFC 8058): they name a subscription by its random
+unsubscribe id, never by its row number, and never expire."""
 
 from __future__ import annotations
+
+import uuid
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from signup_core.settings import Settings
 
 SALT = "signet-signup.unsubscribe"
+
+# A link names a subscription's unsubscribe id; an int is the row number that links mailed
+# before migration 0004 carry, and they keep working.
+LinkId = uuid.UUID | int
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
@@ -18,17 +25,25 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
     return URLSafeSerializer(keys, salt=SALT)
 
 
-def sign(settings: Settings, subscription_id: int) -> str:
-    return str(_serializer(settings).dumps(subscription_id))
+def sign(settings: Settings, link_id: LinkId) -> str:
+    # An int is still signed so that a caller not yet passing the unsubscribe id keeps
+    # sending working links; such a link shows the row number, so callers pass the uuid.
+    value = link_id.hex if isinstance(link_id, uuid.UUID) else link_id
+    return str(_serializer(settings).dumps(value))
 
 
-def verify(settings: Settings, token: str) -> int | None:
+def verify(settings: Settings, token: str) -> LinkId | None:
     try:
         value = _serializer(settings).loads(token)
     except BadSignature:
         return None
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(hex=value)
+        except ValueError:
+            return None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def url(settings: Settings, subscription_id: int) -> str:
-    return f"{settings.public_base_url}/unsubscribe?token={sign(settings, subscription_id)}"
+def url(settings: Settings, link_id: LinkId) -> str:
+    return f"{settings.public_base_url}/unsubscribe?token={sign(settings, link_id)}"

@@ -25,8 +25,3 @@ WITH confirmed AS (
 INSERT INTO outbox (subscription_id, kind)
 SELECT id, 'welcome' FROM confirmed
 RETURNING id;
-
--- name: insert_token(token_hash, subscription_id, ttl_seconds)!
--- Stores the SHA-256 of a freshly minted confirmation token.
-INSERT INTO confirmation_tokens (token_hash, subscription_id, expires_at)
-VALUES (:token_hash, :subscription_id, now() + make_interval(secs => :ttl_seconds));

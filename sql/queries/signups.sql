@@ -1,5 +1,6 @@
--- name: upsert_signup(list_name, email_index, email_sealed, name_sealed, locale, form_version, ip_hash, resend_window)^
+-- name: upsert_signup(list_name, email_index, email_sealed, name_sealed, locale, form_version, ip_hash, resend_window, reveal_existing)^
 -- Creates or refreshes a subscription and, when a mail is due, queues it in the outbox; one round trip.
+-- With reveal_existing, a confirmed address is told so on screen (409) and gets no mail.
 WITH upserted AS (
     INSERT INTO subscriptions AS s
         (list_name, email_index, email_sealed, name_sealed, locale,
@@ -27,6 +28,7 @@ WITH upserted AS (
                                THEN EXCLUDED.consent_ip_hash ELSE s.consent_ip_hash END,
         last_mailed_at = CASE
             WHEN s.status = 'suppressed' THEN s.last_mailed_at
+            WHEN s.status = 'confirmed' AND :reveal_existing THEN s.last_mailed_at
             WHEN s.status = 'unsubscribed' THEN now()
             WHEN s.last_mailed_at IS NULL
               OR s.last_mailed_at <= now() - make_interval(secs => :resend_window) THEN now()
@@ -37,7 +39,12 @@ WITH upserted AS (
     INSERT INTO outbox (subscription_id, kind)
     SELECT id, CASE WHEN status = 'confirmed' THEN 'already_subscribed' ELSE 'confirmation' END
     FROM upserted
-    WHERE mail_due AND status IN ('pending', 'confirmed')
+    WHERE mail_due
+      AND (status = 'pending' OR (status = 'confirmed' AND NOT :reveal_existing))
     RETURNING id
 )
 SELECT upserted.status::text AS status, (SELECT id FROM queued) AS outbox_id FROM upserted;
+
+-- name: find_subscription_for_link(unsubscribe_id)$
+-- The subscription an unsubscribe link names by its random id, or NULL.
+SELECT id FROM subscriptions WHERE unsubscribe_id = :unsubscribe_id;

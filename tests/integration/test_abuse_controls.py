@@ -11,8 +11,10 @@ import pytest
 import respx
 
 from signup_api.captcha import REMOTE
-from tests.integration.test_signup import PROBLEM, address
-from tests.support import app_client, inspect
+from signup_core.addresses import hash_ip
+from tests.integration.test_flow import to
+from tests.integration.test_signup import PROBLEM, address, index, outbox, rows, settled
+from tests.support import BLIND_INDEX_KEY, app_client, inspect
 
 ALTCHA_KEY = "altcha-test-hmac-key-0123456789abcdef"
 
@@ -54,11 +56,14 @@ async def test_filled_honeypot_gets_the_normal_answer_and_stores_nothing(
     email = address()
     as_json = await client.post("/signup", json={"email": email, "website": "http://spam"})
     as_form = await client.post("/signup", data={"email": email, "website": "spam"})
-    honest = await client.post("/signup", json={"email": address()})
+    honest_email = address()
+    honest = await client.post("/signup", json={"email": honest_email})
     assert as_json.status_code == 202 and as_json.json() == honest.json()
     assert as_form.status_code == 303 and as_form.headers["location"] == "/thanks"
+    smtp_server.wait_for(to(honest_email))
+    await settled(db, email)
+    assert not [m for m in smtp_server.messages if to(email)(m)]
     assert await stored(db) == 1  # only the honest one
-    assert not [m for m in smtp_server.messages if email in str(m["To"])]
 
 
 # --- ALTCHA proof-of-work
@@ -293,23 +298,114 @@ async def test_cross_site_form_post_is_sent_to_the_error_page(cors_client, db):
     assert await stored(db) == 0
 
 
-# --- the switch
+# --- the switches
 
 
-async def test_signup_switched_off_is_404(env, db):
-    async with app_client({**env, "SIGNUP_ENABLED": "false"}) as client:
-        response = await client.post("/signup", json={"email": address()})
+@pytest.fixture
+async def closed(env, db):
+    switched_off = {
+        **env,
+        "SIGNUP_ENABLED": "false",
+        "SIGNUP_CAPTCHA": "altcha",
+        "SIGNUP_ALTCHA_HMAC_KEY": ALTCHA_KEY,
+    }
+    async with app_client(switched_off) as client:
+        yield client
+
+
+async def test_switched_off_json_signup_is_a_404_problem(closed, db):
+    response = await closed.post("/signup", json={"email": address()})
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "urn:signet-signup:problem:signup-closed"
     assert await stored(db) == 0
 
 
-async def test_reveal_switch_answers_409_for_a_confirmed_address(env, db):
-    from tests.integration.test_signup import index
+async def test_switched_off_landing_page_says_signups_are_closed(closed):
+    page = await closed.get("/")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Signups are closed" in page.text
+    assert 'action="/signup"' not in page.text
 
+
+async def test_switched_off_form_post_is_sent_to_the_error_page_with_the_reason(closed, db):
+    response = await closed.post("/signup", data={"email": address()})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/oops?reason=signup-closed"
+    shown = await closed.get(response.headers["location"])
+    assert "Signups are closed" in shown.text
+    assert await stored(db) == 0
+
+
+async def test_switched_off_challenge_is_a_404_problem(closed):
+    response = await closed.get("/altcha/challenge")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "urn:signet-signup:problem:signup-closed"
+
+
+async def test_reveal_switch_answers_409_for_a_confirmed_address(env, db):
     email = address()
     async with app_client({**env, "SIGNUP_REVEAL_EXISTING": "true"}) as client:
         assert (await client.post("/signup", json={"email": email})).status_code == 202
         await inspect().set_status(db, email_index=index(email), status="confirmed")
         response = await client.post("/signup", json={"email": email})
     assert response.status_code == 409
+
+
+async def test_reveal_switch_409_sends_no_already_subscribed_mail(
+    env, db, settings, worker, smtp_server
+):
+    # Given a confirmed address whose resend window is over, so a mail would be due
+    email = address()
+    async with app_client({**env, "SIGNUP_REVEAL_EXISTING": "true"}) as client:
+        assert (await client.post("/signup", json={"email": email})).status_code == 202
+        smtp_server.wait_for(to(email))
+        await settled(db, email)
+        await inspect().set_status(db, email_index=index(email), status="confirmed")
+        await inspect().age_last_mailed(
+            db, email_index=index(email), seconds=float(settings.resend_window + 1)
+        )
+        # When it signs up again and is told so on screen
+        response = await client.post("/signup", json={"email": email})
+    assert response.status_code == 409
+    # Then no mail says it again
+    await settled(db, email)
+    assert [o["kind"] for o in await outbox(db, email)] == ["confirmation"]
+    assert len([m for m in smtp_server.messages if to(email)(m)]) == 1
+
+
+# --- the client address behind a proxy
+
+PROXY = "203.0.113.7"  # the test transport's peer
+
+
+@pytest.mark.parametrize(
+    ("written_by_proxy", "forged_by_client"),
+    [
+        ("x-forwarded-for", {"forwarded": "for=198.51.100.66"}),
+        ("forwarded", {"x-forwarded-for": "198.51.100.66"}),
+    ],
+)
+async def test_only_the_header_the_proxy_writes_names_the_client(
+    env, db, written_by_proxy, forged_by_client
+):
+    proxied = {
+        **env,
+        "SIGNUP_TRUSTED_PROXIES": f"{PROXY}/32",
+        "SIGNUP_FORWARDED_HEADER": written_by_proxy,
+    }
+    real = "192.0.2.10"
+    written = {
+        "x-forwarded-for": {"x-forwarded-for": real},
+        "forwarded": {"forwarded": f"for={real};proto=https"},
+    }[written_by_proxy]
+    email, spoofed = address(), address()
+    async with app_client(proxied) as client:
+        await client.post("/signup", json={"email": email}, headers={**forged_by_client, **written})
+        # A proxy that wrote nothing (a path it does not front) leaves only the forgery
+        await client.post("/signup", json={"email": spoofed}, headers=forged_by_client)
+    key = BLIND_INDEX_KEY.encode()
+    assert (await rows(db, email))[0]["consent_ip_hash"] == hash_ip(key, real)
+    assert (await rows(db, spoofed))[0]["consent_ip_hash"] == hash_ip(key, PROXY)

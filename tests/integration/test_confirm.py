@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from signup_core import tokens
-from signup_core.db import queries
 from tests.integration.test_signup import address, index, outbox, rows
 from tests.support import app_client, inspect
 
@@ -18,7 +17,7 @@ async def pending_with_token(client, db, ttl: float = 3600.0) -> tuple[str, str]
     assert (await client.post("/signup", json={"email": email})).status_code == 202
     [row] = await rows(db, email)
     token, token_hash = tokens.mint()
-    await queries().insert_token(
+    await inspect().insert_token(
         db, token_hash=token_hash, subscription_id=row["id"], ttl_seconds=ttl
     )
     return email, token
@@ -70,7 +69,7 @@ async def test_another_token_of_a_confirmed_subscription_says_already_confirmed(
     email, first = await pending_with_token(client, db)
     [row] = await rows(db, email)
     second, second_hash = tokens.mint()
-    await queries().insert_token(
+    await inspect().insert_token(
         db, token_hash=second_hash, subscription_id=row["id"], ttl_seconds=3600.0
     )
     await client.post("/confirm", data={"token": first})

@@ -7,12 +7,14 @@ import signal
 import time
 import uuid
 
+import asyncpg
 import pytest
 
 from devstack import postgres, redis
 from devstack.processes import free_port
 from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core.clock import FixedClock
+from signup_core.migrations import migrate
 from tests import providers as p
 from tests.conftest import Worker
 from tests.integration.test_flow import to
@@ -25,6 +27,14 @@ def own_redis():
     server = redis.start(free_port())
     yield server
     server.stop()
+
+
+async def _migrate(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
 
 
 @pytest.fixture
@@ -50,12 +60,14 @@ async def test_readyz_follows_a_dependency_down_and_back(
     env, request, dependency, variable, fixture
 ):
     server = request.getfixturevalue(fixture)
+    if dependency == "postgres":
+        await _migrate(server.url)  # /readyz says "not ready" on an unmigrated schema
     async with app_client({**env, variable: server.url}) as client:
         assert (await client.get("/readyz")).status_code == 200
         server.stop()
         response = await client.get("/readyz")
         assert response.status_code == 503
-        checks = {"postgres": "up", "redis": "up", dependency: "down"}
+        checks = {"postgres": "up", "redis": "up", "schema": "current", dependency: "down"}
         assert response.json()["checks"] == checks
         assert (await client.get("/healthz")).status_code == 200
         restart(server)

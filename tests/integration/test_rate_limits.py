@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_flow import to
 from tests.support import app_client
@@ -123,6 +124,22 @@ async def test_redis_down_fails_open_and_counts_it(env, db):
     assert sample("signup_rate_limiter_errors_total") == before + 1
 
 
-async def test_metrics_endpoint_exposes_the_counters(client):
+async def scraped(client, name: str, **labels: str) -> float:
     text = (await client.get("/metrics")).text
-    assert "signup_rate_limited_total" in text and "signup_signups_total" in text
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and s.labels == labels:
+                return s.value
+    return 0.0
+
+
+async def test_metrics_endpoint_counts_signups_and_refusals(env, db):
+    async with app_client({**env, **limits(ip="1/minute")}) as client:
+        accepted = await scraped(client, "signup_signups_total", outcome="accepted")
+        limited = await scraped(client, "signup_rate_limited_total", limit="ip")
+        answers = [
+            (await client.post("/signup", json={"email": address()})).status_code for _ in range(2)
+        ]
+        assert answers == [202, 429]
+        assert await scraped(client, "signup_signups_total", outcome="accepted") == accepted + 1
+        assert await scraped(client, "signup_rate_limited_total", limit="ip") == limited + 1

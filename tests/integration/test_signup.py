@@ -9,7 +9,7 @@ import pytest
 
 from signup_core import sealing
 from signup_core.addresses import blind_index
-from tests.support import BLIND_INDEX_KEY, app_client, inspect
+from tests.support import BLIND_INDEX_KEY, app_client, eventually, inspect
 
 PROBLEM = "application/problem+json"
 
@@ -28,6 +28,16 @@ async def rows(db, email):
 
 async def outbox(db, email):
     return [r async for r in inspect().outbox_for(db, email_index=index(email))]
+
+
+async def settled(db, email) -> None:
+    """Wait until the worker has sent or given up every outbox row of the address: after that,
+    a mail that was going to arrive has arrived (the catcher holds it before the commit)."""
+
+    async def done() -> bool:
+        return all(o["sent_at"] or o["failed_at"] for o in await outbox(db, email))
+
+    await eventually(done)
 
 
 async def test_json_signup_stores_a_pending_subscription_and_queues_one_mail(client, db):
@@ -238,3 +248,13 @@ async def test_database_down_is_a_503_problem_with_retry_after(env):
     assert response.headers["retry-after"]
     assert form.status_code == 303
     assert form.headers["location"] == "/oops?reason=unavailable"
+
+
+@pytest.mark.parametrize(
+    "path", ["/unsubscribe/?token=abc", "/thanks/", "/confirm/", "/oops/", "/readyz/"]
+)
+async def test_a_trailing_slash_is_not_redirected_to_the_host_header(client, path):
+    response = await client.get(path, headers={"host": "evil.example"})
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert response.headers["content-type"] == PROBLEM

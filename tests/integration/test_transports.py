@@ -51,6 +51,7 @@ async def postmark(env, db):
             form_version="1",
             ip_hash=None,
             resend_window=600.0,
+            reveal_existing=False,
         )
         await inspect().mark_relayed(db, email_index=index(email))
     pool = await core_db.create_pool(settings, max_size=2)
