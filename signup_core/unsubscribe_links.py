@@ -25,11 +25,8 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
     return URLSafeSerializer(keys, salt=SALT)
 
 
-def sign(settings: Settings, link_id: LinkId) -> str:
-    # An int is still signed so that a caller not yet passing the unsubscribe id keeps
-    # sending working links; such a link shows the row number, so callers pass the uuid.
-    value = link_id.hex if isinstance(link_id, uuid.UUID) else link_id
-    return str(_serializer(settings).dumps(value))
+def sign(settings: Settings, unsubscribe_id: uuid.UUID) -> str:
+    return str(_serializer(settings).dumps(unsubscribe_id.hex))
 
 
 def verify(settings: Settings, token: str) -> LinkId | None:
@@ -45,5 +42,5 @@ def verify(settings: Settings, token: str) -> LinkId | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def url(settings: Settings, link_id: LinkId) -> str:
-    return f"{settings.public_base_url}/unsubscribe?token={sign(settings, link_id)}"
+def url(settings: Settings, unsubscribe_id: uuid.UUID) -> str:
+    return f"{settings.public_base_url}/unsubscribe?token={sign(settings, unsubscribe_id)}"

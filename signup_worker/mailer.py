@@ -45,7 +45,7 @@ async def deliver(res: Opened, outbox_id: int) -> str:
             sender=s.mail_from,
             reply_to=s.mail_reply_to,
             domain=s.mail_domain,
-            unsubscribe_url=unsubscribe_links.url(s, job["subscription_id"]),
+            unsubscribe_url=unsubscribe_links.url(s, job["unsubscribe_id"]),
         )
         message = render(job["kind"], job["locale"], envelope, context)
         try:

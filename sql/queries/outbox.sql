@@ -38,7 +38,7 @@ SELECT count(*) FROM released;
 -- name: lock_outbox_mail(outbox_id)^
 -- Locks one unsent outbox row with what its mail needs; waits for a relay or sender holding it.
 SELECT o.id, o.kind, o.subscription_id, s.status::text AS status,
-       s.email_sealed, s.name_sealed, s.locale, s.list_name, s.email_index
+       s.email_sealed, s.name_sealed, s.locale, s.list_name, s.email_index, s.unsubscribe_id
 FROM outbox o
 JOIN subscriptions s ON s.id = o.subscription_id
 WHERE o.id = :outbox_id AND o.sent_at IS NULL AND o.failed_at IS NULL

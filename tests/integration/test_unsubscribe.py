@@ -172,3 +172,20 @@ def client_settings():
     from tests.support import app_env
 
     return load_settings(app_env("postgresql://x@localhost/x", "redis://localhost/0", 25))
+
+
+async def test_the_mailed_link_signs_the_opaque_id(client, db, worker, smtp_server):
+    from tests.integration.test_flow import to
+
+    # Given a signup whose confirmation the worker mails
+    email = person()
+    await client.post("/signup", json={"email": email})
+    [mail] = smtp_server.wait_for(to(email), timeout=15)
+    [row] = await rows(db, email)
+    # Then the mail's List-Unsubscribe link carries the random id, not the row number
+    link = "".join(str(mail["List-Unsubscribe"]).split()).strip("<>")
+    assert json.loads(payload(link.split("token=", 1)[1])) == row["unsubscribe_id"].hex
+    # And it works as the one-click POST
+    response = await client.post(link, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert (await rows(db, email))[0]["status"] == "unsubscribed"
