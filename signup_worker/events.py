@@ -19,7 +19,9 @@ async def apply(res: Opened, event_id: int) -> str:
             return "done-before"
         kind, index = event["kind"], event["email_index"]
         if kind in ("hard_bounce", "complaint"):
-            await q.suppress_address(conn, email_index=index, reason=kind)
+            await q.suppress_address(
+                conn, email_index=index, reason=kind, provider=event["provider"]
+            )
         elif kind == "soft_bounce":
             # Measured between the bounces' own times, not against a clock: a provider's late
             # delivery still counts with the bounces it happened beside.
@@ -27,7 +29,9 @@ async def apply(res: Opened, event_id: int) -> str:
                 conn, email_index=index, window_seconds=float(s.soft_bounce_window)
             )
             if count >= s.soft_bounce_limit:
-                await q.suppress_address(conn, email_index=index, reason="soft_bounces")
+                await q.suppress_address(
+                    conn, email_index=index, reason="soft_bounces", provider=event["provider"]
+                )
         elif kind == "unsubscribe":
             await q.unsubscribe_address(conn, email_index=index)
         await q.mark_event_applied(conn, event_id=event_id)

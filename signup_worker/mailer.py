@@ -55,7 +55,10 @@ async def deliver(res: Opened, outbox_id: int) -> str:
             if e.recipient:
                 # The mailbox itself was refused: as good as a hard bounce.
                 await q.suppress_subscription(
-                    conn, subscription_id=job["subscription_id"], reason="refused"
+                    conn,
+                    subscription_id=job["subscription_id"],
+                    reason="refused",
+                    provider=s.mail_transport,
                 )
             log.warning("mail refused for good", extra={"outbox_id": outbox_id, "failure": str(e)})
             return "refused"

@@ -66,8 +66,13 @@ SELECT coalesce(max(n), 0) FROM (
     WHERE email_index = :email_index AND kind = 'soft_bounce'
 ) AS windows;
 
--- name: suppress_address(email_index, reason)!
--- Suppresses every subscription of an address, on every list; suppression is never undone here.
+-- name: suppress_address(email_index, reason, provider)!
+-- Suppresses an address on every list, rows or not; the first reason is kept, never undone here.
+WITH listed AS (
+    INSERT INTO suppressions (email_index, reason, provider)
+    VALUES (:email_index, :reason, :provider)
+    ON CONFLICT (email_index) DO NOTHING
+)
 UPDATE subscriptions
 SET status = 'suppressed', suppressed_at = now(), suppression_reason = :reason, updated_at = now()
 WHERE email_index = :email_index AND status <> 'suppressed';
@@ -82,9 +87,15 @@ WHERE email_index = :email_index AND status IN ('pending', 'confirmed');
 -- Records that a provider event has been applied.
 UPDATE provider_events SET applied_at = now() WHERE id = :event_id;
 
--- name: suppress_subscription(subscription_id, reason)!
--- Suppresses one address, found through one of its subscriptions, after a permanent refusal.
+-- name: suppress_subscription(subscription_id, reason, provider)!
+-- Suppresses the address of one subscription, on every list, after a permanent refusal.
+WITH target AS (
+    SELECT email_index FROM subscriptions WHERE id = :subscription_id
+), listed AS (
+    INSERT INTO suppressions (email_index, reason, provider)
+    SELECT email_index, :reason, :provider FROM target
+    ON CONFLICT (email_index) DO NOTHING
+)
 UPDATE subscriptions
 SET status = 'suppressed', suppressed_at = now(), suppression_reason = :reason, updated_at = now()
-WHERE email_index = (SELECT email_index FROM subscriptions WHERE id = :subscription_id)
-  AND status <> 'suppressed';
+WHERE email_index = (SELECT email_index FROM target) AND status <> 'suppressed';

@@ -37,7 +37,10 @@ SELECT count(*) FROM released;
 
 -- name: lock_outbox_mail(outbox_id)^
 -- Locks one unsent outbox row with what its mail needs; waits for a relay or sender holding it.
-SELECT o.id, o.kind, o.subscription_id, s.status::text AS status,
+SELECT o.id, o.kind, o.subscription_id,
+       -- The address-level list wins over the row: suppressed on any list, suppressed here.
+       CASE WHEN EXISTS (SELECT 1 FROM suppressions x WHERE x.email_index = s.email_index)
+            THEN 'suppressed' ELSE s.status::text END AS status,
        s.email_sealed, s.name_sealed, s.locale, s.list_name, s.email_index, s.unsubscribe_id
 FROM outbox o
 JOIN subscriptions s ON s.id = o.subscription_id

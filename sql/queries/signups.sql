@@ -4,13 +4,17 @@
 WITH upserted AS (
     INSERT INTO subscriptions AS s
         (list_name, email_index, email_sealed, name_sealed, locale,
-         consent_form_version, consent_ip_hash, last_mailed_at)
+         consent_form_version, consent_ip_hash, last_mailed_at, status)
     VALUES
         (:list_name, :email_index, :email_sealed, :name_sealed, :locale,
-         :form_version, :ip_hash, now())
+         :form_version, :ip_hash, now(),
+         -- An address suppressed on any list (or with no row at all) is suppressed on this one.
+         CASE WHEN EXISTS (SELECT 1 FROM suppressions WHERE email_index = :email_index)
+              THEN 'suppressed'::subscription_status ELSE 'pending' END)
     ON CONFLICT (email_index, list_name) DO UPDATE SET
         -- Someone who unsubscribed may sign up again; a suppressed address stays suppressed.
-        status = CASE WHEN s.status = 'unsubscribed' THEN 'pending'::subscription_status
+        status = CASE WHEN EXCLUDED.status = 'suppressed' THEN 'suppressed'
+                      WHEN s.status = 'unsubscribed' THEN 'pending'::subscription_status
                       ELSE s.status END,
         -- An unauthenticated request may refresh only what is not yet confirmed.
         email_sealed = CASE WHEN s.status IN ('pending', 'unsubscribed')
