@@ -1,5 +1,5 @@
-"""Hostile input on every route answers 4xx (a problem for APIs, a page for browsers), never a
-500: first the inputs a sweep found, then generated ones (tests/integration/test_fuzz.py)."""
+"""Hostile input answers 4xx (a problem for APIs, a page for browsers), never a 500: the
+inputs a sweep of every route found. Generated ones: test_generated_input.py."""
 
 from __future__ import annotations
 
@@ -8,25 +8,14 @@ import logging
 import uuid
 
 import pytest
-import respx
 
-from signup_core.clock import FixedClock
 from tests import providers as p
-from tests.support import app_client
 
 DEEP = b"[" * 1500 + b"]" * 1500  # 3 KB, 1,500 levels
 PROBLEM = "application/problem+json"
 JSON = {"content-type": "application/json"}
 STAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
 SURROGATE = '"\\ud800"'  # a JSON escape for a lone surrogate: valid JSON, no valid text
-
-
-@pytest.fixture
-async def hooks(env, db):
-    with respx.mock(assert_all_called=False) as mock:
-        mock.get(p.CERT_URL).respond(content=p.SNS_CERT)
-        async with app_client(p.configured(env), clock=FixedClock(p.NOW)) as client:
-            yield client
 
 
 def raw_json(template: dict, **raw_fields: str) -> bytes:
@@ -79,8 +68,8 @@ UNSIGNED = [
 
 
 @pytest.mark.parametrize(("path", "body", "headers"), UNSIGNED)
-async def test_malformed_unauthenticated_input_is_a_4xx(hooks, caplog, path, body, headers):
-    response = await hooks.post(path, content=body, headers=headers)
+async def test_malformed_unauthenticated_input_is_a_4xx(armed, caplog, path, body, headers):
+    response = await armed.post(path, content=body, headers=headers)
     assert 400 <= response.status_code < 500, response.text
     browser = path in ("/confirm", "/unsubscribe")
     expected = "text/html" if browser else PROBLEM
@@ -135,9 +124,9 @@ SIGNED = [
 
 @pytest.mark.parametrize(("path", "body", "headers"), SIGNED)
 async def test_authenticated_bodies_with_fields_of_other_types_are_malformed(
-    hooks, db, caplog, path, body, headers
+    armed, db, caplog, path, body, headers
 ):
-    response = await hooks.post(path, content=body, headers=headers)
+    response = await armed.post(path, content=body, headers=headers)
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["type"].endswith(":malformed")
