@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
 from signup_api.problems import Problem
+from signup_core import json_bodies
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -19,7 +19,8 @@ def media_type(request: Request) -> str:
 
 async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # ASCII digits only: str.isdigit() also says yes to "²", which int() refuses.
+    if declared.isascii() and declared.isdigit() and (len(declared) > 15 or int(declared) > limit):
         raise Problem(413, f"The body may be at most {limit} bytes.", slug="too-large")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -44,8 +45,8 @@ async def parse_fields(request: Request, limit: int) -> dict[str, str]:
         except UnicodeDecodeError:
             raise Problem(400, "The form is not valid UTF-8.", slug="malformed") from None
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = json_bodies.loads(raw)
+    except json_bodies.MalformedJSON:
         raise Problem(400, "The body is not valid JSON.", slug="malformed") from None
     if not isinstance(data, dict):
         raise Problem(400, "The body must be a JSON object.", slug="malformed")

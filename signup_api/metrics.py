@@ -20,6 +20,11 @@ WEBHOOK_REJECTED = Counter(
     "Webhook requests refused before anything was stored.",
     ["provider", "reason"],
 )
+WEBHOOK_DERIVED_IDS = Counter(
+    "signup_webhook_events_without_id_total",
+    "Provider events that came without an id, stored under one derived from their content.",
+    ["provider"],
+)
 BLOCKED = Counter("signup_blocked_total", "Signups refused by an abuse control.", ["reason"])
 
 

@@ -1,14 +1,114 @@
-"""`signup-api`: serve the API with uvicorn, after the settings have been checked."""
+"""`signup-api`: serve the API with uvicorn, after the settings have been checked, with the
+limits uvicorn leaves open: a cap on a request's header bytes, a deadline for its headers."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import sys
 
 import uvicorn
+from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from signup_api.app import create_app
+from signup_api.problems import TITLES
 from signup_core import logs
-from signup_core.settings import ConfigError, load_settings
+from signup_core.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+# httptools has no limit on header size (it took 2 MB), and h11's applies only to what is
+# still unparsed after a read. 16 KiB holds any browser's or provider's request.
+MAX_HEADER_BYTES = 16 * 1024
+# Seconds from a connection (or a request's first byte) to the end of its headers: uvicorn
+# waits forever for a client that sends them a byte at a time (slow loris).
+HEADER_TIMEOUT = 10.0
+# Open connections plus running requests; beyond, uvicorn answers 503 at once.
+MAX_CONCURRENCY = 1000
+
+
+class GuardedHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus the header size cap and the header deadline."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._in_head, self._head_bytes = True, 0
+        self._deadline: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        # Still in the headers after this read (a read that ends them may carry a body).
+        if self._in_head and self._head_bytes > MAX_HEADER_BYTES:
+            self._refuse(431, "The request's headers are too large.")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        self._in_head, self._head_bytes = False, 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True  # what follows is the next request's head
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(HEADER_TIMEOUT, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        self._refuse(408, "The request's headers did not arrive in time.")
+
+    def _refuse(self, status: int, detail: str) -> None:
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # an answer is being written: nothing can go in between
+            return
+        log.warning("request head refused", extra={"status": status})
+        body = json.dumps(
+            {"type": "urn:signet-signup:problem:head", "title": TITLES[status], "status": status}
+            | {"detail": detail}
+        ).encode()
+        head = (
+            f"HTTP/1.1 {status} {TITLES[status]}\r\ncontent-type: application/problem+json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
+        self.transport.close()
+
+
+def config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http=GuardedHttp,
+        limit_concurrency=MAX_CONCURRENCY,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=20,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 def main() -> None:
@@ -17,12 +117,4 @@ def main() -> None:
     except ConfigError as e:
         sys.exit(f"signup-api: configuration error: {e}")
     logs.configure(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+    uvicorn.Server(config(create_app(settings), settings)).run()

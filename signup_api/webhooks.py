@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
 from starlette.requests import Request
@@ -20,6 +21,7 @@ from signup_core.providers import (
     Context,
     Event,
     Inbound,
+    Malformed,
     Rejected,
     mailgun,
     postmark,
@@ -47,25 +49,18 @@ async def receive(request: Request) -> Response:
     inbound = Inbound(
         body, {k.lower(): v for k, v in request.headers.items()}, dict(request.query_params)
     )
+    claims = Claims(state.redis)
     context = Context(
-        state.settings,
-        state.clock.now(),
-        state.http,
-        lambda key, ttl: _claim_once(state.redis, key, ttl),
-        state.certificates,
+        state.settings, state.clock.now(), state.http, claims.claim, state.certificates
     )
     try:
-        events = await handler(inbound, context)
-    except Rejected as r:
-        metrics.WEBHOOK_REJECTED.labels(provider, r.reason).inc()
-        log.warning("webhook refused", extra={"provider": provider, "reason": r.reason})
-        raise Problem(r.status, "The request was not accepted.", slug="webhook-refused") from None
-    except (redis.RedisError, OSError) as e:
-        log.warning("webhook replay check unavailable", extra={"error": type(e).__name__})
-        raise unavailable("Redis") from None
-    stored = await _store(request, provider, events)
-    for event in events:
-        metrics.WEBHOOK_EVENTS.labels(provider, event.kind).inc()
+        events = await _verified_events(handler, provider, inbound, context)
+        stored = await _store(request, provider, events)
+    except Exception:
+        # Not stored: a claimed replay token would turn the provider's retry away for good.
+        await claims.release()
+        raise
+    _count(provider, events)
     log.info(
         "webhook accepted",
         extra={"provider": provider, "events": len(events), "stored": len(stored)},
@@ -73,9 +68,60 @@ async def receive(request: Request) -> Response:
     return JSONResponse({"received": len(events), "stored": len(stored)})
 
 
-async def _claim_once(client: redis.Redis, key: str, ttl: int) -> bool:
-    async with asyncio.timeout(REDIS_TIMEOUT):
-        return bool(await client.set(f"signup:once:{key}", "1", nx=True, ex=ttl))
+async def _verified_events(
+    handler: Callable[[Inbound, Context], Awaitable[list[Event]]],
+    provider: str,
+    inbound: Inbound,
+    context: Context,
+) -> list[Event]:
+    try:
+        return await handler(inbound, context)
+    except Rejected as r:
+        metrics.WEBHOOK_REJECTED.labels(provider, r.reason).inc()
+        log.warning("webhook refused", extra={"provider": provider, "reason": r.reason})
+        if isinstance(r, Malformed):
+            raise Problem(
+                400, "The body is not what the provider sends.", slug="malformed"
+            ) from None
+        raise Problem(r.status, "The request was not accepted.", slug="webhook-refused") from None
+    except (redis.RedisError, OSError) as e:
+        log.warning("webhook replay check unavailable", extra={"error": type(e).__name__})
+        raise unavailable("Redis") from None
+
+
+def _count(provider: str, events: list[Event]) -> None:
+    for event in events:
+        metrics.WEBHOOK_EVENTS.labels(provider, event.kind).inc()
+    derived = sum(e.derived_id for e in events)
+    if derived:
+        # Stored all the same, under an id made from the event's content.
+        metrics.WEBHOOK_DERIVED_IDS.labels(provider).inc(derived)
+        log.warning("webhook events without an id", extra={"provider": provider, "count": derived})
+
+
+class Claims:
+    """The replay tokens one request claims in Redis, so that they can be handed back."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.keys: list[str] = []
+
+    async def claim(self, key: str, ttl: int) -> bool:
+        async with asyncio.timeout(REDIS_TIMEOUT):
+            fresh = bool(await self.client.set(f"signup:once:{key}", "1", nx=True, ex=ttl))
+        if fresh:
+            self.keys.append(f"signup:once:{key}")
+        return fresh
+
+    async def release(self) -> None:
+        if not self.keys:
+            return
+        try:
+            async with asyncio.timeout(REDIS_TIMEOUT):
+                await self.client.delete(*self.keys)
+        except (redis.RedisError, OSError) as e:
+            # The provider's retry will be refused as a replay until the token expires.
+            log.warning("replay token not released", extra={"error": type(e).__name__})
 
 
 def _index(key: bytes, address: str) -> bytes:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from devstack import certificates
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0, tzinfo=datetime.UTC)
+POSTMARK_SECRET = "postmark-webhook-secret-0123456789abcdef"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-feedback"
 CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem"
 
@@ -137,4 +138,15 @@ def mailgun(
     return {
         "signature": {"timestamp": stamp, "token": token, "signature": signature},
         "event-data": event_data,
+    }
+
+
+def configured(env: dict[str, str]) -> dict[str, str]:
+    """The app's environment with every provider's webhook configured with the keys here."""
+    return {
+        **env,
+        "SIGNUP_SES_TOPIC_ARNS": TOPIC,
+        "SIGNUP_POSTMARK_WEBHOOK_SECRET": POSTMARK_SECRET,
+        "SIGNUP_SENDGRID_PUBLIC_KEY": SENDGRID_PUBLIC,
+        "SIGNUP_MAILGUN_SIGNING_KEY": MAILGUN_KEY,
     }

@@ -1,27 +1,40 @@
 """Mailgun: HMAC-SHA256 of timestamp + token with the webhook signing key; stale timestamps
-and reused tokens are refused; then one event per request."""
+and reused tokens are refused; then one event per request. The token is claimed only once
+the event has been read, and the caller releases it if storing fails, so a retry gets in."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import hmac
+from typing import Any
 
 from signup_core.providers import (
     Context,
     Event,
     Inbound,
     Rejected,
-    bounce_kind,
+    identify,
     json_body,
+    mapping,
     parse_time,
+    text,
+    unix_time,
     within,
 )
+from signup_core.providers.bounces import BLOCKED, DEFERRED, HARD, SOFT, classify
 
 SIMPLE = {"complained": "complaint", "unsubscribed": "unsubscribe", "delivered": "delivered"}
+# A failed event's `reason`, for when no status code says more; by `severity`.
+PERMANENT = {
+    "espblock": BLOCKED,
+    "suppress-complaint": "complaint",
+    "suppress-unsubscribe": "unsubscribe",
+}
+TEMPORARY = {"espblock": BLOCKED, "greylisted": DEFERRED}
 
 
-async def verify(signed: object, ctx: Context) -> None:
+def verify(signed: object, ctx: Context) -> str:
+    """The signature's token, once the signature and its timestamp check out."""
     key = ctx.settings.mailgun_signing_key
     if key is None:
         raise Rejected(403, "not configured")
@@ -30,39 +43,44 @@ async def verify(signed: object, ctx: Context) -> None:
     ):
         raise Rejected(401, "unsigned")
     stamp, token = signed["timestamp"], signed["token"]
-    expected = hmac.new(key.bytes(), (stamp + token).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signed["signature"]):
+    # Bytes on both sides: compare_digest refuses non-ASCII str, and any text encodes.
+    message = (stamp + token).encode("utf-8", "surrogatepass")
+    expected = hmac.new(key.bytes(), message, hashlib.sha256).hexdigest().encode()
+    if not hmac.compare_digest(expected, signed["signature"].encode("utf-8", "surrogatepass")):
         raise Rejected(403, "bad signature")
-    tolerance = ctx.settings.webhook_tolerance
-    if not stamp.isdigit() or not within(
-        datetime.datetime.fromtimestamp(int(stamp), datetime.UTC), ctx.now, tolerance
-    ):
+    moment = unix_time(stamp)
+    if moment is None or not within(moment, ctx.now, ctx.settings.webhook_tolerance):
         raise Rejected(403, "stale")
-    if not await ctx.claim_once(f"mailgun:{token}", tolerance * 2):
-        raise Rejected(403, "replayed")
+    return token
 
 
 async def receive(inbound: Inbound, ctx: Context) -> list[Event]:
     body = json_body(inbound.body)
-    await verify(body.get("signature"), ctx)
-    data = body.get("event-data")
-    return _event(data, ctx) if isinstance(data, dict) else []
+    token = verify(body.get("signature"), ctx)
+    events = _event(mapping(body, "event-data"), ctx)
+    if not await ctx.claim_once(f"mailgun:{token}", ctx.settings.webhook_tolerance * 2):
+        raise Rejected(403, "replayed")
+    return events
 
 
-def _event(data: dict, ctx: Context) -> list[Event]:
-    name, address, event_id = data.get("event"), data.get("recipient"), data.get("id")
-    if not isinstance(address, str) or not address or not event_id:
+def _event(data: dict[str, Any], ctx: Context) -> list[Event]:
+    name, address = text(data, "event"), text(data, "recipient")
+    if not data:
         return []
-    status = data.get("delivery-status") or {}
+    # Mailgun's signature covers the token, not the event; its content makes the stable id.
+    event_id, derived = identify(data.get("id"), data)
+    severity = text(data, "severity")
     if name == "failed":
-        code = status.get("enhanced-code") or status.get("message") or status.get("description")
-        basic = status.get("code")
-        if not code and isinstance(basic, int) and basic >= 400:
-            code = f"{basic // 100}.0.0"
-        kind = bounce_kind(code, labelled_permanent=data.get("severity") == "permanent")
+        status = mapping(data, "delivery-status")
+        code = (
+            text(status, "enhanced-code") or text(status, "message") or text(status, "description")
+        )
+        reason = text(data, "reason")
+        label = PERMANENT.get(reason or "", HARD) if severity == "permanent" else None
+        kind = classify(code, label or TEMPORARY.get(reason or "", SOFT))
     else:
-        kind = SIMPLE.get(name)
-    if kind is None:
+        kind = SIMPLE.get(name or "")
+    if kind is None or not address:
         return []
     when = parse_time(data.get("timestamp"), ctx.now)
-    return [Event(str(event_id), kind, address, when, data.get("severity") or name)]
+    return [Event(event_id, kind, address, when, severity or name, derived)]

@@ -4,24 +4,50 @@ SubscriptionChange and Delivery records."""
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
+from typing import Any
 
 from signup_core.providers import (
     Context,
     Event,
     Inbound,
     Rejected,
-    bounce_kind,
+    identify,
     json_body,
     parse_time,
+    text,
 )
+from signup_core.providers.bounces import BLOCKED, HARD, OTHER, SOFT, classify
 
-HARD = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated", "Blocked"}
-SOFT = {"SoftBounce", "Transient", "DnsError", "MailboxFull"}
+# Postmark's bounce types, by what they say about the address.
+BOUNCE_TYPES = {
+    "HardBounce": HARD,
+    "BadEmailAddress": HARD,
+    "ManuallyDeactivated": HARD,
+    "SoftBounce": SOFT,
+    "Transient": SOFT,
+    "DnsError": SOFT,
+    "Blocked": BLOCKED,  # the receiving side blocked the sender (content, blocklists)
+    "DMARCPolicy": BLOCKED,
+    "SMTPApiError": OTHER,
+    "TemplateRenderingFailed": OTHER,
+    "VirusNotification": OTHER,
+    "Unknown": OTHER,
+}
 COMPLAINT = {"SpamComplaint", "SpamNotification"}
+# Auto-replies, challenge mails and the like say nothing about the address.
+IGNORED = {
+    "AutoResponder",
+    "AddressChange",
+    "ChallengeVerification",
+    "InboundError",
+    "OpenRelayTest",
+    "Subscribe",
+    "Unconfirmed",
+    "Unsubscribe",
+}
 SUPPRESSION = {
-    "HardBounce": "hard_bounce",
+    "HardBounce": HARD,
     "SpamComplaint": "complaint",
     "ManualSuppression": "unsubscribe",
 }
@@ -32,7 +58,7 @@ def authenticate(inbound: Inbound, ctx: Context) -> None:
     if secret is None:
         raise Rejected(403, "not configured")
     expected = secret.value.encode()
-    token = inbound.query.get("token", "").encode()
+    token = inbound.query.get("token", "").encode("utf-8", "surrogatepass")
     if token and hmac.compare_digest(token, expected):
         return
     auth = inbound.headers.get("authorization", "")
@@ -40,7 +66,7 @@ def authenticate(inbound: Inbound, ctx: Context) -> None:
         raise Rejected(401, "unsigned")
     try:
         user, _, password = base64.b64decode(auth[6:], validate=True).partition(b":")
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or non-ASCII text, which b64decode refuses
         raise Rejected(401, "unsigned") from None
     user_ok = hmac.compare_digest(user, ctx.settings.postmark_webhook_user.encode())
     if not (hmac.compare_digest(password, expected) and user_ok):
@@ -53,35 +79,43 @@ async def receive(inbound: Inbound, ctx: Context) -> list[Event]:
     return events(json_body(inbound.body), ctx)
 
 
-def events(record: dict, ctx: Context) -> list[Event]:
-    kind = record.get("RecordType")
+def events(record: dict[str, Any], ctx: Context) -> list[Event]:
+    kind, label = text(record, "RecordType"), text(record, "Type")
+    given = record.get("ID")
     if kind == "Bounce":
-        label = record.get("Type")
         if label in COMPLAINT:
-            return _one(record, "complaint", "Email", "BouncedAt", ctx, label)
-        if label not in HARD | SOFT:
-            return []  # auto-replies, challenge mails and the like say nothing about the address
-        found = bounce_kind(record.get("Details"), labelled_permanent=label in HARD)
-        return _one(record, found, "Email", "BouncedAt", ctx, label)
-    if kind == "SpamComplaint":
-        return _one(record, "complaint", "Email", "BouncedAt", ctx, record.get("Type"))
-    if kind == "SubscriptionChange" and record.get("SuppressSending") is True:
-        found = SUPPRESSION.get(record.get("SuppressionReason"))
-        if found is None:
+            return _one(record, "complaint", "Email", "BouncedAt", ctx, label, given)
+        if label in IGNORED:
             return []
-        record = {**record, "ID": f"sub:{record.get('MessageID')}:{record.get('ChangedAt')}"}
-        return _one(record, found, "Recipient", "ChangedAt", ctx, record.get("SuppressionReason"))
+        found = classify(text(record, "Details"), BOUNCE_TYPES.get(label or "", OTHER))
+        return _one(record, found, "Email", "BouncedAt", ctx, label, given)
+    if kind == "SpamComplaint":
+        return _one(record, "complaint", "Email", "BouncedAt", ctx, label, given)
+    message_id = text(record, "MessageID")
+    if kind == "SubscriptionChange" and record.get("SuppressSending") is True:
+        reason = text(record, "SuppressionReason")
+        found = SUPPRESSION.get(reason or "")
+        changed = text(record, "ChangedAt")
+        given = f"sub:{message_id}:{changed}" if message_id and changed else None
+        return _one(record, found, "Recipient", "ChangedAt", ctx, reason, given)
     if kind == "Delivery":
-        record = {**record, "ID": f"dlv:{record.get('MessageID')}"}
-        return _one(record, "delivered", "Recipient", "DeliveredAt", ctx, None)
+        given = f"dlv:{message_id}" if message_id else None
+        return _one(record, "delivered", "Recipient", "DeliveredAt", ctx, None, given)
     return []
 
 
 def _one(
-    record: dict, kind: str, address_field: str, time_field: str, ctx: Context, detail: object
+    record: dict[str, Any],
+    kind: str | None,
+    address_field: str,
+    time_field: str,
+    ctx: Context,
+    detail: str | None,
+    given: object,
 ) -> list[Event]:
-    address = record.get(address_field)
-    if not isinstance(address, str) or not address or record.get("ID") is None:
+    event_id, derived = identify(given, record)
+    address = text(record, address_field)
+    if kind is None or not address:
         return []
     when = parse_time(record.get(time_field), ctx.now)
-    return [Event(str(record["ID"]), kind, address, when, str(detail) if detail else None)]
+    return [Event(event_id, kind, address, when, detail, derived)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -14,12 +13,16 @@ from signup_core.providers import (
     Context,
     Event,
     Inbound,
+    Malformed,
     Rejected,
-    bounce_kind,
+    identify,
     json_body,
     parse_time,
+    text,
+    unix_time,
     within,
 )
+from signup_core.providers.bounces import BLOCKED, DEFERRED, HARD, OTHER, classify
 
 SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
@@ -28,20 +31,27 @@ SIMPLE = {
     "unsubscribe": "unsubscribe",
     "group_unsubscribe": "unsubscribe",
     "delivered": "delivered",
-    "blocked": "soft_bounce",
+    "deferred": DEFERRED,
 }
-# Why SendGrid dropped a mail without trying: what that says about the address.
+# A bounce's `type`: "blocked" is the receiving server refusing the sender, not the mailbox.
+BOUNCE_TYPES = {"bounce": HARD, "blocked": BLOCKED}
+# Why SendGrid dropped a mail without trying, as its documentation lists them, matched whole:
+# a substring match took "Invalid SMTPAPI header" (our error) for "Invalid" (the address).
 DROPPED = {
-    "bounced address": "hard_bounce",
-    "invalid": "hard_bounce",
+    "bounced address": HARD,
+    "invalid": HARD,
     "spam reporting address": "complaint",
     "unsubscribed address": "unsubscribe",
+    "invalid smtpapi header": OTHER,
+    "spam content": OTHER,
+    "recipient list over package quota": OTHER,
+    "duplicate message": OTHER,
 }
 
 
-def public_key(text: str) -> ec.EllipticCurvePublicKey:
+def public_key(shown: str) -> ec.EllipticCurvePublicKey:
     """The key as SendGrid shows it: base64 DER, with or without PEM armour."""
-    body = "".join(line for line in text.strip().splitlines() if "-----" not in line)
+    body = "".join(line for line in shown.strip().splitlines() if "-----" not in line)
     key = serialization.load_der_public_key(base64.b64decode(body))
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise ValueError("not an EC public key")
@@ -54,11 +64,8 @@ def verify(inbound: Inbound, ctx: Context) -> None:
     signature, stamp = inbound.headers.get(SIGNATURE), inbound.headers.get(TIMESTAMP)
     if not signature or not stamp:
         raise Rejected(401, "unsigned")
-    if not stamp.isdigit() or not within(
-        datetime.datetime.fromtimestamp(int(stamp), datetime.UTC),
-        ctx.now,
-        ctx.settings.webhook_tolerance,
-    ):
+    moment = unix_time(stamp)
+    if moment is None or not within(moment, ctx.now, ctx.settings.webhook_tolerance):
         raise Rejected(403, "stale")
     try:
         # The signature covers the body's bytes exactly as received, not a re-encoding.
@@ -74,22 +81,24 @@ def verify(inbound: Inbound, ctx: Context) -> None:
 async def receive(inbound: Inbound, ctx: Context) -> list[Event]:
     verify(inbound, ctx)
     batch = json_body(inbound.body, list)
-    return [e for item in batch if isinstance(item, dict) for e in _event(item, ctx)]
+    if not all(isinstance(item, dict) for item in batch):
+        raise Malformed
+    return [e for item in batch for e in _event(item, ctx)]
 
 
 def _event(item: dict, ctx: Context) -> list[Event]:
-    name, address, event_id = item.get("event"), item.get("email"), item.get("sg_event_id")
-    if not isinstance(address, str) or not address or not event_id:
-        return []
+    name, address = text(item, "event"), text(item, "email")
+    event_id, derived = identify(item.get("sg_event_id"), item)
+    status = text(item, "status")
     if name == "bounce":
-        blocked = item.get("type") == "blocked"
-        kind = bounce_kind(item.get("status") or item.get("reason"), labelled_permanent=not blocked)
+        bounce_type = text(item, "type")
+        label = HARD if bounce_type is None else BOUNCE_TYPES.get(bounce_type, OTHER)
+        kind = classify(status or text(item, "reason"), label)
     elif name == "dropped":
-        reason = str(item.get("reason", "")).lower()
-        kind = next((k for text, k in DROPPED.items() if text in reason), None)
+        kind = DROPPED.get((text(item, "reason") or "").strip().lower(), OTHER)
     else:
-        kind = SIMPLE.get(name)
-    if kind is None:
+        kind = SIMPLE.get(name or "")
+    if kind is None or not address:
         return []
     when = parse_time(item.get("timestamp"), ctx.now)
-    return [Event(str(event_id), kind, address, when, item.get("status") or name)]
+    return [Event(event_id, kind, address, when, status or name, derived)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -15,17 +15,21 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from signup_core import json_bodies
 from signup_core.providers import (
     Context,
     Event,
     Inbound,
     Rejected,
-    bounce_kind,
+    array,
+    identify,
     json_body,
+    mapping,
     parse_time,
-    status_of,
+    text,
     within,
 )
+from signup_core.providers.bounces import HARD, OTHER, SOFT, classify, enhanced_status
 
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 _CONFIRMATION_FIELDS = (
@@ -42,17 +46,30 @@ _SIGNED_FIELDS = {
     "SubscriptionConfirmation": _CONFIRMATION_FIELDS,
     "UnsubscribeConfirmation": _CONFIRMATION_FIELDS,
 }
+_STRING_FIELDS = {
+    *_CONFIRMATION_FIELDS,
+    "Subject",
+    "Signature",
+    "SignatureVersion",
+    "SigningCertURL",
+}
 _HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+# Transient bounces caused by what we sent, not by the mailbox.
+_CONTENT_SUBTYPES = {"MessageTooLarge", "ContentRejected", "AttachmentRejected"}
 _MAX_CERTIFICATES = 32
 
 
 def sns_url(url: object) -> str:
     """Only https URLs on an sns.<region>.amazonaws.com host are ever fetched (no SSRF)."""
-    parts = urlsplit(url if isinstance(url, str) else "")
+    try:
+        parts = urlsplit(url if isinstance(url, str) else "")
+        port = parts.port  # raises for a port that is not a number in range
+    except ValueError:  # also a malformed IPv6 host
+        raise Rejected(403, "foreign host") from None
     if (
         parts.scheme != "https"
         or not _SNS_HOST.match(parts.hostname or "")
-        or parts.port not in (None, 443)
+        or port not in (None, 443)
         or parts.username
         or parts.password
     ):
@@ -86,11 +103,13 @@ async def _certificate(url: str, ctx: Context) -> rsa.RSAPublicKey:
     return key
 
 
-async def verify(message: dict, ctx: Context) -> None:
+async def verify(message: dict[str, Any], ctx: Context) -> None:
+    for name in _STRING_FIELDS:
+        text(message, name)  # every SNS field is a string; anything else is malformed
     kind = message.get("Type")
-    if kind not in _SIGNED_FIELDS or not isinstance(message.get("Signature"), str):
+    if kind not in _SIGNED_FIELDS or not message.get("Signature"):
         raise Rejected(401, "unsigned")
-    algorithm = _HASHES.get(str(message.get("SignatureVersion")))
+    algorithm = _HASHES.get(message.get("SignatureVersion") or "")
     if algorithm is None:
         raise Rejected(403, "unknown signature version")
     url = sns_url(message.get("SigningCertURL"))
@@ -123,53 +142,58 @@ async def receive(inbound: Inbound, ctx: Context) -> list[Event]:
     if message["Type"] != "Notification":
         return []
     try:
-        ses = json.loads(message["Message"])
-    except (ValueError, TypeError):
+        ses = json_bodies.loads(message.get("Message") or "")
+    except json_bodies.MalformedJSON:
         return []  # a signed notification that is not SES's: acknowledged, ignored
     return events(ses, message, ctx) if isinstance(ses, dict) else []
 
 
-def events(ses: dict, sns: dict, ctx: Context) -> list[Event]:
+def _bounce_label(bounce: dict[str, Any]) -> str:
+    """SES's bounceType and bounceSubType, for when the recipient's status says nothing."""
+    bounce_type, sub_type = text(bounce, "bounceType"), text(bounce, "bounceSubType")
+    if bounce_type == "Permanent":
+        return HARD
+    if bounce_type == "Transient":
+        return OTHER if sub_type in _CONTENT_SUBTYPES else SOFT
+    return OTHER  # Undetermined
+
+
+def events(ses: dict[str, Any], sns: dict[str, Any], ctx: Context) -> list[Event]:
     """SES sends identity notifications (notificationType) and configuration-set events
     (eventType) with the same bodies; only the listed recipients are affected."""
-    kind = ses.get("notificationType") or ses.get("eventType")
+    kind = text(ses, "notificationType") or text(ses, "eventType")
     fallback = parse_time(sns.get("Timestamp"), ctx.now)
     if kind == "Bounce":
-        bounce = ses.get("bounce") or {}
-        permanent = bounce.get("bounceType") == "Permanent"
+        bounce = mapping(ses, "bounce")
+        label = _bounce_label(bounce)
         when = parse_time(bounce.get("timestamp"), fallback)
-        base = str(bounce.get("feedbackId") or sns.get("MessageId"))
-        return [
-            Event(
-                base,
-                bounce_kind(
-                    r.get("status") or r.get("diagnosticCode"), labelled_permanent=permanent
-                ),
-                r["emailAddress"],
-                when,
-                status_of(r.get("status")) or bounce.get("bounceType"),
-            )
-            for r in bounce.get("bouncedRecipients") or []
-            if r.get("emailAddress")
-        ]
+        base, derived = identify(text(bounce, "feedbackId") or sns.get("MessageId"), bounce)
+        found = []
+        for r in array(bounce, "bouncedRecipients"):
+            address, status = text(r, "emailAddress"), text(r, "status")
+            if address:
+                kind = classify(status or text(r, "diagnosticCode"), label)
+                detail = enhanced_status(status) or text(bounce, "bounceType")
+                found.append(Event(base, kind, address, when, detail, derived))
+        return found
     if kind == "Complaint":
-        complaint = ses.get("complaint") or {}
+        complaint = mapping(ses, "complaint")
         when = parse_time(complaint.get("timestamp"), fallback)
-        base = str(complaint.get("feedbackId") or sns.get("MessageId"))
+        base, derived = identify(text(complaint, "feedbackId") or sns.get("MessageId"), complaint)
+        feedback = text(complaint, "complaintFeedbackType")
         return [
-            Event(
-                base, "complaint", r["emailAddress"], when, complaint.get("complaintFeedbackType")
-            )
-            for r in complaint.get("complainedRecipients") or []
-            if r.get("emailAddress")
+            Event(base, "complaint", address, when, feedback, derived)
+            for r in array(complaint, "complainedRecipients")
+            if (address := text(r, "emailAddress"))
         ]
     if kind == "Delivery":
-        delivery = ses.get("delivery") or {}
+        delivery = mapping(ses, "delivery")
         when = parse_time(delivery.get("timestamp"), fallback)
-        base = str((ses.get("mail") or {}).get("messageId") or sns.get("MessageId"))
+        given = text(mapping(ses, "mail"), "messageId") or sns.get("MessageId")
+        base, derived = identify(given, delivery)
         return [
-            Event(base, "delivered", r, when)
-            for r in delivery.get("recipients") or []
-            if isinstance(r, str)
+            Event(base, "delivered", r, when, None, derived)
+            for r in array(delivery, "recipients", str)
+            if r
         ]
     return []

@@ -18,19 +18,12 @@ from tests import providers as p
 from tests.integration.test_signup import index, rows
 from tests.support import app_client, eventually, inspect
 
-POSTMARK_SECRET = "postmark-webhook-secret-0123456789abcdef"
+POSTMARK_SECRET = p.POSTMARK_SECRET
 
 
 @pytest.fixture
 async def hooks(env, db):
-    settings = {
-        **env,
-        "SIGNUP_SES_TOPIC_ARNS": p.TOPIC,
-        "SIGNUP_POSTMARK_WEBHOOK_SECRET": POSTMARK_SECRET,
-        "SIGNUP_SENDGRID_PUBLIC_KEY": p.SENDGRID_PUBLIC,
-        "SIGNUP_MAILGUN_SIGNING_KEY": p.MAILGUN_KEY,
-    }
-    async with app_client(settings, clock=FixedClock(p.NOW)) as client:
+    async with app_client(p.configured(env), clock=FixedClock(p.NOW)) as client:
         yield client
 
 
@@ -420,7 +413,7 @@ async def test_sendgrid_signed_batch_is_applied(hooks, db, worker):
     await becomes(db, leaver, "unsubscribed")
 
 
-async def test_sendgrid_blocked_is_a_soft_bounce(hooks, db):
+async def test_sendgrid_blocked_without_a_status_is_stored_as_blocked(hooks, db):
     body = json.dumps(
         [
             {
@@ -435,7 +428,7 @@ async def test_sendgrid_blocked_is_a_soft_bounce(hooks, db):
     ).encode()
     await post_sendgrid(hooks, body)
     [event] = [r async for r in inspect().events(db)]
-    assert event["kind"] == "soft_bounce"
+    assert event["kind"] == "blocked"
 
 
 async def test_sendgrid_signature_covers_the_raw_bytes(hooks, db):
@@ -562,3 +555,129 @@ async def test_malformed_bodies_are_4xx_never_500(hooks, db, provider, certifica
 
 async def _applied(db, count: int) -> bool:
     return len([r async for r in inspect().events(db) if r["applied_at"] is not None]) >= count
+
+
+# --- classified by meaning: only the recipient's own failures count against them
+
+
+async def test_sendgrid_blocked_by_policy_is_stored_and_never_suppresses(hooks, db, worker):
+    email = person()
+    await subscribed(hooks, db, email)
+    item = {
+        "email": email,
+        "event": "bounce",
+        "type": "blocked",
+        "status": "5.7.1",
+        "reason": "550 5.7.1 Service unavailable; client host blocked using a blocklist",
+        "sg_event_id": "blk-1",
+        "timestamp": 1,
+    }
+    response = await post_sendgrid(hooks, json.dumps([item]).encode())
+    assert response.json()["stored"] == 1
+    await eventually(lambda: _applied(db, 1))
+    [event] = [r async for r in inspect().events(db)]
+    assert event["kind"] == "blocked"
+    assert await status(db, email) == "confirmed"
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        ("Invalid SMTPAPI header", "other"),
+        ("Spam Content", "other"),
+        ("Recipient List over Package Quota", "other"),
+        ("A reason SendGrid adds next year", "other"),
+        ("Bounced Address", "hard_bounce"),
+        ("Invalid", "hard_bounce"),
+        ("Spam Reporting Address", "complaint"),
+        ("Unsubscribed Address", "unsubscribe"),
+    ],
+)
+async def test_sendgrid_dropped_reasons_are_matched_whole(hooks, db, reason, kind):
+    item = {"email": person(), "event": "dropped", "reason": reason, "sg_event_id": "d1"}
+    assert (await post_sendgrid(hooks, json.dumps([{**item, "timestamp": 1}]).encode())).json()[
+        "stored"
+    ] == 1
+    [event] = [r async for r in inspect().events(db)]
+    assert event["kind"] == kind
+
+
+async def test_policy_statuses_are_blocked_for_every_provider(hooks, db, certificate):
+    """5.7.x is the receiving side refusing the sender, whatever the provider's label says."""
+    ses = p.sns(p.ses_bounce([(person(), "5.7.1")], bounce_type="Permanent"))
+    assert (await hooks.post("/webhooks/ses", json=ses)).json()["stored"] == 1
+    postmark = postmark_bounce(person(), "HardBounce", 7, "smtp;550 5.7.1 rejected by policy")
+    url = f"/webhooks/postmark?token={POSTMARK_SECRET}"
+    assert (await hooks.post(url, json=postmark)).json()["stored"] == 1
+    mailgun = mailgun_failed(person(), message="5.7.1 sender blocked", event_id="mg-b")
+    body = p.mailgun(mailgun, token=uuid.uuid4().hex)
+    assert (await hooks.post("/webhooks/mailgun", json=body)).json()["stored"] == 1
+    kinds = {r["provider"]: r["kind"] async for r in inspect().events(db)}
+    assert kinds == {"ses": "blocked", "postmark": "blocked", "mailgun": "blocked"}
+
+
+@pytest.mark.parametrize(
+    ("label", "kind"),
+    [("Blocked", "blocked"), ("DMARCPolicy", "blocked"), ("SMTPApiError", "other")],
+)
+async def test_postmark_types_that_are_not_the_recipients_fault(hooks, db, label, kind):
+    url = f"/webhooks/postmark?token={POSTMARK_SECRET}"
+    await hooks.post(url, json=postmark_bounce(person(), label, 8, "rejected"))
+    [event] = [r async for r in inspect().events(db)]
+    assert event["kind"] == kind
+
+
+# --- nothing verified is lost
+
+
+async def test_mailgun_retry_after_a_database_outage_is_stored(env, db):
+    from devstack.processes import free_port
+
+    body = p.mailgun(mailgun_failed(person()), token=uuid.uuid4().hex)
+    down = {**p.configured(env), "DATABASE_URL": f"postgresql://x@127.0.0.1:{free_port()}/x"}
+    async with app_client(down, clock=FixedClock(p.NOW)) as client:
+        assert (await client.post("/webhooks/mailgun", json=body)).status_code == 503
+    async with app_client(p.configured(env), clock=FixedClock(p.NOW)) as client:
+        retry = await client.post("/webhooks/mailgun", json=body)
+        assert retry.status_code == 200 and retry.json()["stored"] == 1
+        # Stored once, the token is spent: a replay is refused again.
+        assert (await client.post("/webhooks/mailgun", json=body)).status_code == 403
+
+
+def _without_id(provider: str, email: str) -> tuple[str, object, dict]:
+    """A genuine event of `provider` that carries no event id, and a fresh signature."""
+    if provider == "mailgun":
+        data = {k: v for k, v in mailgun_failed(email).items() if k != "id"}
+        return "/webhooks/mailgun", p.mailgun(data, token=uuid.uuid4().hex), {}
+    if provider == "sendgrid":
+        item = {k: v for k, v in sendgrid_batch(email)[1].items() if k != "sg_event_id"}
+        body = json.dumps([item]).encode()
+        return "/webhooks/sendgrid", body, p.sendgrid_headers(body)
+    if provider == "postmark":
+        record = {k: v for k, v in postmark_bounce(email).items() if k != "ID"}
+        return f"/webhooks/postmark?token={POSTMARK_SECRET}", record, {}
+    notification = p.ses_bounce([(email, "5.1.1")])
+    del notification["bounce"]["feedbackId"]
+    return "/webhooks/ses", p.sns(notification, message_id=""), {}
+
+
+@pytest.mark.parametrize("provider", ["mailgun", "sendgrid", "postmark", "ses"])
+async def test_an_event_without_an_id_is_stored_once_and_counted(hooks, db, certificate, provider):
+    from prometheus_client import REGISTRY
+
+    def without_id() -> float:
+        labels = {"provider": provider}
+        return REGISTRY.get_sample_value("signup_webhook_events_without_id_total", labels) or 0
+
+    email, before = person(), without_id()
+    stored = []
+    for _ in range(2):  # the provider's retry: the same event, signed again
+        path, body, headers = _without_id(provider, email)
+        kw = {"content": body} if isinstance(body, bytes) else {"json": body}
+        response = await hooks.post(path, headers=headers, **kw)
+        assert response.status_code == 200
+        stored.append(response.json()["stored"])
+    assert stored == [1, 0]
+    [event] = [r async for r in inspect().events(db)]
+    assert event["event_id"].startswith("derived:")
+    assert without_id() == before + 2

@@ -1,0 +1,133 @@
+"""Hostile input answers 4xx (a problem for APIs, a page for browsers), never a 500: the
+inputs a sweep of every route found. Generated ones: test_generated_input.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+import pytest
+
+from tests import providers as p
+
+DEEP = b"[" * 1500 + b"]" * 1500  # 3 KB, 1,500 levels
+PROBLEM = "application/problem+json"
+JSON = {"content-type": "application/json"}
+STAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+SURROGATE = '"\\ud800"'  # a JSON escape for a lone surrogate: valid JSON, no valid text
+
+
+def raw_json(template: dict, **raw_fields: str) -> bytes:
+    """`template` as JSON with some values spliced in as raw JSON text (escapes kept)."""
+    body = json.dumps({**template, **{k: f"@{k}@" for k in raw_fields}})
+    for key, raw in raw_fields.items():
+        body = body.replace(f'"@{key}@"', raw)
+    return body.encode()
+
+
+def cert_url(url: str) -> dict:
+    return {**p.sns(p.ses_bounce([("a@example.com", "5.1.1")])), "SigningCertURL": url}
+
+
+def mailgun_signature(**fields: str) -> dict:
+    body = p.mailgun({"event": "delivered", "recipient": "a@example.com"}, token="t" * 50)
+    body["signature"].update(fields)
+    return body
+
+
+UNSIGNED = [
+    ("/signup", DEEP, JSON),
+    ("/confirm", DEEP, JSON),
+    ("/unsubscribe", DEEP, JSON),
+    ("/webhooks/ses", DEEP, JSON),
+    ("/webhooks/mailgun", DEEP, JSON),
+    ("/signup", raw_json({"email": "a@example.com"}, name=SURROGATE), JSON),
+    ("/unsubscribe", raw_json({}, token=SURROGATE), JSON),
+    ("/webhooks/ses", json.dumps(cert_url("https://sns.us-east-1.amazonaws.com:abc/c.pem")), JSON),
+    ("/webhooks/ses", json.dumps(cert_url("https://sns.us-east-1.amazonaws.com:99999/c")), JSON),
+    ("/webhooks/ses", json.dumps(cert_url("https://[sns.us-east-1.amazonaws.com/c.pem")), JSON),
+    ("/webhooks/ses", json.dumps({**p.sns("m"), "Type": ["Notification"]}), JSON),
+    ("/webhooks/ses", json.dumps({**p.sns("m"), "Type": {"a": 1}}), JSON),
+    ("/webhooks/mailgun", json.dumps(mailgun_signature(signature="é" * 64)), JSON),
+    (
+        "/webhooks/mailgun",
+        b'{"signature": {"timestamp": "\\ud800", "token": "t", "signature": "s"}}',
+        JSON,
+    ),
+    (
+        "/webhooks/mailgun",
+        b'{"signature": {"timestamp": "1", "token": "\\udfff", "signature": "s"}}',
+        JSON,
+    ),
+    ("/webhooks/postmark", b"{}", {**JSON, "authorization": b"Basic \xe9\xe9\xe9\xe9"}),
+    ("/webhooks/sendgrid", b"[]", p.sendgrid_headers(b"[]") | {STAMP: b"\xb2"}),
+    ("/webhooks/sendgrid", b"[]", p.sendgrid_headers(b"[]") | {STAMP: "9" * 20}),
+    ("/webhooks/sendgrid", b"[]", p.sendgrid_headers(b"[]") | {STAMP: "9" * 5000}),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "headers"), UNSIGNED)
+async def test_malformed_unauthenticated_input_is_a_4xx(armed, caplog, path, body, headers):
+    response = await armed.post(path, content=body, headers=headers)
+    assert 400 <= response.status_code < 500, response.text
+    browser = path in ("/confirm", "/unsubscribe")
+    expected = "text/html" if browser else PROBLEM
+    assert response.headers["content-type"].startswith(expected)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def _ses(message: dict) -> tuple[str, bytes, dict]:
+    return "/webhooks/ses", json.dumps(p.sns(message)).encode(), JSON
+
+
+def _postmark(record: dict) -> tuple[str, bytes, dict]:
+    url = f"/webhooks/postmark?token={p.POSTMARK_SECRET}"
+    return url, json.dumps(record).encode(), JSON
+
+
+def _sendgrid(item: dict) -> tuple[str, bytes, dict]:
+    body = json.dumps([{"email": "a@example.com", "sg_event_id": "e", **item}]).encode()
+    return "/webhooks/sendgrid", body, p.sendgrid_headers(body)
+
+
+def _mailgun(data: dict) -> tuple[str, bytes, dict]:
+    event = {"recipient": "a@example.com", "id": "mg", **data}
+    return "/webhooks/mailgun", json.dumps(p.mailgun(event, token=uuid.uuid4().hex)).encode(), JSON
+
+
+BOUNCE = {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": "a@example.com"}]}
+RECIPIENT = "a@example.com"
+
+SIGNED = [
+    _ses({"notificationType": "Bounce", "bounce": []}),
+    _ses({"notificationType": "Bounce", "bounce": {**BOUNCE, "bouncedRecipients": ["x"]}}),
+    _ses({"notificationType": "Bounce", "bounce": {"bouncedRecipients": [{"emailAddress": [1]}]}}),
+    _ses({"notificationType": "Bounce", "bounce": {"bouncedRecipients": [{"status": 5}]}}),
+    _ses({"notificationType": "Bounce", "bounce": {"bouncedRecipients": {"a": 1}}}),
+    _ses({"notificationType": "Complaint", "complaint": {"complainedRecipients": {"a": 1}}}),
+    _ses({"notificationType": "Delivery", "delivery": "x"}),
+    _postmark({"RecordType": "Bounce", "ID": 1, "Email": RECIPIENT, "Type": ["HardBounce"]}),
+    _postmark({"RecordType": "Bounce", "ID": 1, "Email": RECIPIENT, "Type": "X", "Details": 5}),
+    _postmark(
+        {"RecordType": "SubscriptionChange", "SuppressSending": True, "SuppressionReason": [1]}
+    ),
+    _sendgrid({"event": ["bounce"]}),
+    _sendgrid({"event": "bounce", "status": 5}),
+    _sendgrid({"event": "delivered", "status": {"a": 1}}),
+    _mailgun({"event": "failed", "delivery-status": []}),
+    _mailgun({"event": "failed", "delivery-status": {"message": 550}}),
+    _mailgun({"event": "delivered", "severity": ["x"]}),
+    _mailgun({"event": {"a": 1}}),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "headers"), SIGNED)
+async def test_authenticated_bodies_with_fields_of_other_types_are_malformed(
+    armed, db, caplog, path, body, headers
+):
+    response = await armed.post(path, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"].endswith(":malformed")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
