@@ -74,3 +74,38 @@ async def app_client(env: dict[str, str], clock: Any = None) -> AsyncIterator[ht
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://signup.test") as c:
             yield c
+
+
+async def store_signup(conn: Any, email: str, *, name: str | None = None) -> Any:
+    """A signup stored as the API stores it (its one statement), without the API: for tests
+    that commit rows together with something else, or rows the API would refuse."""
+    from signup_core import db, sealing
+    from signup_core.addresses import blind_index
+
+    return await db.queries().upsert_signup(
+        conn,
+        list_name="newsletter",
+        email_index=blind_index(BLIND_INDEX_KEY.encode(), email),
+        email_sealed=sealing.seal(email),
+        name_sealed=sealing.seal(name) if name else None,
+        locale="en",
+        form_version="1",
+        ip_hash=None,
+        resend_window=600.0,
+        reveal_existing=False,
+    )
+
+
+async def create_database(server_url: str, prefix: str) -> str:
+    """A new, empty database on the server; returns its URL."""
+    import uuid
+
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"

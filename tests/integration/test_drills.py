@@ -22,11 +22,8 @@ import pytest
 
 from devstack import mailcatcher, redis
 from devstack.processes import free_port
-from signup_core import db as core_db
-from signup_core import sealing
 from tests.conftest import Worker
-from tests.integration.test_signup import index
-from tests.support import app_client, app_env, eventually
+from tests.support import app_client, app_env, create_database, eventually, store_signup
 
 BURST = 240
 # Seconds a Redis restart may cost: the relay notices lost messages within about 45 s.
@@ -75,30 +72,25 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(pg_server, redis_server, scratch) -> Iterator[Stack]:
-    name = f"drill_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
+    async def create() -> str:
         from signup_core.migrations import migrate
 
-        conn = await asyncpg.connect(pg_server.url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        conn = await asyncpg.connect(pg_server.url.rsplit("/", 1)[0] + f"/{name}")
+        url = await create_database(pg_server.url, "drill")
+        conn = await asyncpg.connect(url)
         try:
             await migrate(conn)
         finally:
             await conn.close()
+        return url
 
-    asyncio.run(create())
+    url = asyncio.run(create())
     catcher = SlowCatcher()
     catcher.port = free_port()
     controller = mailcatcher.start(catcher.port, catcher)
     server = redis.start(free_port())
-    folder = scratch / name
+    folder = scratch / url.rsplit("/", 1)[1]
     folder.mkdir()
-    yield Stack(pg_server.url.rsplit("/", 1)[0] + f"/{name}", server, catcher, folder)
+    yield Stack(url, server, catcher, folder)
     controller.stop()
     server.stop()
 
@@ -261,18 +253,7 @@ async def test_one_unsendable_row_fails_alone(stack: Stack):
         try:
             async with conn.transaction():
                 for email in [*addresses[:10], odd, *addresses[10:]]:
-                    await core_db.queries().upsert_signup(
-                        conn,
-                        list_name="newsletter",
-                        email_index=index(email),
-                        email_sealed=sealing.seal(email),
-                        name_sealed=None,
-                        locale="en",
-                        form_version="1",
-                        ip_hash=None,
-                        resend_window=600.0,
-                        reveal_existing=False,
-                    )
+                    await store_signup(conn, email)
         finally:
             await conn.close()
         # Then every other address is mailed, and only the odd row failed, for its own reason

@@ -7,7 +7,7 @@ import uuid
 
 from tests.integration.test_flow import to
 from tests.integration.test_signup import index, outbox, rows
-from tests.support import eventually, inspect
+from tests.support import eventually, inspect, store_signup
 
 
 def address() -> str:
@@ -128,26 +128,11 @@ async def _failed(db, email):
 
 
 async def test_one_deferred_row_does_not_resend_the_rest_of_its_chunk(db, worker, smtp_server):
-    from signup_core import db as core_db
-    from signup_core import sealing
-    from tests.integration.test_signup import index
-
     # Given two rows committed together, so one relay pass puts them in one message
     addresses = [address(), address()]
     async with db.transaction():
         for email in addresses:
-            await core_db.queries().upsert_signup(
-                db,
-                list_name="newsletter",
-                email_index=index(email),
-                email_sealed=sealing.seal(email),
-                name_sealed=None,
-                locale="en",
-                form_version="1",
-                ip_hash=None,
-                resend_window=600.0,
-                reveal_existing=False,
-            )
+            await store_signup(db, email)
     # When the first delivery attempt is deferred
     smtp_server.next_replies = ["451 4.3.0 try again later"]
 

@@ -12,7 +12,7 @@ from tests import providers as p
 from tests.integration.test_flow import to
 from tests.integration.test_signup import index, outbox, rows
 from tests.integration.test_webhooks import POSTMARK_SECRET, postmark_bounce
-from tests.support import app_client, eventually
+from tests.support import app_client, eventually, store_signup
 
 
 @pytest.fixture
@@ -82,25 +82,11 @@ async def test_a_bounce_for_an_address_with_no_row_is_kept(site, db, worker, smt
 
 
 async def test_the_sender_checks_the_address_list_itself(site, db, worker, smtp_server):
-    from signup_core import db as core_db
-    from signup_core import sealing
-
     # Given a pending row with a confirmation queued, committed together with a listing of
     # its address by a path that did not touch the row
     email = person()
     async with db.transaction():
-        await core_db.queries().upsert_signup(
-            db,
-            list_name="newsletter",
-            email_index=index(email),
-            email_sealed=sealing.seal(email),
-            name_sealed=None,
-            locale="en",
-            form_version="1",
-            ip_hash=None,
-            resend_window=600.0,
-            reveal_existing=False,
-        )
+        await store_signup(db, email)
         await db.execute(
             "INSERT INTO suppressions (email_index, reason) VALUES ($1, 'complaint')", index(email)
         )

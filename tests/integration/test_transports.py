@@ -11,7 +11,6 @@ import pytest
 import respx
 
 from signup_core import db as core_db
-from signup_core import sealing
 from signup_core.mail.failures import PermanentMailError
 from signup_core.mail.postmark import API, PostmarkTransport
 from signup_core.mail.render import Envelope, render
@@ -21,7 +20,7 @@ from signup_worker import mailer
 from signup_worker.resources import Opened
 from tests.integration.test_mail_failures import _failed
 from tests.integration.test_signup import index, outbox, rows
-from tests.support import eventually, inspect
+from tests.support import eventually, inspect, store_signup
 
 
 def person() -> str:
@@ -41,18 +40,7 @@ async def postmark(env, db):
     )
     email = person()
     async with db.transaction():
-        row = await core_db.queries().upsert_signup(
-            db,
-            list_name="newsletter",
-            email_index=index(email),
-            email_sealed=sealing.seal(email),
-            name_sealed=sealing.seal("Pat"),
-            locale="en",
-            form_version="1",
-            ip_hash=None,
-            resend_window=600.0,
-            reveal_existing=False,
-        )
+        row = await store_signup(db, email, name="Pat")
         await inspect().mark_relayed(db, email_index=index(email))
     pool = await core_db.create_pool(settings, max_size=2)
     async with httpx.AsyncClient() as http:

@@ -16,13 +16,12 @@ import uuid
 import zipfile
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from devstack.mailcatcher import text_part
 from devstack.processes import free_port
-from tests.support import app_env
+from tests.support import app_env, create_database
 from tests.wheel_processes import Service, venv_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,17 +67,7 @@ def fresh_database(pg_server) -> str:
     """An empty database, so `signupctl migrate` has to find every migration in the wheel."""
     import asyncio
 
-    name = f"wheel_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(pg_server.url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return pg_server.url.rsplit("/", 1)[0] + f"/{name}"
+    return asyncio.run(create_database(pg_server.url, "wheel"))
 
 
 def test_wheel_holds_the_sql_and_the_code_and_no_development_code(wheel):
