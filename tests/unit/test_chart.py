@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "signet-signup"
@@ -34,6 +33,7 @@ def _need(module: str) -> Any:
 
 helm = _need("helm_python")
 kubernetes_validate = _need("kubernetes_validate")
+yaml = _need("yaml")
 
 
 def merge(base: dict, overlay: dict) -> dict:
