@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,10 @@ def test_labels_and_healthcheck_are_declared():
     for label in ("version", "source", "revision"):
         assert f"org.opencontainers.image.{label}=" in text, label
     assert re.search(r"^HEALTHCHECK .*\n\s+CMD \[", text, re.M)
+
+
+def test_default_version_label_is_the_package_version():
+    """CI passes VERSION; a local build without it still labels the right version."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    [default] = re.findall(r"^ARG VERSION=(\S+)$", CONTAINERFILE.read_text(), re.M)
+    assert default == version
