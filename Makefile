@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench bench-parts
+.PHONY: run test lint format clean bench bench-parts image-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,18 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The chart's and the image's test tools: the deploy-test extra (heavy, so its own group) and
+# the Debian packages that build the image (skipped with SKIP_IMAGE=1 outside CI).
+DEPLOY_STAMP := $(VENV)/.deploy-test
+$(DEPLOY_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,deploy-test]'
+	touch $@
+
+image-tools:
+	.ci/image-tools
+
+test: $(DEPLOY_STAMP) image-tools
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

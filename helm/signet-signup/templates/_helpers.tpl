@@ -1,0 +1,104 @@
+{{/* Names and labels shared by every template. */}}
+
+{{- define "signet-signup.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "signet-signup.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "signet-signup.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "signet-signup.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: signet-signup
+{{- end }}
+
+{{- define "signet-signup.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "signet-signup.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Selector labels of one component: api, worker or migrate. */}}
+{{- define "signet-signup.componentLabels" -}}
+{{ include "signet-signup.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "signet-signup.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{- define "signet-signup.tlsSecret" -}}
+{{- default (printf "%s-tls" (include "signet-signup.fullname" .)) .Values.ingress.tls.secretName }}
+{{- end }}
+
+{{/* The settings every container gets: plain values, then each secret key as a file. */}}
+{{- define "signet-signup.env" -}}
+{{- range $name := keys .Values.config | sortAlpha }}
+- name: {{ $name }}
+  value: {{ index $.Values.config $name | toString | quote }}
+{{- end }}
+{{- range $key := .Values.secrets.keys }}
+- name: {{ $key }}_FILE
+  value: /var/run/secrets/signet-signup/{{ $key }}
+{{- end }}
+{{- end }}
+
+{{- define "signet-signup.volumes" -}}
+- name: secrets
+  secret:
+    secretName: {{ .Values.secrets.name }}
+    defaultMode: 0440
+- name: tmp
+  emptyDir:
+    medium: Memory
+    sizeLimit: 64Mi
+{{- end }}
+
+{{- define "signet-signup.volumeMounts" -}}
+- name: secrets
+  mountPath: /var/run/secrets/signet-signup
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{/* Pod-level settings shared by the API, the worker and the migration Job. */}}
+{{- define "signet-signup.podCommon" -}}
+automountServiceAccountToken: false
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{- define "signet-signup.topologySpread" -}}
+topologySpreadConstraints:
+  {{- range $key := list "kubernetes.io/hostname" "topology.kubernetes.io/zone" }}
+  - maxSkew: {{ $.root.Values.topologySpread.maxSkew }}
+    topologyKey: {{ $key }}
+    whenUnsatisfiable: {{ $.root.Values.topologySpread.whenUnsatisfiable }}
+    labelSelector:
+      matchLabels:
+        {{- include "signet-signup.componentLabels" $ | nindent 8 }}
+  {{- end }}
+{{- end }}

@@ -1,0 +1,265 @@
+"""Building and running the Containerfile with buildah where no container registry is reachable:
+a Python base image made from Debian packages (cached), the app image on top, containers run
+with the host's network as the image's own user. For tests/integration/test_image.py.
+
+Everything buildah keeps (images, layers, the base tarball) lives in one folder the test owns,
+under the checkout's var/ (`make clean` removes it), with overlay storage of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HOME = ROOT / "var" / "image-test"
+BASE = "localhost/signet-test-base:bookworm-python3"
+# What the official python:slim image gives the Containerfile: python3 with venv, CA certificates.
+BASE_PACKAGES = ("ca-certificates", "python3", "python3-venv")
+# pip inside a build step needs the host's CA bundle (the host may reach PyPI through a proxy
+# whose CA only the host trusts); mounted for the build only, never part of the image.
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def env(home: Path = HOME) -> dict[str, str]:
+    """The environment for buildah: storage in `home`, not the machine's /var/lib/containers."""
+    home.mkdir(parents=True, exist_ok=True)
+    conf = home / "storage.conf"
+    conf.write_text(
+        "[storage]\n"
+        'driver = "overlay"\n'
+        f'graphroot = "{home / "storage"}"\n'
+        f'runroot = "{home / "run"}"\n'
+    )
+    return {**os.environ, "CONTAINERS_STORAGE_CONF": str(conf)}
+
+
+def buildah(*args: str, home: Path = HOME, timeout: float = 600) -> str:
+    done = subprocess.run(
+        ["buildah", *args],
+        env=env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"buildah {' '.join(args)} exited {done.returncode}:\n{done.stdout}")
+    return done.stdout.strip()
+
+
+def has_image(name: str, home: Path = HOME) -> bool:
+    done = subprocess.run(
+        ["buildah", "inspect", "--type", "image", name],
+        env=env(home),
+        capture_output=True,
+        timeout=60,
+    )
+    return done.returncode == 0
+
+
+def debian_mirror() -> str:
+    """The Debian mirror apt already uses on this machine (deb822 or one-line sources)."""
+    for path in (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")):
+        if path.exists():
+            found = re.search(r"(?:URIs:|deb)\s+(https?://\S+/debian)\b", path.read_text())
+            if found:
+                return found.group(1)
+    return "http://deb.debian.org/debian"
+
+
+def base_image(home: Path = HOME) -> str:
+    """The Python base, built once from Debian packages and kept in `home` between runs."""
+    if has_image(BASE, home):
+        return BASE
+    tarball = home / f"base-bookworm-{'-'.join(BASE_PACKAGES)}.tar"
+    if not tarball.exists():
+        partial = tarball.with_suffix(".partial")
+        subprocess.run(
+            [
+                "mmdebstrap",
+                "--quiet",
+                "--variant=minbase",
+                "--mode=root",
+                "--format=tar",
+                f"--include={','.join(BASE_PACKAGES)}",
+                # What the official slim image also leaves out.
+                "--dpkgopt=path-exclude=/usr/share/doc/*",
+                "--dpkgopt=path-exclude=/usr/share/man/*",
+                "--dpkgopt=path-exclude=/usr/share/locale/*",
+                "bookworm",
+                str(partial),
+                debian_mirror(),
+            ],
+            check=True,
+            timeout=600,
+        )
+        partial.rename(tarball)
+    container = buildah("from", "scratch", home=home)
+    try:
+        buildah("add", container, str(tarball), "/", home=home)
+        buildah("commit", "--quiet", container, BASE, home=home)
+    finally:
+        buildah("rm", container, home=home)
+    return BASE
+
+
+def build(tag: str, base: str, home: Path = HOME, **build_args: str) -> float:
+    """Build the Containerfile as `tag` on `base`; the seconds it took."""
+    started = time.monotonic()
+    args = [f"--build-arg=BASE_IMAGE={base}"]
+    args += [f"--build-arg={k}={v}" for k, v in build_args.items()]
+    buildah(
+        "bud",
+        "--quiet",
+        "--isolation=chroot",
+        "--format=docker",  # keeps HEALTHCHECK (the OCI format has no field for it)
+        "--pull-never",
+        f"--volume={CA_BUNDLE}:{CA_BUNDLE}:ro",
+        *args,
+        "--tag",
+        tag,
+        "--file",
+        str(ROOT / "Containerfile"),
+        str(ROOT),
+        home=home,
+        timeout=900,
+    )
+    seconds = time.monotonic() - started
+    # The previous build's image, untagged now: without this each run leaves ~70 MB behind.
+    buildah("rmi", "--prune", home=home)
+    return seconds
+
+
+def image_size(tag: str, home: Path = HOME) -> str:
+    """The image's size, uncompressed, as buildah shows it ("259 MB")."""
+    for image in json.loads(buildah("images", "--json", home=home)):
+        if tag in (image.get("names") or []):
+            return image["size"]
+    raise AssertionError(f"no image {tag}")
+
+
+@dataclass
+class Container:
+    """A working container made from an image; run commands in it with the host's network."""
+
+    image: str
+    home: Path = HOME
+
+    def __post_init__(self) -> None:
+        self.name = buildah("from", "--pull-never", self.image, home=self.home)
+
+    def run_args(self, *command: str, environment: dict[str, str] | None = None) -> list[str]:
+        envs = [f"--env={k}={v}" for k, v in (environment or {}).items()]
+        return [
+            "buildah",
+            "run",
+            "--isolation=chroot",
+            "--network=host",
+            *envs,
+            self.name,
+            "--",
+            *command,
+        ]
+
+    def run(self, *command: str, environment: dict[str, str] | None = None) -> str:
+        done = subprocess.run(
+            self.run_args(*command, environment=environment),
+            env=env(self.home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}")
+        return done.stdout.strip()
+
+    def remove(self) -> None:
+        buildah("rm", self.name, home=self.home)
+
+
+def _zombie(proc: Path) -> bool:
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class Served:
+    """A long-running command in a container, in its own session, its output in a log file;
+    stopped with SIGTERM to every process of that session when the `with` block ends."""
+
+    def __init__(self, container: Container, command: str, environment: dict[str, str], log: Path):
+        self.command, self.log_path = command, log
+        self._log = open(log, "ab")  # noqa: SIM115 - closed in __exit__
+        self.process = subprocess.Popen(
+            container.run_args(command, environment=environment),
+            env=env(container.home),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def __enter__(self) -> Served:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Every process of the session: buildah, the served command and what it forked (the
+        # worker's processes), which may outlive buildah while they finish their messages.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while self._session() and time.monotonic() < deadline:
+            self.process.poll()
+            time.sleep(0.1)
+        for pid in self._session():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._log.close()
+
+    def _session(self) -> list[int]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if os.getsid(int(proc.name)) == self.process.pid and not _zombie(proc):
+                        found.append(int(proc.name))
+        return found
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def uids(self) -> set[int]:
+        """The real user ids of this session's processes that run the served command."""
+        found = set()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if os.getsid(int(proc.name)) != self.process.pid:
+                    continue
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                status = (proc / "status").read_text()
+            except (OSError, ProcessLookupError):
+                continue
+            if self.command in cmdline and not cmdline.startswith("buildah"):
+                found.add(int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)))
+        return found
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.command} exited early:\n{self.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} from {self.command}:\n{self.log()[-3000:]}")
+            time.sleep(0.1)
