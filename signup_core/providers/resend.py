@@ -85,7 +85,7 @@ def events(msg_id: str, body: dict[str, Any], ctx: Context) -> list[Event]:
     if name == "email.bounced":
         bounce = mapping(data, "bounce")
         label = BOUNCE_TYPES.get(text(bounce, "type") or "", OTHER)
-        kind: str | None = classify(text(bounce, "message"), label)
+        kind: str | None = classify(_diagnosis(bounce), label)
         detail = text(bounce, "subType") or text(bounce, "type")
     else:
         kind = SIMPLE.get(name or "")
@@ -96,3 +96,11 @@ def events(msg_id: str, body: dict[str, Any], ctx: Context) -> list[Event]:
     # An address may come as "Name <address>".
     addresses = [parseaddr(r)[1] or r for r in recipients if r]
     return [Event(msg_id, kind, address, when, detail) for address in addresses]
+
+
+def _diagnosis(bounce: dict[str, Any]) -> str:
+    """The receiving server's reply when Resend passes it on (one line or several), before
+    Resend's own sentence about it: the status code in the reply is what the bounce means."""
+    code = bounce.get("diagnosticCode")
+    lines = [code] if isinstance(code, str) else array(bounce, "diagnosticCode", str)
+    return " ".join([*lines, text(bounce, "message") or ""])
