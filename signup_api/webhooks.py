@@ -23,8 +23,10 @@ from signup_core.providers import (
     Inbound,
     Malformed,
     Rejected,
+    brevo,
     mailgun,
     postmark,
+    resend,
     sendgrid,
     ses,
 )
@@ -36,6 +38,8 @@ PROVIDERS = {
     "postmark": postmark.receive,
     "sendgrid": sendgrid.receive,
     "mailgun": mailgun.receive,
+    "resend": resend.receive,
+    "brevo": brevo.receive,
 }
 
 
@@ -47,7 +51,10 @@ async def receive(request: Request) -> Response:
     state = request.app.state
     body = await read_limited(request, state.settings.webhook_max_body_bytes)
     inbound = Inbound(
-        body, {k.lower(): v for k, v in request.headers.items()}, dict(request.query_params)
+        body,
+        {k.lower(): v for k, v in request.headers.items()},
+        dict(request.query_params),
+        request.client.host if request.client else None,
     )
     claims = Claims(state.redis)
     context = Context(

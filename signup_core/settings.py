@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
@@ -9,6 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+# SIGNUP_MAIL_TRANSPORT values besides smtp: each an HTTP API, in signup_core/mail/.
+HTTP_TRANSPORTS = ("postmark", "sendgrid", "mailgun", "resend", "brevo")
 
 
 class ConfigError(ValueError):
@@ -111,6 +115,17 @@ class Settings:
     worker_processes: int = 1
     worker_threads: int = 8
     log_level: str = "INFO"
+    # More providers: Resend and Brevo webhooks, HTTP API transports (issue 16).
+    resend_webhook_secret: Secret | None = None
+    brevo_webhook_user: str = "brevo"
+    brevo_webhook_secret: Secret | None = None
+    brevo_webhook_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    sendgrid_api_key: Secret | None = None
+    mailgun_api_key: Secret | None = None
+    mailgun_domain: str | None = None
+    mailgun_region: str = "us"
+    resend_api_key: Secret | None = None
+    brevo_api_key: Secret | None = None
 
     @property
     def default_list(self) -> str:
@@ -219,6 +234,19 @@ def _key(value: str) -> Secret:
     return Secret(value)
 
 
+def _svix_secret(value: str) -> Secret:
+    """A Svix signing secret as Resend shows it: "whsec_" and the base64 of the key."""
+    if not value.startswith("whsec_"):
+        raise ValueError('expected the signing secret as shown, starting with "whsec_"')
+    try:
+        key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        raise ValueError("the part after whsec_ is not base64") from None
+    if len(key) < 16:
+        raise ValueError("the key is too short")
+    return Secret(value)
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value not in options:
@@ -238,7 +266,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_SIGNING_KEY_PREVIOUS": ("signing_key_previous", _key, False),
     "HOST": ("host", str, False),
     "PORT": ("port", _positive(_int), False),
-    "SIGNUP_MAIL_TRANSPORT": ("mail_transport", _choice("smtp", "postmark"), False),
+    "SIGNUP_MAIL_TRANSPORT": ("mail_transport", _choice("smtp", *HTTP_TRANSPORTS), False),
     "SIGNUP_POSTMARK_SERVER_TOKEN": ("postmark_server_token", Secret, False),
     "SIGNUP_POSTMARK_STREAM": ("postmark_stream", str, False),
     "SMTP_HOST": ("smtp_host", str, False),
@@ -305,11 +333,26 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_WORKER_PROCESSES": ("worker_processes", _positive(_int), False),
     "SIGNUP_WORKER_THREADS": ("worker_threads", _positive(_int), False),
     "SIGNUP_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), False),
+    # More providers (issue 16).
+    "SIGNUP_RESEND_WEBHOOK_SECRET": ("resend_webhook_secret", _svix_secret, False),
+    "SIGNUP_BREVO_WEBHOOK_USER": ("brevo_webhook_user", str, False),
+    "SIGNUP_BREVO_WEBHOOK_SECRET": ("brevo_webhook_secret", _key, False),
+    "SIGNUP_BREVO_WEBHOOK_NETWORKS": ("brevo_webhook_networks", _networks, False),
+    "SIGNUP_SENDGRID_API_KEY": ("sendgrid_api_key", Secret, False),
+    "SIGNUP_MAILGUN_API_KEY": ("mailgun_api_key", Secret, False),
+    "SIGNUP_MAILGUN_DOMAIN": ("mailgun_domain", str, False),
+    "SIGNUP_MAILGUN_REGION": ("mailgun_region", lambda v: _choice("us", "eu")(v.lower()), False),
+    "SIGNUP_RESEND_API_KEY": ("resend_api_key", Secret, False),
+    "SIGNUP_BREVO_API_KEY": ("brevo_api_key", Secret, False),
 }
 
 # What each mode cannot work without.
 _NEEDS = {
     ("mail_transport", "postmark"): ("SIGNUP_POSTMARK_SERVER_TOKEN",),
+    ("mail_transport", "sendgrid"): ("SIGNUP_SENDGRID_API_KEY",),
+    ("mail_transport", "mailgun"): ("SIGNUP_MAILGUN_API_KEY", "SIGNUP_MAILGUN_DOMAIN"),
+    ("mail_transport", "resend"): ("SIGNUP_RESEND_API_KEY",),
+    ("mail_transport", "brevo"): ("SIGNUP_BREVO_API_KEY",),
     ("captcha", "altcha"): ("SIGNUP_ALTCHA_HMAC_KEY",),
     ("captcha", "turnstile"): ("SIGNUP_CAPTCHA_SITE_KEY", "SIGNUP_CAPTCHA_SECRET"),
     ("captcha", "hcaptcha"): ("SIGNUP_CAPTCHA_SITE_KEY", "SIGNUP_CAPTCHA_SECRET"),
@@ -337,7 +380,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             if values.get(_VARIABLES[name][0]) is None:
                 switch = next(v for v, spec in _VARIABLES.items() if spec[0] == attr)
                 raise ConfigError(f"{name} is required when {switch}={mode}")
-    if values.get("smtputf8") and values.get("mail_transport") == "postmark":
-        # Postmark's API takes ASCII mailboxes only (its documented address check).
+    if values.get("smtputf8") and values.get("mail_transport", "smtp") != "smtp":
+        # The providers' APIs take ASCII local parts only (their documented address checks).
         raise ConfigError("SIGNUP_SMTPUTF8 is only for SIGNUP_MAIL_TRANSPORT=smtp")
     return Settings(**values)

@@ -58,18 +58,28 @@ async def _each(ids: list[int], handle: Handle, fail: Fail) -> None:
     """Handle every id; a row that breaks unexpectedly is failed alone; if any failed
     transiently, the message is retried (with backoff) for those rows."""
     retry: str | None = None
+    wait: float | None = None
     for row_id in ids:
         try:
             await handle(current(), row_id)
         except TRANSIENT as e:
             retry = str(e) if isinstance(e, TransientMailError) else type(e).__name__
+            wait = max(wait or 0.0, getattr(e, "retry_after", None) or 0.0) or wait
         except Exception as e:
             retry = await _fail_alone(fail, row_id, e) or retry
     if retry is not None:
         # One warning line, no traceback: an expected retry is not an error. Retry carries no
         # traceback into Dramatiq's log either.
-        log.warning("will retry", extra={"ids": ids, "reason": retry})
-        raise dramatiq.Retry(retry)
+        log.warning("will retry", extra={"ids": ids, "reason": retry, "wait": wait})
+        raise dramatiq.Retry(retry, delay=_delay(wait))
+
+
+def _delay(wait: float | None) -> int | None:
+    """A provider's rate-limit reset as the retry's delay, never sooner than the configured
+    least backoff; None leaves the delay to the backoff."""
+    if wait is None:
+        return None
+    return max(int(wait * 1000), configured().mail_min_backoff_ms)
 
 
 async def _fail_alone(fail: Fail, row_id: int, error: Exception) -> str | None:

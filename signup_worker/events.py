@@ -32,6 +32,11 @@ async def apply(res: Opened, event_id: int) -> str:
                 await q.suppress_address(
                     conn, email_index=index, reason="soft_bounces", provider=event["provider"]
                 )
+        elif kind == "suppressed":
+            # The provider itself will not send there any more: mail to it would only be lost.
+            await q.suppress_address(
+                conn, email_index=index, reason="provider_suppressed", provider=event["provider"]
+            )
         elif kind == "unsubscribe":
             await q.unsubscribe_address(conn, email_index=index)
         await q.mark_event_applied(conn, event_id=event_id)

@@ -141,6 +141,33 @@ def mailgun(
     }
 
 
+# Resend signs with Svix: "whsec_" + the base64 of the key, HMAC-SHA256 over id.timestamp.body.
+RESEND_SECRET = "whsec_" + base64.b64encode(b"resend-test-signing-key-0123456789").decode()
+
+
+def svix_headers(
+    body: bytes,
+    msg_id: str,
+    *,
+    when: datetime.datetime = NOW,
+    secret: str = RESEND_SECRET,
+    extra: tuple[str, ...] = (),
+) -> dict[str, str]:
+    stamp = str(int(when.timestamp()))
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    signatures = [*extra, "v1," + base64.b64encode(digest).decode()]
+    return {
+        "svix-id": msg_id,
+        "svix-timestamp": stamp,
+        "svix-signature": " ".join(signatures),
+        "content-type": "application/json",
+    }
+
+
+BREVO_SECRET = "brevo-webhook-secret-0123456789abcdef"
+
+
 def configured(env: dict[str, str]) -> dict[str, str]:
     """The app's environment with every provider's webhook configured with the keys here."""
     return {
@@ -149,4 +176,6 @@ def configured(env: dict[str, str]) -> dict[str, str]:
         "SIGNUP_POSTMARK_WEBHOOK_SECRET": POSTMARK_SECRET,
         "SIGNUP_SENDGRID_PUBLIC_KEY": SENDGRID_PUBLIC,
         "SIGNUP_MAILGUN_SIGNING_KEY": MAILGUN_KEY,
+        "SIGNUP_RESEND_WEBHOOK_SECRET": RESEND_SECRET,
+        "SIGNUP_BREVO_WEBHOOK_SECRET": BREVO_SECRET,
     }

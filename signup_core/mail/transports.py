@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Protocol
 
 import httpx
@@ -17,11 +18,20 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
-def make_transport(settings: Settings, http: httpx.AsyncClient) -> Transport:
-    if settings.mail_transport == "postmark":
-        from signup_core.mail.postmark import PostmarkTransport
+# SIGNUP_MAIL_TRANSPORT -> the HTTP API transport's module and class, imported when chosen.
+HTTP_APIS = {
+    "postmark": ("signup_core.mail.postmark", "PostmarkTransport"),
+    "sendgrid": ("signup_core.mail.sendgrid", "SendGridTransport"),
+    "mailgun": ("signup_core.mail.mailgun", "MailgunTransport"),
+    "resend": ("signup_core.mail.resend", "ResendTransport"),
+    "brevo": ("signup_core.mail.brevo", "BrevoTransport"),
+}
 
-        return PostmarkTransport(settings, http)
+
+def make_transport(settings: Settings, http: httpx.AsyncClient) -> Transport:
+    if settings.mail_transport in HTTP_APIS:
+        module, name = HTTP_APIS[settings.mail_transport]
+        return getattr(importlib.import_module(module), name)(settings, http)
     from signup_core.mail.smtp_transport import SmtpTransport
 
     return SmtpTransport(settings)

@@ -50,6 +50,7 @@ class Inbound:
     body: bytes
     headers: Mapping[str, str]  # lower-case names
     query: Mapping[str, str]
+    client: str | None = None  # the client's address, past trusted proxies
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ SOFT = "soft_bounce"  # the mailbox exists but did not take the mail this time
 BLOCKED = "blocked"  # policy or reputation: the receiving side refused the sender
 DEFERRED = "deferred"  # the provider is still trying
 OTHER = "other"  # our message or request, or a reason nobody documented
+SUPPRESSED = "suppressed"  # on the provider's own suppression list: it will not send there
 RECIPIENT = frozenset({HARD, SOFT})
 
 # class.subject.detail, not part of a longer dotted number (an IP address, a version).

@@ -62,6 +62,9 @@ headers = st.dictionaries(
             "x-forwarded-for",
             "x-twilio-email-event-webhook-signature",
             "x-twilio-email-event-webhook-timestamp",
+            "svix-id",
+            "svix-timestamp",
+            "svix-signature",
         ]
     ),
     header_bytes,
@@ -171,6 +174,31 @@ MAILGUN_EVENTS = [
     },
     {"event": "complained", "recipient": EMAIL, "id": "mg-2", "timestamp": 1.0},
 ]
+RESEND_EVENTS = [
+    {
+        "type": "email.bounced",
+        "created_at": "2026-11-23T11:59:12.126Z",
+        "data": {
+            "email_id": "e-1",
+            "to": [EMAIL, f"Pat <{EMAIL}>"],
+            "bounce": {"diagnosticCode": ["550 5.1.1"], "message": "m", "type": "Permanent"},
+        },
+    },
+    {"type": "email.delivery_delayed", "created_at": 1, "data": {"to": EMAIL}},
+    {"type": "email.suppressed", "data": {"to": [EMAIL], "suppressed": {"message": "x"}}},
+]
+BREVO_EVENTS = [
+    {
+        "event": "hard_bounce",
+        "email": EMAIL,
+        "id": 1,
+        "message-id": "<m@relay>",
+        "ts_event": 1795003140,
+        "ts_epoch": 1795003140223,
+        "reason": "550 5.1.1 unknown",
+    },
+    [{"event": "deferred", "email": EMAIL, "reason": "5.1.1"}, {"event": "spam", "email": EMAIL}],
+]
 
 
 # --- one test per route
@@ -263,4 +291,27 @@ async def test_mailgun_webhook(armed, signed, data, token, hostile):
     signed_body = json.dumps(p.mailgun(data, token=token.hex)).encode()
     body, extra = (signed_body, {}) if signed else hostile
     response = await armed.post("/webhooks/mailgun", content=body, headers=extra)
+    assert_no_server_error(response)
+
+
+@FAST
+@given(
+    signed=st.booleans(),
+    event=changed(*RESEND_EVENTS),
+    msg_id=nasty_text.filter(lambda t: t.isprintable() and t.isascii() and t.strip() == t),
+    hostile=unsigned,
+)
+async def test_resend_webhook(armed, signed, event, msg_id, hostile):
+    body = json.dumps(event).encode()
+    body, extra = (body, p.svix_headers(body, msg_id or "msg_x")) if signed else hostile
+    response = await armed.post("/webhooks/resend", content=body, headers=extra)
+    assert_no_server_error(response)
+
+
+@FAST
+@given(signed=st.booleans(), event=changed(*BREVO_EVENTS), hostile=unsigned)
+async def test_brevo_webhook(armed, signed, event, hostile):
+    auth = {"authorization": f"Bearer {p.BREVO_SECRET}"}
+    body, extra = (json.dumps(event).encode(), auth) if signed else hostile
+    response = await armed.post("/webhooks/brevo", content=body, headers=extra)
     assert_no_server_error(response)

@@ -64,6 +64,16 @@ UNSIGNED = [
     ("/webhooks/sendgrid", b"[]", p.sendgrid_headers(b"[]") | {STAMP: b"\xb2"}),
     ("/webhooks/sendgrid", b"[]", p.sendgrid_headers(b"[]") | {STAMP: "9" * 20}),
     ("/webhooks/sendgrid", b"[]", p.sendgrid_headers(b"[]") | {STAMP: "9" * 5000}),
+    ("/webhooks/resend", DEEP, p.svix_headers(DEEP, "msg_deep")),
+    ("/webhooks/resend", b"{}", p.svix_headers(b"{}", "m") | {"svix-timestamp": b"\xb2"}),
+    ("/webhooks/resend", b"{}", p.svix_headers(b"{}", "m") | {"svix-timestamp": "9" * 5000}),
+    ("/webhooks/resend", b"{}", p.svix_headers(b"{}", "m") | {"svix-signature": b"v1,\xe9"}),
+    ("/webhooks/resend", b"{}", p.svix_headers(b"{}", "m") | {"svix-signature": "v1"}),
+    ("/webhooks/resend", b"{}", p.svix_headers(b"{}", "m") | {"svix-id": b"\xe9\xff"}),
+    ("/webhooks/brevo", b"{}", {**JSON, "authorization": b"Basic \xe9\xe9\xe9\xe9"}),
+    ("/webhooks/brevo", b"{}", {**JSON, "authorization": b"Bearer \xe9\xe9"}),
+    ("/webhooks/brevo", b"{}", {**JSON, "authorization": "Bearer"}),
+    ("/webhooks/brevo", DEEP, {**JSON, "authorization": f"Bearer {p.BREVO_SECRET}"}),
 ]
 
 
@@ -96,6 +106,16 @@ def _mailgun(data: dict) -> tuple[str, bytes, dict]:
     return "/webhooks/mailgun", json.dumps(p.mailgun(event, token=uuid.uuid4().hex)).encode(), JSON
 
 
+def _resend(event: dict) -> tuple[str, bytes, dict]:
+    body = json.dumps(event).encode()
+    return "/webhooks/resend", body, p.svix_headers(body, f"msg_{uuid.uuid4().hex}")
+
+
+def _brevo(event: dict | list) -> tuple[str, bytes, dict]:
+    return "/webhooks/brevo", json.dumps(event).encode(), {**JSON, "authorization": BREVO}
+
+
+BREVO = f"Bearer {p.BREVO_SECRET}"
 BOUNCE = {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": "a@example.com"}]}
 RECIPIENT = "a@example.com"
 
@@ -119,6 +139,20 @@ SIGNED = [
     _mailgun({"event": "failed", "delivery-status": {"message": 550}}),
     _mailgun({"event": "delivered", "severity": ["x"]}),
     _mailgun({"event": {"a": 1}}),
+    _resend({"type": ["email.bounced"], "data": {"to": [RECIPIENT]}}),
+    _resend({"type": "email.complained", "data": []}),
+    _resend({"type": "email.complained", "data": {"to": [1]}}),
+    _resend({"type": "email.complained", "data": {"to": {"a": RECIPIENT}}}),
+    _resend({"type": "email.bounced", "data": {"to": [RECIPIENT], "bounce": "hard"}}),
+    _resend({"type": "email.bounced", "data": {"bounce": {"diagnosticCode": [550]}}}),
+    _resend({"type": "email.bounced", "data": {"bounce": {"type": ["Permanent"]}}}),
+    _resend({"type": "email.delivered", "created_at": ["x"], "data": {"to": [RECIPIENT]}}),
+    _brevo({"event": ["spam"], "email": RECIPIENT}),
+    _brevo({"event": "spam", "email": [RECIPIENT]}),
+    _brevo({"event": "hard_bounce", "email": RECIPIENT, "reason": 550}),
+    _brevo({"event": "spam", "email": RECIPIENT, "message-id": 5}),
+    _brevo([{"event": "spam", "email": RECIPIENT}, "spam"]),
+    _brevo("spam"),
 ]
 
 

@@ -79,3 +79,45 @@ def test_smtputf8_is_off_by_default_and_only_for_smtp():
     }
     with pytest.raises(ConfigError, match="SIGNUP_SMTPUTF8"):
         load_settings(postmark)
+
+
+@pytest.mark.parametrize(
+    ("transport", "needed"),
+    [
+        ("sendgrid", "SIGNUP_SENDGRID_API_KEY"),
+        ("mailgun", "SIGNUP_MAILGUN_API_KEY"),
+        ("resend", "SIGNUP_RESEND_API_KEY"),
+        ("brevo", "SIGNUP_BREVO_API_KEY"),
+    ],
+)
+def test_each_http_transport_names_what_it_needs(transport, needed):
+    with pytest.raises(ConfigError, match=needed):
+        load_settings({**BASE, "SIGNUP_MAIL_TRANSPORT": transport})
+
+
+def test_mailgun_needs_its_domain_and_takes_a_region():
+    env = {**BASE, "SIGNUP_MAIL_TRANSPORT": "mailgun", "SIGNUP_MAILGUN_API_KEY": "k"}
+    with pytest.raises(ConfigError, match="SIGNUP_MAILGUN_DOMAIN"):
+        load_settings(env)
+    with pytest.raises(ConfigError, match="SIGNUP_MAILGUN_REGION"):
+        load_settings(
+            {**env, "SIGNUP_MAILGUN_DOMAIN": "mg.example.org", "SIGNUP_MAILGUN_REGION": "ap"}
+        )
+    s = load_settings(
+        {**env, "SIGNUP_MAILGUN_DOMAIN": "mg.example.org", "SIGNUP_MAILGUN_REGION": "EU"}
+    )
+    assert s.mailgun_region == "eu"
+
+
+@pytest.mark.parametrize(
+    "value", ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_not base64!", "whsec_c2hvcnQ="]
+)
+def test_resend_webhook_secret_must_be_as_resend_shows_it(value):
+    with pytest.raises(ConfigError, match="SIGNUP_RESEND_WEBHOOK_SECRET"):
+        load_settings({**BASE, "SIGNUP_RESEND_WEBHOOK_SECRET": value})
+
+
+def test_smtputf8_is_refused_with_any_http_transport():
+    env = {**BASE, "SIGNUP_SMTPUTF8": "true", "SIGNUP_MAIL_TRANSPORT": "resend"}
+    with pytest.raises(ConfigError, match="SIGNUP_SMTPUTF8"):
+        load_settings({**env, "SIGNUP_RESEND_API_KEY": "re_x"})
