@@ -70,12 +70,20 @@
         var body = Object.fromEntries(new FormData(form));
         if (!body.locale) body.locale = navigator.language;
         var email = String(body.email || "").trim();
-        var res = await fetch(form.action, {
-          method: "POST",
-          credentials: "omit",
-          headers: { "Content-Type": "application/json", "Accept": "application/json" },
-          body: JSON.stringify(body)
-        });
+        var res;
+        try {
+          res = await fetch(form.action, {
+            method: "POST",
+            credentials: "omit",
+            headers: { "Content-Type": "application/json", "Accept": "application/json" },
+            body: JSON.stringify(body)
+          });
+        } catch (e) {
+          // No answer we may read (offline, or this site is not allowed to ask): post the
+          // form the plain way, and the server answers with a page that says what happened.
+          HTMLFormElement.prototype.submit.call(form);
+          return;
+        }
         var data = await res.json();
         if (res.ok) {
           // The address, repeated, so a typo shows before the visitor waits for a mail.

@@ -81,7 +81,7 @@ def _refused(request: Request, p: Problem, is_form: bool) -> Response:
         # A page on a site that may not post here: say so, and do not offer our form there.
         context = {"message_key": "error.origin-not-allowed"}
         return pages.page(request, "oops.html", context, status=p.status, locale=lang)
-    errors = wording.field_messages(p, translate)
+    errors = wording.field_messages(p, lang, translate)
     context = {
         "values": {k: fields.get(k, "") for k in ("email", "name", "list")},
         "errors": errors,

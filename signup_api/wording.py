@@ -20,16 +20,19 @@ def form_message(p: Problem, translate: i18n.Translate) -> str:
     return text if text != key else translate("error.generic")
 
 
-def field_messages(p: Problem, translate: i18n.Translate) -> dict[str, str]:
+def field_messages(p: Problem, lang: str, translate: i18n.Translate) -> dict[str, str]:
+    """English keeps each field's own detail: the address check says exactly what is
+    wrong ("no @", "no dot after the @"); other languages get the catalogue's wording."""
     if not (p.errors and p.code):
         return {}
+    if lang == i18n.FALLBACK:
+        return {e["field"]: e["detail"] for e in p.errors}
     return {e["field"]: translate(p.code) for e in p.errors}
 
 
 def localised(p: Problem, lang: str, translate: i18n.Translate) -> Problem:
-    """The same problem worded for the visitor. English field errors keep their own detail
-    (the address check says exactly what is wrong: "no @", "no dot after the @")."""
-    fields = {} if lang == i18n.FALLBACK else field_messages(p, translate)
+    """The same problem worded for the visitor."""
+    fields = field_messages(p, lang, translate)
     errors = (
         [{**e, "detail": fields.get(e["field"], e["detail"])} for e in p.errors]
         if p.errors
