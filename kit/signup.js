@@ -87,7 +87,11 @@
         var data = await res.json();
         if (res.ok) {
           // The address, repeated, so a typo shows before the visitor waits for a mail.
-          say(status, msg.msgDone.replace("{email}", email), false);
+          say(status, "", false);
+          var parts = msg.msgDone.split("{email}");
+          var shown = document.createElement("strong");
+          shown.textContent = email;
+          status.append(parts[0], shown, parts.slice(1).join(email));
           form.reset();
           return;
         }

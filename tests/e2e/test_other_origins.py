@@ -17,6 +17,8 @@ def test_listed_origin_signs_up(visit, stack, js):
     v.allow_origin(stack.listed.url)
     email = address("kit")
     v.page.goto(stack.listed.url + "/")
+    # The site has none of our styles: the honeypot must stay out of sight all the same.
+    assert not v.page.is_visible("#signup-website")
     v.shot("kit-form")
     fill_and_send(v, email)
     if js:
@@ -45,6 +47,7 @@ def test_unlisted_origin_is_refused_with_a_page_that_says_why(visit, stack, js):
     fill_and_send(v, email)
     v.page.wait_for_url(stack.api + "/signup")
     assert v.page.locator("h1").inner_text() == "That did not work"
-    assert "may not send signups here" in v.page.inner_text("main")
+    assert "may not send signups to this list" in v.page.inner_text("main")
+    assert v.page.get_attribute("main a", "href") == "/"
     v.shot("refused-origin")
     assert rows(stack, email) == []

@@ -294,7 +294,7 @@ async def test_cross_site_form_post_gets_a_page_that_says_why(cors_client, db):
         "/signup", data={"email": address()}, headers={"origin": "https://evil.example"}
     )
     assert response.status_code == 403
-    assert "may not send signups here" in response.text
+    assert "may not send signups to this list" in response.text
     assert 'action="/signup"' not in response.text
     assert await stored(db) == 0
 
