@@ -64,10 +64,10 @@ def negotiate(accept_language: str | None, supported: tuple[str, ...], default: 
     for position, item in enumerate((accept_language or "").split(",")):
         tag, _, params = item.partition(";")
         quality = 1.0
-        found = _QUALITY.match(params) if params else None
-        if found:
+        if params.strip():
+            found = _QUALITY.match(params)
             try:
-                quality = float(found.group(1))
+                quality = float(found.group(1)) if found else -1.0
             except ValueError:
                 continue
         if tag.strip() and tag.strip() != "*" and quality > 0:
