@@ -136,6 +136,24 @@ def test_refused_address_is_explained_where_it_was_typed(visit, stack, js, typed
     assert rows(stack, typed.lower()) == []
 
 
+def test_button_is_disabled_while_sending(visit, stack):
+    v = visit(js=True)
+    email = address("busy")
+    seen = []
+
+    def hold(route) -> None:
+        # Looked at while the request is on its way, before any answer exists.
+        seen.append(v.page.is_disabled("form[data-signup] button[type=submit]"))
+        route.continue_()
+
+    v.page.route("**/signup", hold)
+    v.page.goto(stack.api + "/")
+    fill_and_send(v, email)
+    assert email in status_text(v, email)
+    assert seen == [True]
+    assert not v.page.is_disabled("form[data-signup] button[type=submit]")
+
+
 @JS
 def test_too_many_tries_say_roughly_how_long_to_wait(visit, stack, js):
     v = visit(js=js)
