@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench bench-parts image-tools
+.PHONY: run test lint format clean bench bench-parts image-tools browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m devstack.run
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The chart's and the image's test tools: the deploy-test extra (heavy, so its own group) and
@@ -29,6 +29,18 @@ image-tools:
 	.ci/image-tools
 
 test: $(DEPLOY_STAMP) image-tools
+
+# The browser tests (tests/e2e) drive Debian's chromium, installed here when it is missing
+# (as root, with apt); never `playwright install`, which downloads its own browser. Where it
+# cannot be installed the browser tests skip with one line saying so (and fail when CI is set).
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$(SKIP_BROWSER)" = 1 ] && [ -z "$(CI)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -q && apt-get install -y -q --no-install-recommends \
+	    -o DPkg::Lock::Timeout=600 chromium) >/dev/null || echo "could not install chromium"; \
+	else echo "chromium is missing and needs root and apt-get to install"; fi
+
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

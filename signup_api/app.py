@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from signup_api import (
+    assets,
     captcha,
     confirm,
     health,
@@ -52,6 +53,10 @@ ROUTES = [
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/altcha/challenge", captcha.challenge, methods=["GET"]),
     Route("/metrics", metrics.metrics, methods=["GET"]),
+    Route("/assets/site.css", assets.style, methods=["GET"]),
+    Route("/assets/signup.js", assets.script, methods=["GET"]),
+    Route("/assets/icon.svg", assets.icon, methods=["GET"]),
+    Route("/kit/form.html", assets.kit_form, methods=["GET"]),
 ]
 
 
@@ -62,6 +67,8 @@ async def _problem(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if pages.wants_html(request):
+        return pages.error_page(request, exc.status_code, exc.headers)
     return problem_response(Problem(exc.status_code, exc.detail, slug="http-error"))
 
 
@@ -72,6 +79,8 @@ async def _schema_behind(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", extra={"error": type(exc).__name__})
+    if pages.wants_html(request):
+        return pages.error_page(request, 500)
     return problem_response(Problem(500, "Something went wrong on our side.", slug="internal"))
 
 

@@ -39,11 +39,15 @@ def _name(raw: str | None) -> str | None:
         return None
     name = raw.strip()
     if len(name) > MAX_NAME_LENGTH:
-        raise field_error("name", f"The name may be at most {MAX_NAME_LENGTH} characters.")
+        raise field_error(
+            "name", f"The name may be at most {MAX_NAME_LENGTH} characters.", "error.name"
+        )
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
-        raise field_error("name", "The name may not contain control characters.")
+        raise field_error("name", "The name may not contain control characters.", "error.name")
     if _LINKISH.search(name) or _ENCODED_WORD.search(name):
-        raise field_error("name", "The name may not contain web or email addresses or codes.")
+        raise field_error(
+            "name", "The name may not contain web or email addresses or codes.", "error.name"
+        )
     return name
 
 
@@ -63,7 +67,7 @@ def _locale(raw: str | None, settings: Settings) -> str:
 def validate(fields: dict[str, str], settings: Settings) -> SignupForm:
     raw_email = fields.get("email", "").strip()
     if not raw_email:
-        raise field_error("email", "An email address is required.")
+        raise field_error("email", "An email address is required.", "error.email-required")
     try:
         email = normalise(
             raw_email,
@@ -71,10 +75,12 @@ def validate(fields: dict[str, str], settings: Settings) -> SignupForm:
             smtputf8=settings.smtputf8,
         )
     except InvalidAddress as e:
-        raise field_error("email", str(e)) from None
+        raise field_error("email", str(e), "error.email-invalid") from None
     if domains.is_refused(email.rsplit("@", 1)[1], settings):
         metrics.BLOCKED.labels("domain").inc()
-        raise field_error("email", "Addresses from this email provider are not accepted.")
+        raise field_error(
+            "email", "Addresses from this email provider are not accepted.", "error.email-provider"
+        )
     list_name = fields.get("list") or settings.default_list
     if list_name not in settings.lists:
         raise Problem(
@@ -82,6 +88,7 @@ def validate(fields: dict[str, str], settings: Settings) -> SignupForm:
             "There is no such list.",
             slug="invalid-field",
             errors=[{"field": "list", "detail": "unknown list"}],
+            code="error.list",
         )
     return SignupForm(
         email=email,

@@ -24,10 +24,24 @@ def allowed_origins(settings: Settings) -> frozenset[str]:
 
 def check(request: Request, allowed: frozenset[str]) -> None:
     """Browsers always send Origin on a cross-site POST; a request with neither header is not
-    from a browser page, so there is no one to protect and it passes."""
+    from a browser page, so there is no one to protect and it passes.
+
+    A browser sends "Origin: null" when the page's referrer policy is privacy-sensitive
+    (no-referrer) or the form sits in a sandboxed frame. Then Sec-Fetch-Site, which every
+    current browser sends and no page can set, says whether the post came from our own
+    origin; failing that, a Referer names the page. A null origin with neither stays
+    refused: a sandboxed frame on any site looks exactly like that."""
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
+        if origin == "null" and request.headers.get("sec-fetch-site") == "same-origin":
+            return
         referer = request.headers.get("referer")
-        origin = _origin_of(referer) if referer else origin
+        if referer:
+            origin = _origin_of(referer) or "null"
     if origin is not None and origin.lower() not in allowed:
-        raise Problem(403, "Signups from this site are not accepted.", slug="origin-not-allowed")
+        raise Problem(
+            403,
+            "Signups from this site are not accepted.",
+            slug="origin-not-allowed",
+            code="error.origin-not-allowed",
+        )

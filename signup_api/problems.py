@@ -33,6 +33,7 @@ class Problem(Exception):
         slug: str = "invalid",
         errors: list[dict[str, str]] | None = None,
         retry_after: int | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -40,6 +41,8 @@ class Problem(Exception):
         self.slug = slug
         self.errors = errors
         self.retry_after = retry_after
+        # The message catalogue's key for this problem, for pages and localised answers.
+        self.code = code
 
 
 def problem_response(p: Problem) -> JSONResponse:
@@ -57,8 +60,10 @@ def problem_response(p: Problem) -> JSONResponse:
     )
 
 
-def field_error(field: str, detail: str) -> Problem:
-    return Problem(400, detail, slug="invalid-field", errors=[{"field": field, "detail": detail}])
+def field_error(field: str, detail: str, code: str | None = None) -> Problem:
+    return Problem(
+        400, detail, slug="invalid-field", errors=[{"field": field, "detail": detail}], code=code
+    )
 
 
 def unavailable(dependency: str) -> Problem:

@@ -8,15 +8,15 @@ from urllib.parse import urlencode
 
 import redis.asyncio as redis
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from signup_api import captcha, metrics, origins
+from signup_api import captcha, metrics, origins, pages, wording
 from signup_api.bodies import FORM, media_type, parse_fields
 from signup_api.forms import SignupForm, validate
 from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
-from signup_api.problems import Problem, unavailable
-from signup_core import db, sealing
+from signup_api.problems import Problem, problem_response, unavailable
+from signup_core import db, i18n, sealing
 from signup_core.addresses import blind_index, hash_ip
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,7 @@ async def signup(scope: Scope, receive: Receive, send: Send) -> None:
         outcome = await _admit_and_store(request)
     except Problem as p:
         metrics.SIGNUPS.labels(p.slug).inc()
-        if not is_form:
-            raise
-        sep = "&" if "?" in settings.error_url else "?"
-        query = urlencode({"reason": p.slug})
-        error_page = f"{settings.error_url}{sep}{query}"
-        await RedirectResponse(error_page, status_code=303)(scope, receive, send)
+        await _refused(request, p, is_form)(scope, receive, send)
         return
     (_ACCEPTED_COUNT if outcome == "accepted" else metrics.SIGNUPS.labels(outcome)).inc()
     if is_form:
@@ -65,6 +60,38 @@ async def signup(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": ACCEPTED})
 
 
+def _refused(request: Request, p: Problem, is_form: bool) -> Response:
+    """A refusal in the visitor's language: problem+json for fetch() and API clients; for a
+    form post, the configured error page, or by default the form again, what was typed kept
+    and what was wrong said where it was wrong."""
+    settings = request.app.state.settings
+    fields: dict[str, str] = getattr(request.state, "fields", {})
+    lang = pages.locale_of(request, fields.get("locale"))
+    translate = i18n.translator(lang, settings.templates_dir)
+    if not is_form:
+        return problem_response(wording.localised(p, lang, translate))
+    if settings.error_url:
+        sep = "&" if "?" in settings.error_url else "?"
+        query = urlencode({"reason": p.slug})
+        return RedirectResponse(f"{settings.error_url}{sep}{query}", status_code=303)
+    headers = {"Retry-After": str(p.retry_after)} if p.retry_after else None
+    if p.slug == "signup-closed":
+        return pages.page(request, "closed.html", status=p.status, locale=lang)
+    if p.slug == "origin-not-allowed":
+        # A page on a site that may not post here: say so, and do not offer our form there.
+        context = {"message_key": "error.origin-not-allowed"}
+        return pages.page(request, "oops.html", context, status=p.status, locale=lang)
+    errors = wording.field_messages(p, lang, translate)
+    context = {
+        "values": {k: fields.get(k, "") for k in ("email", "name", "list")},
+        "errors": errors,
+        "form_error": None if errors else wording.form_message(p, translate),
+    }
+    return pages.page(
+        request, "landing.html", context, status=p.status, headers=headers, locale=lang
+    )
+
+
 async def _admit_and_store(request: Request) -> str:
     """Every check in cost order, then the write; returns the outcome for the metrics."""
     state = request.app.state
@@ -73,6 +100,7 @@ async def _admit_and_store(request: Request) -> str:
         raise Problem(404, "Signup is closed.", slug="signup-closed")
     origins.check(request, state.allowed_origins)
     fields = await parse_fields(request, s.max_body_bytes)
+    request.state.fields = fields  # kept for the page that may have to show the form again
     if fields.get(s.honeypot_field):
         # Bots get the same answer as everyone and learn nothing; nothing is stored or sent.
         metrics.BLOCKED.labels("honeypot").inc()

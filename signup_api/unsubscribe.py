@@ -11,7 +11,7 @@ from starlette.responses import Response
 from signup_api.bodies import parse_fields
 from signup_api.pages import page
 from signup_api.problems import Problem
-from signup_core import db, unsubscribe_links
+from signup_core import db, sealing, unsubscribe_links
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,63 @@ async def _apply(conn, link: unsubscribe_links.LinkId) -> tuple[bool, bool]:
     return row["known"], row["outbox_id"] is not None
 
 
+def masked(address: str) -> str:
+    """Enough of the address to recognise it, not enough to read it off a shared screen."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}•••@{domain}" if local else "•••"
+
+
+async def _named(conn, link: unsubscribe_links.LinkId) -> dict[str, str] | None:
+    """The list title and masked address a page about this link may show."""
+    row = await db.queries().subscription_for_page(
+        conn,
+        unsubscribe_id=None if isinstance(link, int) else link,
+        subscription_id=link if isinstance(link, int) else None,
+    )
+    return (
+        None
+        if row is None
+        else {
+            "list_name": row["list_name"],
+            "masked": masked(sealing.unseal(row["email_sealed"]) or ""),
+        }
+    )
+
+
+def _page(request: Request, name: str, found: dict[str, str], **context: str) -> Response:
+    settings = request.app.state.settings
+    title = settings.list_title(found["list_name"])
+    return page(request, name, {"list_title": title, "masked": found["masked"], **context})
+
+
 def _unknown(request: Request) -> Response:
     return page(request, "unsubscribe_result.html", {"outcome": "unknown"}, status=404)
 
 
 async def show_unsubscribe(request: Request) -> Response:
     token = request.query_params.get("token", "")
-    if _link(request, token) is None:
+    link = _link(request, token)
+    if link is None:
         return _unknown(request)
-    return page(request, "unsubscribe.html", {"token": token})
+    try:
+        async with request.app.state.pool.acquire() as conn:
+            found = await _named(conn, link)
+    except db.UNAVAILABLE as e:
+        log.warning("database unavailable on unsubscribe page", extra={"error": type(e).__name__})
+        return _unavailable(request)
+    if found is None:
+        return _unknown(request)
+    return _page(request, "unsubscribe.html", found, token=token)
+
+
+def _unavailable(request: Request) -> Response:
+    return page(
+        request,
+        "unsubscribe_result.html",
+        {"outcome": "unavailable"},
+        status=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 async def unsubscribe(request: Request) -> Response:
@@ -58,16 +106,11 @@ async def unsubscribe(request: Request) -> Response:
     try:
         async with request.app.state.pool.acquire() as conn:
             known, changed = await _apply(conn, link)
+            found = await _named(conn, link) if known else None
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on unsubscribe", extra={"error": type(e).__name__})
-        return page(
-            request,
-            "unsubscribe_result.html",
-            {"outcome": "unavailable"},
-            status=503,
-            headers={"Retry-After": "5"},
-        )
+        return _unavailable(request)
     log.info("unsubscribe", extra={"changed": changed, "one_click": "List-Unsubscribe" in fields})
-    if not known:
+    if found is None:
         return _unknown(request)
-    return page(request, "unsubscribe_result.html", {"outcome": "done"})
+    return _page(request, "unsubscribe_result.html", found, outcome="done")

@@ -74,7 +74,8 @@ class Settings:
     max_body_bytes: int = 16 * 1024
     check_deliverability: bool = False
     thanks_url: str = "/thanks"
-    error_url: str = "/oops"
+    # None: a refused form post shows the form again; a URL: redirect there with ?reason=.
+    error_url: str | None = None
     confirmed_url: str | None = None
     db_pool_max: int = 20
     relay_interval: float = 0.1
@@ -126,6 +127,21 @@ class Settings:
     mailgun_region: str = "us"
     resend_api_key: Secret | None = None
     brevo_api_key: Secret | None = None
+
+    # Pages, branding and localisation (the visitor's side).
+    site_name: str = "signet-signup"
+    site_url: str | None = None
+    list_titles: tuple[tuple[str, str], ...] = ()
+    sender_name: str | None = None
+    privacy_url: str | None = None
+    accent_colour: str = "#1d4ed8"
+    templates_dir: str | None = None
+    confirm_autosubmit: bool = False
+    frame_ancestors: tuple[str, ...] = ()
+
+    def list_title(self, name: str) -> str:
+        """What visitors read for a list: its display name, or the key when none is set."""
+        return dict(self.list_titles).get(name, name)
 
     @property
     def default_list(self) -> str:
@@ -345,6 +361,46 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_RESEND_API_KEY": ("resend_api_key", Secret, False),
     "SIGNUP_BREVO_API_KEY": ("brevo_api_key", Secret, False),
 }
+
+
+def _titles(value: str) -> tuple[tuple[str, str], ...]:
+    """'newsletter=Weekly news, offers=Offers': list key = display name."""
+    pairs = []
+    for part in _names(value):
+        key, sep, title = part.partition("=")
+        if not sep or not key.strip() or not title.strip():
+            raise ValueError("expected list=Display name, comma-separated")
+        pairs.append((key.strip(), title.strip()))
+    return tuple(pairs)
+
+
+def _colour(value: str) -> str:
+    # It goes into a style sheet: only a hex colour, nothing that could close the rule.
+    if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value):
+        raise ValueError("expected a hex colour such as #1d4ed8")
+    return value
+
+
+def _directory(value: str) -> str:
+    if not os.path.isdir(value):
+        raise ValueError(f"{value!r} is not a directory")
+    return value
+
+
+# Pages, branding and localisation, in their own block.
+_VARIABLES.update(
+    {
+        "SIGNUP_SITE_NAME": ("site_name", str, False),
+        "SIGNUP_SITE_URL": ("site_url", _url("http", "https"), False),
+        "SIGNUP_LIST_TITLES": ("list_titles", _titles, False),
+        "SIGNUP_SENDER_NAME": ("sender_name", str, False),
+        "SIGNUP_PRIVACY_URL": ("privacy_url", _url("http", "https"), False),
+        "SIGNUP_ACCENT_COLOUR": ("accent_colour", _colour, False),
+        "SIGNUP_TEMPLATES_DIR": ("templates_dir", _directory, False),
+        "SIGNUP_CONFIRM_AUTOSUBMIT": ("confirm_autosubmit", _bool, False),
+        "SIGNUP_FRAME_ANCESTORS": ("frame_ancestors", _origins, False),
+    }
+)
 
 # What each mode cannot work without.
 _NEEDS = {

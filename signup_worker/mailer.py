@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from email.utils import parseaddr
 
 from signup_core import db, sealing, tokens, unsubscribe_links
 from signup_core.mail.failures import PermanentMailError
 from signup_core.mail.render import Envelope, render
+from signup_core.settings import Settings
 from signup_worker.resources import Opened
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,15 @@ ALLOWED = {
 }
 
 
+def sender(settings: Settings) -> str:
+    """SIGNUP_MAIL_FROM, its display name replaced by SIGNUP_SENDER_NAME when that is set."""
+    if not settings.sender_name:
+        return settings.mail_from
+    # Quoted, not encoded: each transport encodes the name its own way.
+    name = settings.sender_name.replace("\\", "").replace('"', "")
+    return f'"{name}" <{parseaddr(settings.mail_from)[1]}>'
+
+
 async def deliver(res: Opened, outbox_id: int) -> str:
     """Send the row's mail; returns what happened. Transient errors propagate for a retry."""
     q = db.queries()
@@ -31,7 +42,13 @@ async def deliver(res: Opened, outbox_id: int) -> str:
         if ALLOWED[job["kind"]] != job["status"]:
             await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {job['status']}")
             return "skipped"
-        context = {"name": sealing.unseal(job["name_sealed"]), "list_name": job["list_name"]}
+        context = {
+            "name": sealing.unseal(job["name_sealed"]),
+            "list_name": job["list_name"],
+            "list_title": s.list_title(job["list_name"]),
+            "site_name": s.site_name,
+            "accent": s.accent_colour,
+        }
         token_hash = None
         if job["kind"] == "confirmation":
             # Minted here, not on the request path: the raw token exists only in this mail.
@@ -42,12 +59,14 @@ async def deliver(res: Opened, outbox_id: int) -> str:
         envelope = Envelope(
             to_address=sealing.unseal(job["email_sealed"]) or "",
             to_name=context["name"],
-            sender=s.mail_from,
+            sender=sender(s),
             reply_to=s.mail_reply_to,
             domain=s.mail_domain,
             unsubscribe_url=unsubscribe_links.url(s, job["unsubscribe_id"]),
         )
-        message = render(job["kind"], job["locale"], envelope, context)
+        message = render(
+            job["kind"], job["locale"], envelope, context, templates_dir=s.templates_dir
+        )
         try:
             await res.transport.send(message)
         except PermanentMailError as e:

@@ -12,6 +12,8 @@ from typing import Any
 
 import jinja2
 
+from signup_core import i18n
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -54,9 +56,11 @@ def one_line(value: str) -> str:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def _environment(override: str | None = None) -> jinja2.Environment:
+    # A site's own templates (SIGNUP_TEMPLATES_DIR/mail) come first, ours fill the gaps.
+    folders = [*([Path(override) / "mail"] if override else []), TEMPLATES]
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(folders),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -65,20 +69,45 @@ def _environment() -> jinja2.Environment:
     )
 
 
-@functools.cache
-def available_locale(kind: str, locale: str, fallback: str = "en") -> str:
-    return locale if (TEMPLATES / kind / locale).is_dir() else fallback
+def render(
+    kind: str,
+    locale: str,
+    envelope: Envelope,
+    context: dict[str, Any],
+    *,
+    templates_dir: str | None = None,
+) -> Rendered:
+    """Wording comes from the message catalogue (signup_core.i18n); a template folder
+    <kind>/<locale>/ in the override folder, if there is one, wins over <kind>/."""
+    env = _environment(templates_dir)
+    lang = locale if locale in ("en", *i18n_locales(templates_dir)) else i18n.FALLBACK
+    translate = i18n.translator(lang, templates_dir)
+    context = {
+        "site_name": "",
+        "accent": "#1d4ed8",
+        **context,
+        "list": context.get("list_title") or context["list_name"],
+        "lang": lang,
+        "_": translate,
+        "unsubscribe_url": envelope.unsubscribe_url,
+    }
 
+    def part(name: str) -> jinja2.Template:
+        return env.select_template([f"{kind}/{lang}/{name}", f"{kind}/{name}"])
 
-def render(kind: str, locale: str, envelope: Envelope, context: dict[str, Any]) -> Rendered:
-    env = _environment()
-    folder = f"{kind}/{available_locale(kind, locale)}"
-    context = {**context, "unsubscribe_url": envelope.unsubscribe_url}
+    subject = one_line(part("subject.txt").render(context))
     return Rendered(
-        subject=one_line(env.get_template(f"{folder}/subject.txt").render(context)),
-        text=env.get_template(f"{folder}/body.txt").render(context),
-        html=env.get_template(f"{folder}/body.html").render(context),
+        subject=subject,
+        text=part("body.txt").render(context),
+        html=part("body.html").render({**context, "subject": subject}),
         envelope=envelope,
         message_id=make_msgid(domain=envelope.domain),
         date=formatdate(localtime=False),
     )
+
+
+@functools.cache
+def i18n_locales(templates_dir: str | None = None) -> frozenset[str]:
+    """The locales with a catalogue: ours and the site's."""
+    folders = [i18n.MESSAGES, *([Path(templates_dir) / "messages"] if templates_dir else [])]
+    return frozenset(p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.json"))

@@ -3,7 +3,8 @@
 SELECT t.subscription_id,
        t.consumed_at IS NOT NULL AS consumed,
        t.expires_at <= now() AS expired,
-       s.status::text AS status
+       s.status::text AS status,
+       s.list_name
 FROM confirmation_tokens t
 JOIN subscriptions s ON s.id = t.subscription_id
 WHERE t.token_hash = :token_hash
@@ -25,3 +26,13 @@ WITH confirmed AS (
 INSERT INTO outbox (subscription_id, kind)
 SELECT id, 'welcome' FROM confirmed
 RETURNING id;
+
+-- name: token_state(token_hash)^
+-- What a confirmation link's page should say, read without locking or changing anything.
+SELECT t.consumed_at IS NOT NULL AS consumed,
+       t.expires_at <= now() AS expired,
+       s.status::text AS status,
+       s.list_name
+FROM confirmation_tokens t
+JOIN subscriptions s ON s.id = t.subscription_id
+WHERE t.token_hash = :token_hash;

@@ -12,3 +12,9 @@ WITH changed AS (
 )
 SELECT (SELECT id FROM receipt) AS outbox_id,
        EXISTS (SELECT 1 FROM subscriptions WHERE id = :subscription_id) AS known;
+
+-- name: subscription_for_page(unsubscribe_id, subscription_id)^
+-- The list and sealed address an unsubscribe link names, by its random id or (older links) row number.
+SELECT list_name, email_sealed, status::text AS status
+FROM subscriptions
+WHERE unsubscribe_id = :unsubscribe_id OR id = :subscription_id;

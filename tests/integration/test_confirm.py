@@ -82,7 +82,10 @@ async def test_expired_token_gets_a_page_to_start_again(client, db):
     await inspect().expire_tokens(db, email_index=index(email))
     response = await client.post("/confirm", data={"token": token})
     assert response.status_code == 410
-    assert "expired" in response.text and 'href="/"' in response.text
+    assert "expired" in response.text and "Send me a new link" in response.text
+    shown = await client.get("/confirm", params={"token": token})
+    assert shown.status_code == 410 and "expired" in shown.text
+    assert 'action="/signup"' in shown.text and "Confirm my subscription" not in shown.text
     assert (await rows(db, email))[0]["status"] == "pending"
     assert [o["kind"] for o in await outbox(db, email)] == ["confirmation"]
 
@@ -91,14 +94,27 @@ async def test_expired_token_gets_a_page_to_start_again(client, db):
 async def test_unknown_or_malformed_token_gets_a_page_to_start_again(client, db, token):
     response = await client.post("/confirm", data={"token": token})
     assert response.status_code == 404
-    assert "Sign up again" in response.text
+    assert "Send me a new link" in response.text
 
 
 @pytest.mark.parametrize("token", ["", "short", "../../etc/passwd" + "a" * 30])
 async def test_get_with_a_malformed_token_says_so_at_once(client, token):
     shown = await client.get("/confirm", params={"token": token})
     assert shown.status_code == 404
-    assert "Sign up again" in shown.text
+    assert "Send me a new link" in shown.text
+
+
+async def test_get_with_an_unknown_well_formed_token_says_so_at_once(client, db):
+    shown = await client.get("/confirm", params={"token": "x" * 43})
+    assert shown.status_code == 404
+    assert "We do not know this link" in shown.text and 'action="/signup"' in shown.text
+
+
+async def test_get_of_a_spent_token_says_already_confirmed(client, db):
+    _, token = await pending_with_token(client, db)
+    await client.post("/confirm", data={"token": token})
+    shown = await client.get("/confirm", params={"token": token})
+    assert "Already confirmed" in shown.text and 'action="/confirm"' not in shown.text
 
 
 async def test_token_of_an_unsubscribed_address_does_not_resubscribe(client, db):
@@ -120,5 +136,6 @@ async def test_confirm_redirects_to_the_configured_page(env, db):
 async def test_confirm_page_does_not_leak_the_token_to_other_sites(client, db):
     _, token = await pending_with_token(client, db)
     page = await client.get(f"/confirm?token={token}")
-    assert page.headers["referrer-policy"] == "no-referrer"
+    # Other sites get at most our origin, never the path and query that hold the token.
+    assert page.headers["referrer-policy"] in ("same-origin", "strict-origin-when-cross-origin")
     assert page.headers["cache-control"] == "no-store"

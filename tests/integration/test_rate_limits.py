@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 
 import pytest
@@ -79,12 +80,15 @@ async def test_limits_are_shared_by_two_app_instances(env, db):
     assert codes == [202, 202, 202, 202, 429, 429]
 
 
-async def test_rate_limited_form_post_redirects_to_the_error_page(env, db):
-    async with app_client({**env, **limits(ip="1/minute")}) as client:
+async def test_rate_limited_form_post_says_roughly_how_long_to_wait(env, db):
+    async with app_client({**env, **limits(ip="1/hour")}) as client:
         await client.post("/signup", data={"email": address()})
-        response = await client.post("/signup", data={"email": address()})
-    assert response.status_code == 303
-    assert response.headers["location"] == "/oops?reason=rate-limited"
+        email = address()
+        response = await client.post("/signup", data={"email": email})
+    wait = int(response.headers["retry-after"])
+    assert response.status_code == 429 and wait > 60
+    assert f"Please wait about {math.ceil(wait / 60)} minutes" in response.text
+    assert f'value="{email}"' in response.text
 
 
 async def test_bombing_one_address_from_many_networks_sends_at_most_the_limit(

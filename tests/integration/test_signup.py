@@ -62,11 +62,21 @@ async def test_form_signup_redirects_to_the_thank_you_page(client, db):
     assert len(await rows(db, email)) == 1
 
 
-async def test_form_with_invalid_address_redirects_to_the_error_page(client, db):
-    response = await client.post("/signup", data={"email": "not an address"})
-    assert response.status_code == 303
-    assert response.headers["location"] == "/oops?reason=invalid-field"
+async def test_form_with_invalid_address_shows_the_form_again_with_what_was_typed(client, db):
+    response = await client.post("/signup", data={"email": "not an address", "name": "Ada"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'value="not an address"' in response.text and 'value="Ada"' in response.text
+    assert 'aria-invalid="true" aria-describedby="signup-email-error"' in response.text
+    assert "An email address must have an @-sign." in response.text
     assert (await inspect().count_rows(db))["subscriptions"] == 0
+
+
+async def test_form_errors_go_to_the_configured_error_page_when_there_is_one(env, db):
+    async with app_client({**env, "SIGNUP_ERROR_URL": "https://example.com/sorry"}) as c:
+        response = await c.post("/signup", data={"email": "not an address"})
+    assert response.status_code == 303
+    assert response.headers["location"] == "https://example.com/sorry?reason=invalid-field"
 
 
 async def test_form_with_undecodable_bytes_is_refused_and_stores_nothing(client, db):
@@ -76,8 +86,8 @@ async def test_form_with_undecodable_bytes_is_refused_and_stores_nothing(client,
         content=b"email=%ff%fe%40example.com",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
-    assert response.status_code == 303
-    assert response.headers["location"] == "/oops?reason=malformed"
+    assert response.status_code == 400
+    assert "We could not take your signup" in response.text
     assert (await inspect().count_rows(db))["subscriptions"] == 0
 
 
@@ -246,8 +256,8 @@ async def test_database_down_is_a_503_problem_with_retry_after(env):
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM
     assert response.headers["retry-after"]
-    assert form.status_code == 303
-    assert form.headers["location"] == "/oops?reason=unavailable"
+    assert form.status_code == 503 and form.headers["retry-after"]
+    assert "try again in a minute" in form.text
 
 
 @pytest.mark.parametrize(

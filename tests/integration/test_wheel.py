@@ -76,6 +76,8 @@ def test_wheel_holds_the_sql_and_the_code_and_no_development_code(wheel):
     sql = {f"signup_core/sql/{p.relative_to(ROOT / 'sql')}" for p in (ROOT / "sql").rglob("*.sql")}
     assert any("/migrations/" in n for n in sql) and any("/queries/" in n for n in sql)
     assert sql <= names, sql - names
+    kit = {f"signup_api/kit/{p.name}" for p in (ROOT / "kit").iterdir() if p.is_file()}
+    assert kit <= names, kit - names
     shipped = {
         str(p.relative_to(ROOT))
         for package in SHIPPED

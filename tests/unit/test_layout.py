@@ -52,5 +52,5 @@ def test_the_wheel_lists_every_package_and_no_development_code():
         for package in FORBIDDEN
         for path in (ROOT / package).rglob("*.py")
     }
-    assert set(setuptools["packages"]) == with_code | {"signup_core.sql"}
-    assert setuptools["package-dir"] == {"signup_core.sql": "sql"}
+    assert set(setuptools["packages"]) == with_code | {"signup_core.sql", "signup_api.kit"}
+    assert setuptools["package-dir"] == {"signup_core.sql": "sql", "signup_api.kit": "kit"}

@@ -1,0 +1,54 @@
+"""The few files pages load from us: the style sheet (in the site's accent colour), the kit's
+script, an icon, and the kit's form rendered for a static site to copy."""
+
+from __future__ import annotations
+
+import functools
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from signup_api import pages
+from signup_core.settings import Settings
+
+# Short: a changed accent colour or template shows within minutes, without cache busting.
+CACHED = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
+ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<rect width="16" height="16" rx="3" fill="{accent}"/>'
+    '<path d="M3 5l5 4 5-4" stroke="#fff" stroke-width="1.6" fill="none"/></svg>'
+)
+
+
+@functools.cache
+def _style(settings: Settings) -> str:
+    template = pages.templates(settings.templates_dir).get_template("site.css")
+    return template.render(accent=settings.accent_colour)
+
+
+@functools.cache
+def _script() -> bytes:
+    return (pages.KIT / "signup.js").read_bytes()
+
+
+async def style(request: Request) -> Response:
+    return Response(_style(request.app.state.settings), media_type="text/css", headers=CACHED)
+
+
+async def script(request: Request) -> Response:
+    return Response(_script(), media_type="text/javascript", headers=CACHED)
+
+
+async def icon(request: Request) -> Response:
+    svg = ICON.format(accent=request.app.state.settings.accent_colour)
+    return Response(svg, media_type="image/svg+xml", headers=CACHED)
+
+
+async def kit_form(request: Request) -> Response:
+    """GET /kit/form.html: the landing page's own form with absolute addresses, in the
+    language asked for (?lang=de, or the browser's), for a static site to paste in."""
+    s: Settings = request.app.state.settings
+    lang = pages.locale_of(request, request.query_params.get("lang"))
+    ctx = {**pages.base_context(s, lang), "base": s.public_base_url}
+    html = pages.templates(s.templates_dir).get_template("form.html").render(ctx)
+    return Response(html, media_type="text/html", headers=CACHED)
