@@ -77,3 +77,14 @@ def test_default_version_label_is_the_package_version():
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     [default] = re.findall(r"^ARG VERSION=(\S+)$", CONTAINERFILE.read_text(), re.M)
     assert default == version
+
+
+def test_the_build_context_holds_every_folder_the_wheel_is_built_from():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mapped = config.get("package-dir", {})
+    folders = {mapped.get(p, p.split(".", 1)[0]) for p in config["packages"]}
+    copied = re.findall(r"^COPY (\S+)/ ", (ROOT / "Containerfile").read_text(), re.MULTILINE)
+    allowed = (ROOT / ".dockerignore").read_text().splitlines()
+    for folder in folders:
+        assert folder in copied, f"Containerfile does not COPY {folder}/"
+        assert f"!{folder}/" in allowed, f".dockerignore leaves {folder}/ out"
