@@ -11,7 +11,7 @@ import httpx
 from dramatiq import Middleware
 from dramatiq.asyncio import get_event_loop_thread
 
-from signup_core import db
+from signup_core import db, keycheck
 from signup_core.mail.transports import Transport, make_transport
 from signup_core.settings import Settings
 
@@ -79,7 +79,8 @@ class Resources(Middleware):
     async def _open(self) -> Opened:
         # One connection per worker thread, one for the relay. The pool opens connections
         # lazily, so a database that is down at start does not stop the worker booting.
-        pool = await db.create_pool(self.settings, max_size=self.settings.worker_threads + 2)
+        pool = await db.create_pool(self.settings, max_size=self.settings.worker_threads + 3)
+        await keycheck.check_keyring(pool, self.settings.seal_keys)
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         return Opened(self.settings, pool, make_transport(self.settings, http), http)
 

@@ -23,10 +23,9 @@ import pytest
 from devstack import mailcatcher, redis
 from devstack.processes import free_port
 from signup_core import db as core_db
-from signup_core import sealing
 from tests.conftest import Worker
 from tests.integration.test_signup import index
-from tests.support import app_client, app_env, eventually
+from tests.support import app_client, app_env, eventually, seal_params
 
 BURST = 240
 # Seconds a Redis restart may cost: the relay notices lost messages within about 45 s.
@@ -265,8 +264,7 @@ async def test_one_unsendable_row_fails_alone(stack: Stack):
                         conn,
                         list_name="newsletter",
                         email_index=index(email),
-                        email_sealed=sealing.seal(email),
-                        name_sealed=None,
+                        **seal_params(email),
                         locale="en",
                         form_version="1",
                         ip_hash=None,

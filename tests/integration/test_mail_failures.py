@@ -129,8 +129,8 @@ async def _failed(db, email):
 
 async def test_one_deferred_row_does_not_resend_the_rest_of_its_chunk(db, worker, smtp_server):
     from signup_core import db as core_db
-    from signup_core import sealing
     from tests.integration.test_signup import index
+    from tests.support import seal_params
 
     # Given two rows committed together, so one relay pass puts them in one message
     addresses = [address(), address()]
@@ -140,8 +140,7 @@ async def test_one_deferred_row_does_not_resend_the_rest_of_its_chunk(db, worker
                 db,
                 list_name="newsletter",
                 email_index=index(email),
-                email_sealed=sealing.seal(email),
-                name_sealed=None,
+                **seal_params(email),
                 locale="en",
                 form_version="1",
                 ip_hash=None,

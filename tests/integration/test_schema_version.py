@@ -75,6 +75,7 @@ async def test_existing_subscriptions_get_distinct_unsubscribe_ids(unmigrated):
                 list_name="newsletter",
                 email_index=bytes([n]) * 32,
                 email_sealed=b"sealed",
+                seal_key_id=None,
                 name_sealed=None,
                 locale="en",
                 form_version="1",

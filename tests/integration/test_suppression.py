@@ -83,7 +83,7 @@ async def test_a_bounce_for_an_address_with_no_row_is_kept(site, db, worker, smt
 
 async def test_the_sender_checks_the_address_list_itself(site, db, worker, smtp_server):
     from signup_core import db as core_db
-    from signup_core import sealing
+    from tests.support import seal_params
 
     # Given a pending row with a confirmation queued, committed together with a listing of
     # its address by a path that did not touch the row
@@ -93,8 +93,7 @@ async def test_the_sender_checks_the_address_list_itself(site, db, worker, smtp_
             db,
             list_name="newsletter",
             email_index=index(email),
-            email_sealed=sealing.seal(email),
-            name_sealed=None,
+            **seal_params(email),
             locale="en",
             form_version="1",
             ip_hash=None,

@@ -11,7 +11,6 @@ import pytest
 import respx
 
 from signup_core import db as core_db
-from signup_core import sealing
 from signup_core.mail.failures import PermanentMailError
 from signup_core.mail.postmark import API, PostmarkTransport
 from signup_core.mail.render import Envelope, render
@@ -21,7 +20,7 @@ from signup_worker import mailer
 from signup_worker.resources import Opened
 from tests.integration.test_mail_failures import _failed
 from tests.integration.test_signup import index, outbox, rows
-from tests.support import eventually, inspect
+from tests.support import eventually, inspect, seal_params
 
 
 def person() -> str:
@@ -45,8 +44,7 @@ async def postmark(env, db):
             db,
             list_name="newsletter",
             email_index=index(email),
-            email_sealed=sealing.seal(email),
-            name_sealed=sealing.seal("Pat"),
+            **seal_params(email, "Pat"),
             locale="en",
             form_version="1",
             ip_hash=None,
