@@ -65,24 +65,24 @@ WITH subs AS (
            count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
            count(*) FILTER (WHERE status = 'unsubscribed') AS unsubscribed,
            count(*) FILTER (WHERE status = 'suppressed') AS suppressed,
-           count(*) FILTER (WHERE created_at >= :now - interval '1 day') AS signups_day,
-           count(*) FILTER (WHERE created_at >= :now - interval '7 days') AS signups_week,
-           count(*) FILTER (WHERE confirmed_at >= :now - interval '1 day') AS confirmed_day,
-           count(*) FILTER (WHERE confirmed_at >= :now - interval '7 days') AS confirmed_week,
-           count(*) FILTER (WHERE created_at >= :now - interval '30 days') AS signups_month,
-           count(*) FILTER (WHERE created_at >= :now - interval '30 days'
+           count(*) FILTER (WHERE created_at >= CAST(:now AS timestamptz) - interval '1 day') AS signups_day,
+           count(*) FILTER (WHERE created_at >= CAST(:now AS timestamptz) - interval '7 days') AS signups_week,
+           count(*) FILTER (WHERE confirmed_at >= CAST(:now AS timestamptz) - interval '1 day') AS confirmed_day,
+           count(*) FILTER (WHERE confirmed_at >= CAST(:now AS timestamptz) - interval '7 days') AS confirmed_week,
+           count(*) FILTER (WHERE created_at >= CAST(:now AS timestamptz) - interval '30 days') AS signups_month,
+           count(*) FILTER (WHERE created_at >= CAST(:now AS timestamptz) - interval '30 days'
                               AND confirmed_at IS NOT NULL) AS confirmed_of_month
     FROM subscriptions GROUP BY list_name
 ), sent AS (
     SELECT s.list_name, count(*) AS mails
     FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
-    WHERE o.sent_at >= :now - interval '30 days' GROUP BY s.list_name
+    WHERE o.sent_at >= CAST(:now AS timestamptz) - interval '30 days' GROUP BY s.list_name
 ), events AS (
     SELECT s.list_name,
            count(*) FILTER (WHERE e.kind IN ('hard_bounce', 'soft_bounce')) AS bounces,
            count(*) FILTER (WHERE e.kind = 'complaint') AS complaints
     FROM provider_events e JOIN subscriptions s ON s.email_index = e.email_index
-    WHERE e.occurred_at >= :now - interval '30 days' GROUP BY s.list_name
+    WHERE e.occurred_at >= CAST(:now AS timestamptz) - interval '30 days' GROUP BY s.list_name
 )
 SELECT subs.*, coalesce(sent.mails, 0) AS mails_month,
        coalesce(events.bounces, 0) AS bounces_month,
