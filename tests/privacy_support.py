@@ -51,3 +51,16 @@ async def execute(url: str, query: str, **params: Any) -> Any:
 
 def sync(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def signupctl_peak_rss(env: dict[str, str], *args: str) -> tuple[int, str, float]:
+    """Run signupctl; returns its exit code, its stderr and its own peak RSS in MiB."""
+    binary = Path(sys.executable).with_name("signupctl")
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")}
+    with subprocess.Popen(
+        [str(binary), *args], env={**base, **env}, stderr=subprocess.PIPE, text=True
+    ) as process:
+        stderr = process.stderr.read() if process.stderr else ""
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, stderr, usage.ru_maxrss / 1024
