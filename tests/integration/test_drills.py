@@ -269,6 +269,7 @@ async def test_one_unsendable_row_fails_alone(stack: Stack):
                         form_version="1",
                         ip_hash=None,
                         resend_window=600.0,
+                        reveal_existing=False,
                     )
         finally:
             await conn.close()
