@@ -241,6 +241,7 @@ def main() -> None:
             "SMTP_PORT": str(smtp_port),
             "SIGNUP_BLIND_INDEX_KEY": "bench-blind-index-key-0123456789abcdef",
             "SIGNUP_SIGNING_KEY": "bench-signing-key-0123456789abcdef0123",
+            "SIGNUP_SEAL_KEYS": "b1:YmVuY2gtc2VhbC1rZXktMDEyMzQ1Njc4OWFiY2RlZmc",
             "SIGNUP_CORS_ORIGINS": "https://www.example.com",
             **{
                 f"SIGNUP_RATE_LIMIT_{k}": "100000000/minute"

@@ -48,6 +48,9 @@ def dev_secrets() -> dict[str, str]:
     missing = [k for k in ("SIGNUP_BLIND_INDEX_KEY", "SIGNUP_SIGNING_KEY") if k not in values]
     for name in missing:
         values[name] = secrets.token_urlsafe(48)
+    if "SIGNUP_SEAL_KEYS" not in values:
+        missing.append("SIGNUP_SEAL_KEYS")
+        values["SIGNUP_SEAL_KEYS"] = f"dev1:{secrets.token_urlsafe(32)}"
     if missing:
         VAR.mkdir(parents=True, exist_ok=True)
         DEV_ENV.write_text(

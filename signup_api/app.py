@@ -32,7 +32,7 @@ from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.middleware import Edge
 from signup_api.problems import Problem, problem_response, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT, Limiter
-from signup_core import db
+from signup_core import db, keycheck
 from signup_core.clock import Clock
 from signup_core.settings import Settings
 
@@ -103,6 +103,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.pool = await db.create_pool(settings)
+        await keycheck.check_keyring(app.state.pool, settings.seal_keys)
         # No socket timeout (redis-py's default is 5 s): with one, every write runs under
         # asyncio.wait_for, a new task per command. Callers bound whole calls with
         # asyncio.timeout(REDIS_TIMEOUT) instead.

@@ -111,7 +111,17 @@ def config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
     )
 
 
+HELP = """usage: signup-api [-h]
+
+Serve the signup API (uvicorn) on HOST:PORT. All configuration comes from the environment
+(DATABASE_URL, REDIS_URL, PUBLIC_BASE_URL, SIGNUP_BLIND_INDEX_KEY, SIGNUP_SIGNING_KEY,
+SIGNUP_SEAL_KEYS, ...; any secret also as NAME_FILE); see the README's configuration table."""
+
+
 def main() -> None:
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(HELP)
+        return
     try:
         settings = load_settings()
     except ConfigError as e:

@@ -145,14 +145,16 @@ async def _rate_limit(request: Request, ip: str, index: bytes, once) -> None:
 async def _store(request: Request, form: SignupForm, index: bytes, client_ip: str) -> str:
     """Upsert the subscription and queue its mail when one is due; returns the status."""
     state = request.app.state
+    keys = state.settings.seal_keys
     try:
         async with state.pool.acquire() as conn:
             row = await db.queries().upsert_signup(
                 conn,
                 list_name=form.list_name,
                 email_index=index,
-                email_sealed=sealing.seal(form.email),
-                name_sealed=sealing.seal(form.name),
+                email_sealed=keys.seal(form.email, sealing.EMAIL),
+                name_sealed=keys.seal(form.name, sealing.NAME),
+                seal_key_id=keys.current_id,
                 locale=form.locale,
                 form_version=state.settings.form_version,
                 ip_hash=hash_ip(state.settings.blind_index_key.bytes(), client_ip),

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from signup_core.sealing import Keyring, parse_keyring
+
 # SIGNUP_MAIL_TRANSPORT values besides smtp: each an HTTP API, in signup_core/mail/.
 HTTP_TRANSPORTS = ("postmark", "sendgrid", "mailgun", "resend", "brevo")
 
@@ -49,6 +51,7 @@ class Settings:
     public_base_url: str
     blind_index_key: Secret
     signing_key: Secret
+    seal_keys: Keyring
     signing_key_previous: Secret | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -142,6 +145,14 @@ class Settings:
     def list_title(self, name: str) -> str:
         """What visitors read for a list: its display name, or the key when none is set."""
         return dict(self.list_titles).get(name, name)
+
+    # Privacy: retention (seconds) and the purge job.
+    retain_pending: int = 30 * 86400
+    retain_tokens: int = 7 * 86400
+    retain_outbox: int = 30 * 86400
+    retain_events: int = 30 * 86400
+    purge_interval: int = 3600
+    purge_batch: int = 1000
 
     @property
     def default_list(self) -> str:
@@ -263,6 +274,14 @@ def _svix_secret(value: str) -> Secret:
     return Secret(value)
 
 
+def _duration(value: str) -> int:
+    """Seconds, or a number with s / m / h / d: '90d', '12h'."""
+    match = re.match(r"^(\d+)\s*([smhd]?)$", value.strip().lower())
+    if not match or int(match.group(1)) < 1:
+        raise ValueError("expected a positive duration such as 3600, 12h or 30d")
+    return int(match.group(1)) * _PERIODS[match.group(2) or "s"]
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value not in options:
@@ -360,6 +379,14 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_MAILGUN_REGION": ("mailgun_region", lambda v: _choice("us", "eu")(v.lower()), False),
     "SIGNUP_RESEND_API_KEY": ("resend_api_key", Secret, False),
     "SIGNUP_BREVO_API_KEY": ("brevo_api_key", Secret, False),
+    # Privacy: encryption at rest and retention.
+    "SIGNUP_SEAL_KEYS": ("seal_keys", parse_keyring, True),
+    "SIGNUP_RETAIN_PENDING": ("retain_pending", _duration, False),
+    "SIGNUP_RETAIN_TOKENS": ("retain_tokens", _duration, False),
+    "SIGNUP_RETAIN_OUTBOX": ("retain_outbox", _duration, False),
+    "SIGNUP_RETAIN_EVENTS": ("retain_events", _duration, False),
+    "SIGNUP_PURGE_INTERVAL": ("purge_interval", _duration, False),
+    "SIGNUP_PURGE_BATCH": ("purge_batch", _positive(_int), False),
 }
 
 
@@ -416,27 +443,49 @@ _NEEDS = {
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read every variable once; raise ConfigError naming the first bad one."""
+    """Read every variable once; raise one ConfigError naming every bad or missing one."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
+    errors: list[str] = []
     for name, (attr, parse, required) in _VARIABLES.items():
-        raw = _raw(env, name)
+        try:
+            raw = _raw(env, name)
+        except ConfigError as e:
+            errors.append(str(e))
+            continue
         if raw is None:
             if required:
-                raise ConfigError(f"{name} is required but not set")
+                errors.append(f"{name} is required but not set")
             continue
         try:
             values[attr] = parse(raw)
         except ValueError as e:
-            raise ConfigError(f"{name} is invalid: {e}") from None
+            errors.append(f"{name} is invalid: {e}")
     for (attr, mode), needed in _NEEDS.items():
         if values.get(attr) != mode:
             continue
         for name in needed:
             if values.get(_VARIABLES[name][0]) is None:
                 switch = next(v for v, spec in _VARIABLES.items() if spec[0] == attr)
-                raise ConfigError(f"{name} is required when {switch}={mode}")
+                errors.append(f"{name} is required when {switch}={mode}")
     if values.get("smtputf8") and values.get("mail_transport", "smtp") != "smtp":
         # The providers' APIs take ASCII local parts only (their documented address checks).
-        raise ConfigError("SIGNUP_SMTPUTF8 is only for SIGNUP_MAIL_TRANSPORT=smtp")
+        errors.append("SIGNUP_SMTPUTF8 is only for SIGNUP_MAIL_TRANSPORT=smtp")
+    if values.get("retain_events", 30 * 86400) < values.get("soft_bounce_window", 7 * 86400):
+        # The soft-bounce rule counts stored events within its window.
+        errors.append("SIGNUP_RETAIN_EVENTS must be at least SIGNUP_SOFT_BOUNCE_WINDOW")
+    if errors:
+        raise ConfigError("; ".join(errors))
     return Settings(**values)
+
+
+def load_database_url(env: Mapping[str, str] | None = None) -> str:
+    """Only DATABASE_URL, for commands that need nothing else (signupctl migrate)."""
+    env = os.environ if env is None else env
+    raw = _raw(env, "DATABASE_URL")
+    if raw is None:
+        raise ConfigError("DATABASE_URL is required but not set")
+    try:
+        return _url("postgresql", "postgres")(raw)
+    except ValueError as e:
+        raise ConfigError(f"DATABASE_URL is invalid: {e}") from None

@@ -42,8 +42,9 @@ async def deliver(res: Opened, outbox_id: int) -> str:
         if ALLOWED[job["kind"]] != job["status"]:
             await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {job['status']}")
             return "skipped"
+        keys, key_id = s.seal_keys, job["seal_key_id"]
         context = {
-            "name": sealing.unseal(job["name_sealed"]),
+            "name": sealing.open_column(keys, job["name_sealed"], sealing.NAME, key_id),
             "list_name": job["list_name"],
             "list_title": s.list_title(job["list_name"]),
             "site_name": s.site_name,
@@ -57,7 +58,7 @@ async def deliver(res: Opened, outbox_id: int) -> str:
             context["confirm_url"] = f"{s.public_base_url}/confirm?token={token}"
             context["ttl_hours"] = s.token_ttl // 3600
         envelope = Envelope(
-            to_address=sealing.unseal(job["email_sealed"]) or "",
+            to_address=sealing.open_column(keys, job["email_sealed"], sealing.EMAIL, key_id) or "",
             to_name=context["name"],
             sender=sender(s),
             reply_to=s.mail_reply_to,

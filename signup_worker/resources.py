@@ -58,6 +58,7 @@ class Resources(Middleware):
         global _configured
         self.settings = _configured = settings
         self._relay: asyncio.Future[None] | None = None
+        self._purge: asyncio.Future[None] | None = None
         self._stop: asyncio.Event | None = None
 
     def before_worker_boot(self, broker, worker) -> None:
@@ -75,11 +76,16 @@ class Resources(Middleware):
         self._relay = asyncio.run_coroutine_threadsafe(
             relay.run(_current, self._stop), loop_thread.loop
         )
+        from signup_worker import purge
+
+        self._purge = asyncio.run_coroutine_threadsafe(
+            purge.run(_current, self._stop), loop_thread.loop
+        )
 
     async def _open(self) -> Opened:
         # One connection per worker thread, one for the relay. The pool opens connections
         # lazily, so a database that is down at start does not stop the worker booting.
-        pool = await db.create_pool(self.settings, max_size=self.settings.worker_threads + 2)
+        pool = await db.create_pool(self.settings, max_size=self.settings.worker_threads + 3)
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         return Opened(self.settings, pool, make_transport(self.settings, http), http)
 
@@ -93,6 +99,11 @@ class Resources(Middleware):
             self._relay.result(timeout=10)
         except Exception as e:
             log.warning("relay did not stop cleanly", extra={"error": type(e).__name__})
+        if self._purge is not None:
+            try:
+                self._purge.result(timeout=10)
+            except Exception as e:
+                log.warning("purge did not stop cleanly", extra={"error": type(e).__name__})
 
     def after_worker_shutdown(self, broker, worker) -> None:
         global _current

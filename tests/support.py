@@ -15,11 +15,38 @@ import httpx
 
 BLIND_INDEX_KEY = "test-blind-index-key-0123456789abcdef"
 SIGNING_KEY = "test-signing-key-0123456789abcdef0123"
+# Two keys: "t1" seals; "t0" stands for a retired key that still opens old rows.
+SEAL_KEYS = (
+    "t1:dGVzdC1zZWFsLWtleS1vbmUtMDEyMzQ1Njc4OWFiY2Q,t0:dGVzdC1zZWFsLWtleS16ZXJvLTAxMjM0NTY3ODlhYmM"
+)
 
 
 @functools.cache
 def inspect() -> Any:
     return aiosql.from_path(Path(__file__).parent / "fixtures" / "inspect.sql", "asyncpg")
+
+
+@functools.cache
+def keyring() -> Any:
+    from signup_core.sealing import parse_keyring
+
+    return parse_keyring(SEAL_KEYS)
+
+
+def seal_params(email: str, name: str | None = None) -> dict[str, Any]:
+    """The sealed columns of upsert_signup for an address (and name), as the API seals them."""
+    from signup_core import sealing
+
+    keys = keyring()
+    return {
+        "email_sealed": keys.seal(email, sealing.EMAIL),
+        "name_sealed": keys.seal(name, sealing.NAME),
+        "seal_key_id": keys.current_id,
+    }
+
+
+def unseal(blob: bytes | None, purpose: str = "subscriptions.email") -> str | None:
+    return keyring().unseal(blob, purpose)
 
 
 def app_env(database_url: str, redis_url: str, smtp_port: int, **overrides: str) -> dict[str, str]:
@@ -31,6 +58,7 @@ def app_env(database_url: str, redis_url: str, smtp_port: int, **overrides: str)
         "PUBLIC_BASE_URL": "http://signup.test",
         "SIGNUP_BLIND_INDEX_KEY": BLIND_INDEX_KEY,
         "SIGNUP_SIGNING_KEY": SIGNING_KEY,
+        "SIGNUP_SEAL_KEYS": SEAL_KEYS,
         "SIGNUP_RELAY_INTERVAL": "0.1",
         "SIGNUP_MAIL_MIN_BACKOFF_MS": "100",
         "SIGNUP_MAIL_MAX_BACKOFF_MS": "400",
@@ -79,15 +107,14 @@ async def app_client(env: dict[str, str], clock: Any = None) -> AsyncIterator[ht
 async def store_signup(conn: Any, email: str, *, name: str | None = None) -> Any:
     """A signup stored as the API stores it (its one statement), without the API: for tests
     that commit rows together with something else, or rows the API would refuse."""
-    from signup_core import db, sealing
+    from signup_core import db
     from signup_core.addresses import blind_index
 
     return await db.queries().upsert_signup(
         conn,
         list_name="newsletter",
         email_index=blind_index(BLIND_INDEX_KEY.encode(), email),
-        email_sealed=sealing.seal(email),
-        name_sealed=sealing.seal(name) if name else None,
+        **seal_params(email, name),
         locale="en",
         form_version="1",
         ip_hash=None,

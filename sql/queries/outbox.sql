@@ -41,7 +41,7 @@ SELECT o.id, o.kind, o.subscription_id,
        -- The address-level list wins over the row: suppressed on any list, suppressed here.
        CASE WHEN EXISTS (SELECT 1 FROM suppressions x WHERE x.email_index = s.email_index)
             THEN 'suppressed' ELSE s.status::text END AS status,
-       s.email_sealed, s.name_sealed, s.locale, s.list_name, s.email_index, s.unsubscribe_id
+       s.email_sealed, s.name_sealed, s.seal_key_id, s.locale, s.list_name, s.email_index, s.unsubscribe_id
 FROM outbox o
 JOIN subscriptions s ON s.id = o.subscription_id
 WHERE o.id = :outbox_id AND o.sent_at IS NULL AND o.failed_at IS NULL

@@ -81,6 +81,7 @@ REQUIRED = {
     "PUBLIC_BASE_URL": "https://news.example.com",
     "SIGNUP_BLIND_INDEX_KEY": "k" * 32,
     "SIGNUP_SIGNING_KEY": "s" * 32,
+    "SIGNUP_SEAL_KEYS": "k1:" + "A" * 43,
 }
 
 

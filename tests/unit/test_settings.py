@@ -12,6 +12,7 @@ BASE = {
     "PUBLIC_BASE_URL": "https://news.example.com/",
     "SIGNUP_BLIND_INDEX_KEY": "k" * 32,
     "SIGNUP_SIGNING_KEY": "s" * 32,
+    "SIGNUP_SEAL_KEYS": "k1:" + "A" * 43,
 }
 
 
@@ -121,3 +122,19 @@ def test_smtputf8_is_refused_with_any_http_transport():
     env = {**BASE, "SIGNUP_SMTPUTF8": "true", "SIGNUP_MAIL_TRANSPORT": "resend"}
     with pytest.raises(ConfigError, match="SIGNUP_SMTPUTF8"):
         load_settings({**env, "SIGNUP_RESEND_API_KEY": "re_x"})
+
+
+def test_every_bad_variable_is_named_at_once():
+    env = {k: v for k, v in BASE.items() if k not in ("REDIS_URL", "SIGNUP_SEAL_KEYS")}
+    env["PORT"] = "eighty"
+    with pytest.raises(ConfigError) as e:
+        load_settings(env)
+    for name in ("REDIS_URL", "SIGNUP_SEAL_KEYS", "PORT"):
+        assert name in str(e.value)
+
+
+def test_retention_takes_durations_and_guards_the_soft_bounce_window():
+    s = load_settings({**BASE, "SIGNUP_RETAIN_PENDING": "14d", "SIGNUP_RETAIN_TOKENS": "12h"})
+    assert s.retain_pending == 14 * 86400 and s.retain_tokens == 12 * 3600
+    with pytest.raises(ConfigError, match="SIGNUP_RETAIN_EVENTS"):
+        load_settings({**BASE, "SIGNUP_RETAIN_EVENTS": "1d"})

@@ -1,0 +1,137 @@
+"""signupctl erase, suppress, unsuppress, resend-confirmation: actions on one person's address.
+Addresses are never written to the audit trail; at most their blind index."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+import click
+
+from signup_core import db
+from signup_core.ctl.common import context, index_of, open_pool, read_addresses, record, run, say
+
+_FILE = click.option(
+    "--from-file",
+    "source",
+    type=click.File("r", encoding="utf-8"),
+    help="Also read addresses from FILE, one a line ('-' for stdin).",
+)
+
+
+def _indexes(addresses: tuple[str, ...], source: TextIO | None) -> list[bytes]:
+    given = list(read_addresses(addresses, source))
+    if not given:
+        raise click.UsageError("give at least one ADDRESS or --from-file")
+    settings = context().settings
+    return [index_of(settings, a, n) for n, a in enumerate(given, 1)]
+
+
+@click.command()
+@click.argument("addresses", nargs=-1, metavar="[ADDRESS]...")
+@_FILE
+@run
+async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
+    """Erase everything held about each address (right to be forgotten).
+
+    Deletes its subscriptions on every list, their tokens and mails, and its provider events.
+    A suppressed address keeps its suppression entry (blind index, reason, date: no address),
+    so it is never mailed again. Idempotent: erasing twice removes nothing the second time.
+    """
+    indexes = _indexes(addresses, source)
+    settings = context().settings
+    totals = {"subscriptions": 0, "tokens": 0, "outbox": 0, "events": 0, "suppressions_kept": 0}
+    pool = await open_pool(settings)
+    try:
+        for index in indexes:
+            async with pool.acquire() as conn, conn.transaction():
+                row = await db.queries().erase_address(conn, email_index=index)
+            for name in ("subscriptions", "tokens", "outbox", "events"):
+                totals[name] += row[name]
+            totals["suppressions_kept"] += int(row["suppression_kept"])
+        await record(pool, "erase", {"addresses": len(indexes)}, totals)
+    finally:
+        await pool.close()
+    say(f"erased {len(indexes)} address(es): " + ", ".join(f"{v} {k}" for k, v in totals.items()))
+
+
+@click.command()
+@click.argument("addresses", nargs=-1, metavar="[ADDRESS]...")
+@_FILE
+@click.option("--reason", default="operator", show_default=True, help="Recorded with the entry.")
+@run
+async def suppress(addresses: tuple[str, ...], source: TextIO | None, reason: str) -> None:
+    """Never mail these addresses again, on any list, whether or not they are subscribed."""
+    indexes = _indexes(addresses, source)
+    settings = context().settings
+    pool = await open_pool(settings)
+    try:
+        for index in indexes:
+            async with pool.acquire() as conn:
+                await db.queries().suppress_address(
+                    conn, email_index=index, reason=reason, provider=None
+                )
+        params = {"reason": reason, "email_indexes": [i.hex() for i in indexes]}
+        await record(pool, "suppress", params, {"addresses": len(indexes)})
+    finally:
+        await pool.close()
+    say(f"suppressed {len(indexes)} address(es)")
+
+
+@click.command()
+@click.argument("addresses", nargs=-1, metavar="[ADDRESS]...")
+@_FILE
+@run
+async def unsuppress(addresses: tuple[str, ...], source: TextIO | None) -> None:
+    """Lift the suppression of these addresses.
+
+    Their suppressed subscriptions become unsubscribed, not subscribed: the person must sign
+    up (and confirm) again to be mailed.
+    """
+    indexes = _indexes(addresses, source)
+    settings = context().settings
+    counts = {"suppressions": 0, "subscriptions": 0}
+    pool = await open_pool(settings)
+    try:
+        for index in indexes:
+            async with pool.acquire() as conn:
+                row = await db.queries().unsuppress_address(conn, email_index=index)
+            counts["suppressions"] += row["suppressions"]
+            counts["subscriptions"] += row["subscriptions"]
+        await record(pool, "unsuppress", {"email_indexes": [i.hex() for i in indexes]}, counts)
+    finally:
+        await pool.close()
+    lifted, rows = counts["suppressions"], counts["subscriptions"]
+    say(f"lifted {lifted} suppression(s); {rows} row(s) now unsubscribed")
+
+
+@click.command("resend-confirmation")
+@click.argument("address")
+@click.option("--list", "list_name", help="Only this list (default: every list it is pending on).")
+@run
+async def resend_confirmation(address: str, list_name: str | None) -> None:
+    """Queue a fresh confirmation mail for an address that has not confirmed yet.
+
+    Ignores the resend window (an operator asked); a suppressed address gets nothing.
+    """
+    settings = context().settings
+    index = index_of(settings, address, 1)
+    pool = await open_pool(settings)
+    try:
+        async with pool.acquire() as conn:
+            queued = await db.queries().resend_confirmation(
+                conn, email_index=index, list_name=list_name
+            )
+        await record(
+            pool,
+            "resend-confirmation",
+            {"email_index": index.hex(), "list": list_name},
+            {"queued": queued},
+        )
+    finally:
+        await pool.close()
+    if not queued:
+        raise click.ClickException("nothing to resend: no pending, unsuppressed subscription")
+    say(f"queued {queued} confirmation mail(s)")
+
+
+COMMANDS = (erase, suppress, unsuppress, resend_confirmation)

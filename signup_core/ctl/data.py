@@ -1,0 +1,110 @@
+"""signupctl export and stats: the list out, and the list counted."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from typing import TextIO
+
+import click
+
+from signup_core import db
+from signup_core import export as exporting
+from signup_core.ctl.common import context, open_pool, record, run, say
+
+
+def _utc(value: datetime.datetime | None) -> datetime.datetime | None:
+    return value.replace(tzinfo=datetime.UTC) if value else None
+
+
+@click.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+@click.option("--list", "list_name", help="Only this list (default: every list).")
+@click.option("--since", type=click.DateTime(), help="Confirmed at or after (UTC).")
+@click.option("--until", type=click.DateTime(), help="Confirmed before (UTC).")
+@click.option(
+    "--output", "-o", type=click.File("w", encoding="utf-8"), help="Write here, not to stdout."
+)
+@run
+async def export(
+    fmt: str,
+    list_name: str | None,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+    output: TextIO | None,
+) -> None:
+    """Write confirmed subscribers as CSV or JSON Lines, streamed in constant memory.
+
+    Columns: address, name, list, locale, confirmed_at, consent_form_version, unsubscribe_url
+    (a one-click unsubscribe link per subscriber, for your newsletter tool to put in each mail).
+    The file holds personal data: keep it no longer than you need it.
+    """
+    settings = context().settings
+    out = output or sys.stdout
+    show = sys.stderr.isatty()
+    pool = await open_pool(settings)
+    try:
+        async with pool.acquire() as conn:
+            n = await exporting.export(
+                conn,
+                settings,
+                out,
+                fmt,
+                list_name,
+                _utc(since),
+                _utc(until),
+                on_row=(lambda k: click.echo(f"\rexported {k} rows", err=True, nl=False))
+                if show
+                else None,
+            )
+        out.flush()
+        params = {"format": fmt, "list": list_name, "since": since, "until": until}
+        await record(pool, "export", params, {"rows": n})
+    finally:
+        await pool.close()
+    say(("\n" if show else "") + f"exported {n} subscriber(s)")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per list.")
+@run
+async def stats(as_json: bool) -> None:
+    """Per list: subscriptions by status, signups and confirmations in the last day and week,
+    the confirmation rate, and bounce and complaint rates (per mail sent) over 30 days."""
+    ctx = context()
+    pool = await open_pool(ctx.settings)
+    try:
+        async with pool.acquire() as conn:
+            rows = [dict(r) async for r in db.queries().list_stats(conn, now=ctx.now())]
+    finally:
+        await pool.close()
+    for r in rows:
+        r["confirmation_rate"] = _rate(r.pop("confirmed_of_month"), r.pop("signups_month"))
+        mails = r.pop("mails_month")
+        r["bounce_rate"] = _rate(r.pop("bounces_month"), mails)
+        r["complaint_rate"] = _rate(r.pop("complaints_month"), mails)
+        if as_json:
+            click.echo(json.dumps(r))
+            continue
+        click.echo(
+            f"{r['list_name']}: {r['confirmed']} confirmed, {r['pending']} pending, "
+            f"{r['unsubscribed']} unsubscribed, {r['suppressed']} suppressed\n"
+            f"  signups {r['signups_day']} (day) / {r['signups_week']} (week); "
+            f"confirmations {r['confirmed_day']} / {r['confirmed_week']}\n"
+            f"  30 days: confirmation rate {_pct(r['confirmation_rate'])}, "
+            f"bounce rate {_pct(r['bounce_rate'])}, complaint rate {_pct(r['complaint_rate'])}"
+        )
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:.1%}"
+
+
+COMMANDS = (export, stats)

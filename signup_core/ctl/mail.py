@@ -1,0 +1,54 @@
+"""signupctl dead-letters: mails that failed for good, listed and put back on the queue."""
+
+from __future__ import annotations
+
+import click
+
+from signup_core import db
+from signup_core.ctl.common import context, open_pool, record, run, say
+
+
+@click.group("dead-letters")
+def dead_letters() -> None:
+    """Mails the worker gave up on (retries exhausted, refused, or not allowed)."""
+
+
+@dead_letters.command("list")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@run
+async def list_dead(limit: int) -> None:
+    """List dead-lettered mails, newest first: id, kind, list, failed at, why."""
+    pool = await open_pool(context().settings)
+    try:
+        async with pool.acquire() as conn:
+            async for r in db.queries().dead_letters(conn, limit=limit):
+                click.echo(
+                    f"{r['id']}\t{r['kind']}\t{r['list_name']}\t"
+                    f"{r['failed_at'].isoformat()}\t{r['failure']}"
+                )
+    finally:
+        await pool.close()
+
+
+@dead_letters.command("replay")
+@click.option("--id", "outbox_id", type=click.IntRange(1), help="Only this outbox id.")
+@click.option("--all", "replay_all", is_flag=True, help="Every dead-lettered mail.")
+@run
+async def replay(outbox_id: int | None, replay_all: bool) -> None:
+    """Put dead-lettered mails back on the queue (their outbox rows reset); the worker sends
+    them again, after checking once more that the subscription may receive them."""
+    if (outbox_id is None) == (not replay_all):
+        raise click.UsageError("give exactly one of --id N or --all")
+    pool = await open_pool(context().settings)
+    try:
+        async with pool.acquire() as conn:
+            n = await db.queries().replay_dead_letters(conn, outbox_id=outbox_id)
+        await record(pool, "dead-letters-replay", {"id": outbox_id}, {"replayed": n})
+    finally:
+        await pool.close()
+    if outbox_id is not None and not n:
+        raise click.ClickException(f"outbox row {outbox_id} is not dead-lettered")
+    say(f"replayed {n} mail(s)")
+
+
+COMMANDS = (dead_letters,)

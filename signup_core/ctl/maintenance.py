@@ -1,0 +1,87 @@
+"""signupctl migrate, purge, audit: the schema, retention, and the trail of operator actions."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import asyncpg
+import click
+
+from signup_core import db, retention
+from signup_core.ctl.common import context, open_pool, record, run, say
+from signup_core.migrations import migrate as apply_migrations
+from signup_core.settings import load_database_url
+
+
+@click.command()
+@run
+async def migrate() -> None:
+    """Apply pending database migrations (needs only DATABASE_URL; safe to run concurrently)."""
+    conn = await asyncpg.connect(load_database_url(), timeout=10)
+    try:
+        applied = await apply_migrations(conn)
+        from signup_core import audit
+
+        await audit.record(conn, context().who, "migrate", {}, {"applied": len(applied)})
+    finally:
+        await conn.close()
+    say(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted; delete nothing.")
+@click.option("--batch", type=click.IntRange(1), help="Rows per transaction (SIGNUP_PURGE_BATCH).")
+@run
+async def purge(dry_run: bool, batch: int | None) -> None:
+    """Delete what the retention settings say has expired.
+
+    Unconfirmed subscriptions (SIGNUP_RETAIN_PENDING), spent or expired confirmation tokens
+    (SIGNUP_RETAIN_TOKENS), sent outbox rows (SIGNUP_RETAIN_OUTBOX) and applied provider events
+    (SIGNUP_RETAIN_EVENTS), in short batches. The worker does the same every
+    SIGNUP_PURGE_INTERVAL; this is for doing it now.
+    """
+    ctx = context()
+    settings = ctx.settings
+    pool = await open_pool(settings)
+    try:
+        now = ctx.now()
+        if dry_run:
+            counts = await retention.count(pool, settings, now)
+            for name, n in counts.items():
+                click.echo(f"{name}\t{n}")
+            await record(pool, "purge", {"dry_run": True}, counts, "dry-run")
+            return
+        counts = await retention.purge(pool, settings, now, batch=batch)
+        await record(pool, "purge", {"batch": batch or settings.purge_batch}, counts)
+    finally:
+        await pool.close()
+    say("purged " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+
+
+@click.command("audit")
+@click.option("--since", type=click.DateTime(), help="Only entries at or after this time (UTC).")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@run
+async def audit_log(since: datetime.datetime | None, limit: int, as_json: bool) -> None:
+    """List operator actions, newest first: when, who, what, parameters, counts."""
+    settings = context().settings
+    conn = await asyncpg.connect(settings.database_url.value, timeout=10)
+    try:
+        since_utc = since.replace(tzinfo=datetime.UTC) if since else None
+        async for r in db.queries().audit_entries(conn, since=since_utc, limit=limit):
+            row = {**dict(r), "at": r["at"].isoformat()}
+            row["params"], row["counts"] = json.loads(r["params"]), json.loads(r["counts"])
+            if as_json:
+                click.echo(json.dumps(row, sort_keys=True))
+            else:
+                click.echo(
+                    f"{row['at']}\t{r['actor']}\t{r['action']}\t{r['outcome']}\t"
+                    f"{r['params']}\t{r['counts']}"
+                )
+    finally:
+        await conn.close()
+
+
+COMMANDS = (migrate, purge, audit_log)

@@ -1,0 +1,66 @@
+-- name: purge_pending(cutoff, batch)$
+-- Deletes one batch of subscriptions left unconfirmed since before the cutoff (their tokens and mails go with them).
+WITH doomed AS (
+    SELECT id FROM subscriptions
+    WHERE status = 'pending' AND updated_at < :cutoff
+    ORDER BY updated_at LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM subscriptions s USING doomed WHERE s.id = doomed.id RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: count_pending(cutoff)$
+-- How many subscriptions purge_pending would delete.
+SELECT count(*) FROM subscriptions WHERE status = 'pending' AND updated_at < :cutoff;
+
+-- name: purge_tokens(cutoff, batch)$
+-- Deletes one batch of confirmation tokens spent or expired before the cutoff.
+WITH doomed AS (
+    SELECT token_hash FROM confirmation_tokens WHERE consumed_at < :cutoff
+    UNION
+    SELECT token_hash FROM confirmation_tokens WHERE expires_at < :cutoff
+    LIMIT :batch
+), gone AS (
+    DELETE FROM confirmation_tokens t USING doomed
+    WHERE t.token_hash = doomed.token_hash RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: count_tokens(cutoff)$
+-- How many tokens purge_tokens would delete.
+SELECT count(*) FROM confirmation_tokens WHERE consumed_at < :cutoff OR expires_at < :cutoff;
+
+-- name: purge_outbox(cutoff, batch)$
+-- Deletes one batch of outbox rows sent before the cutoff.
+WITH doomed AS (
+    SELECT id FROM outbox WHERE sent_at < :cutoff ORDER BY sent_at LIMIT :batch
+), gone AS (
+    DELETE FROM outbox o USING doomed WHERE o.id = doomed.id RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: count_outbox(cutoff)$
+-- How many outbox rows purge_outbox would delete.
+SELECT count(*) FROM outbox WHERE sent_at < :cutoff;
+
+-- name: purge_events(cutoff, batch)$
+-- Deletes one batch of provider events applied before the cutoff.
+WITH doomed AS (
+    SELECT id FROM provider_events WHERE applied_at < :cutoff ORDER BY applied_at LIMIT :batch
+), gone AS (
+    DELETE FROM provider_events e USING doomed WHERE e.id = doomed.id RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: count_events(cutoff)$
+-- How many provider events purge_events would delete.
+SELECT count(*) FROM provider_events WHERE applied_at < :cutoff;
+
+-- name: try_purge_lock()$
+-- Takes the session advisory lock that makes one purge loop run per cluster; false if held.
+SELECT pg_try_advisory_lock(7361626538);
+
+-- name: release_purge_lock()$
+-- Releases the purge loop's advisory lock.
+SELECT pg_advisory_unlock(7361626538);

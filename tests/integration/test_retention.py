@@ -1,0 +1,113 @@
+"""Retention: purge deletes exactly what has expired, in batches; dry-run counts; the worker's
+loop runs on one worker of the cluster at a time; every purge is audited."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+import asyncpg
+
+from signup_core import db as core_db
+from signup_core import retention
+from signup_core.clock import Clock, FixedClock
+from signup_core.settings import load_settings
+from signup_worker.purge import purge_once
+from tests.integration.test_operator_cli import _signup, index
+from tests.privacy_support import privacy, signupctl
+from tests.support import inspect
+
+DAY = 86400
+
+
+async def _world(db) -> dict[str, str]:
+    """Two addresses of each kind: one pending, one confirmed with a spent token and a sent
+    mail, and an applied and an unapplied provider event."""
+    pending, confirmed = (f"{n}-{uuid.uuid4().hex[:8]}@example.com" for n in ("p", "c"))
+    await _signup(db, pending)
+    row = await _signup(db, confirmed)
+    await db.execute(
+        "UPDATE subscriptions SET status = 'confirmed', confirmed_at = now() WHERE email_index = $1",  # noqa: E501
+        index(confirmed),
+    )
+    await db.execute("UPDATE outbox SET sent_at = now() WHERE id = $1", row["outbox_id"])
+    [sub] = [r async for r in inspect().subscriptions_by_index(db, email_index=index(confirmed))]
+    await inspect().insert_token(
+        db, token_hash=bytes(32), subscription_id=sub["id"], ttl_seconds=DAY
+    )
+    for applied in (True, False):
+        await privacy().insert_event(
+            db, email_index=index(confirmed), event_id=uuid.uuid4().hex, kind="delivered",
+            applied=applied,
+        )  # fmt: skip
+    return {"pending": pending, "confirmed": confirmed}
+
+
+async def test_purge_removes_exactly_what_expired_in_batches(db, settings):
+    world = await _world(db)
+    await privacy().age_rows(db, seconds=float(9 * DAY))  # tokens kept 7 days, the rest 30
+    pool = await core_db.create_pool(settings, max_size=2)
+    try:
+        now = Clock().now()
+        # Only the token (expired 8 days ago) is past its 7 days; nothing is past 30
+        assert await retention.count(pool, settings, now) == {
+            "pending": 0, "tokens": 1, "outbox": 0, "events": 0,
+        }  # fmt: skip
+        # Given a clock 22 days on: everything is 31 days old
+        later = now + datetime.timedelta(days=22)
+        assert await retention.count(pool, settings, later) == {
+            "pending": 1, "tokens": 1, "outbox": 1, "events": 1,
+        }  # fmt: skip
+        batches: list[tuple[str, int]] = []
+        counts = await retention.purge(
+            pool, settings, later, batch=1, on_batch=lambda k, n: batches.append((k, n))
+        )
+    finally:
+        await pool.close()
+    assert counts == {"pending": 1, "tokens": 1, "outbox": 1, "events": 1}
+    assert ("pending", 1) in batches and ("pending", 0) in batches  # batch of one, then empty
+    # Then the pending subscription and its mail are gone; the confirmed one and its
+    # unapplied event stay
+    assert [
+        r async for r in inspect().subscriptions_by_index(db, email_index=index(world["pending"]))
+    ] == []
+    [kept] = [
+        r async for r in inspect().subscriptions_by_index(db, email_index=index(world["confirmed"]))
+    ]
+    assert kept["status"] == "confirmed"
+    assert (await inspect().count_events(db))["events"] == 1
+
+
+async def test_the_worker_loop_skips_while_another_worker_purges(db, migrated, settings):
+    from signup_worker.resources import Opened
+
+    holder = await asyncpg.connect(migrated)
+    pool = await core_db.create_pool(settings, max_size=2)
+    try:
+        res = Opened(settings, pool, transport=None, http=None)  # type: ignore[arg-type]
+        assert await core_db.queries().try_purge_lock(holder)
+        assert await purge_once(res, FixedClock(Clock().now())) is None
+        await core_db.queries().release_purge_lock(holder)
+        assert await purge_once(res, FixedClock(Clock().now())) is not None
+    finally:
+        await pool.close()
+        await holder.close()
+
+
+async def test_purge_command_dry_run_prints_counts_and_deletes_nothing(db, env):
+    await _world(db)
+    await privacy().age_rows(db, seconds=float(40 * DAY))
+    dry = signupctl(env, "purge", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines() == ["pending\t1", "tokens\t1", "outbox\t1", "events\t1"]
+    assert (await inspect().count_rows(db))["subscriptions"] == 2
+    done = signupctl(env, "purge", "--batch", "1")
+    assert done.returncode == 0 and "purged 1 pending, 1 tokens, 1 outbox, 1 events" in done.stderr
+    assert (await inspect().count_rows(db))["subscriptions"] == 1
+    outcomes = [(a["action"], a["outcome"]) async for a in privacy().audit_actions(db)]
+    assert outcomes == [("purge", "dry-run"), ("purge", "done")]
+
+
+def test_settings_name_the_retention_periods(env):
+    s = load_settings({**env, "SIGNUP_RETAIN_PENDING": "2d"})
+    assert s.retain_pending == 2 * DAY and s.retain_tokens == 7 * DAY
