@@ -41,7 +41,7 @@ def masked(address: str) -> str:
     return f"{local[:1]}•••@{domain}" if local else "•••"
 
 
-async def _named(conn, link: unsubscribe_links.LinkId) -> dict[str, str] | None:
+async def _named(conn, link: unsubscribe_links.LinkId, keys) -> dict[str, str] | None:
     """The list title and masked address a page about this link may show."""
     row = await db.queries().subscription_for_page(
         conn,
@@ -53,7 +53,10 @@ async def _named(conn, link: unsubscribe_links.LinkId) -> dict[str, str] | None:
         if row is None
         else {
             "list_name": row["list_name"],
-            "masked": masked(sealing.unseal(row["email_sealed"]) or ""),
+            "masked": masked(
+                sealing.open_column(keys, row["email_sealed"], sealing.EMAIL, row["seal_key_id"])
+                or ""
+            ),
         }
     )
 
@@ -75,7 +78,7 @@ async def show_unsubscribe(request: Request) -> Response:
         return _unknown(request)
     try:
         async with request.app.state.pool.acquire() as conn:
-            found = await _named(conn, link)
+            found = await _named(conn, link, request.app.state.settings.seal_keys)
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on unsubscribe page", extra={"error": type(e).__name__})
         return _unavailable(request)
@@ -106,7 +109,9 @@ async def unsubscribe(request: Request) -> Response:
     try:
         async with request.app.state.pool.acquire() as conn:
             known, changed = await _apply(conn, link)
-            found = await _named(conn, link) if known else None
+            found = (
+                await _named(conn, link, request.app.state.settings.seal_keys) if known else None
+            )
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on unsubscribe", extra={"error": type(e).__name__})
         return _unavailable(request)

@@ -136,3 +136,22 @@ async def create_database(server_url: str, prefix: str) -> str:
     finally:
         await conn.close()
     return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def mailed_token(smtp_server: Any, db: Any, email: str, timeout: float = 10) -> tuple:
+    """The confirmation mail to `email` and its token, once the token can be used: the catcher
+    holds a mail a moment before the worker commits the token's hash with its sent mark."""
+    import re
+
+    from signup_core.addresses import blind_index
+
+    [mail] = smtp_server.wait_for(lambda m: email in str(m["To"]), timeout=timeout)
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    token = re.search(r"/confirm\?token=([A-Za-z0-9_-]+)", text).group(1)
+    index = blind_index(BLIND_INDEX_KEY.encode(), email)
+
+    async def stored() -> bool:
+        return bool([t async for t in inspect().tokens_for(db, email_index=index)])
+
+    await eventually(stored, timeout)
+    return mail, token

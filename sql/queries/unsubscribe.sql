@@ -15,6 +15,6 @@ SELECT (SELECT id FROM receipt) AS outbox_id,
 
 -- name: subscription_for_page(unsubscribe_id, subscription_id)^
 -- The list and sealed address an unsubscribe link names, by its random id or (older links) row number.
-SELECT list_name, email_sealed, status::text AS status
+SELECT list_name, email_sealed, seal_key_id, status::text AS status
 FROM subscriptions
 WHERE unsubscribe_id = :unsubscribe_id OR id = :subscription_id;

@@ -16,7 +16,6 @@ import pytest
 import respx
 
 from signup_core import db as core_db
-from signup_core import sealing
 from signup_core.clock import FixedClock
 from signup_core.mail import brevo, mailgun, resend, sendgrid
 from signup_core.mail.failures import PermanentMailError
@@ -26,7 +25,7 @@ from signup_worker import actors, mailer
 from signup_worker.resources import Opened
 from tests.integration.test_signup import index, outbox, rows
 from tests.integration.test_transports import confirmation
-from tests.support import inspect
+from tests.support import inspect, store_signup
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0, tzinfo=datetime.UTC)
 MIN_BACKOFF_MS = 100  # tests/support.py's SIGNUP_MAIL_MIN_BACKOFF_MS
@@ -241,18 +240,7 @@ async def queued(env, db, monkeypatch):
         settings = load_settings({**env, "SIGNUP_MAIL_TRANSPORT": provider, **CONFIG[provider]})
         email = f"api-{uuid.uuid4().hex[:10]}@example.com"
         async with db.transaction():
-            row = await core_db.queries().upsert_signup(
-                db,
-                list_name="newsletter",
-                email_index=index(email),
-                email_sealed=sealing.seal(email),
-                name_sealed=sealing.seal("Pat"),
-                locale="en",
-                form_version="1",
-                ip_hash=None,
-                resend_window=600.0,
-                reveal_existing=False,
-            )
+            row = await store_signup(db, email, name="Pat")
             await inspect().mark_relayed(db, email_index=index(email))
         pool = await core_db.create_pool(settings, max_size=2)
         http = httpx.AsyncClient()
