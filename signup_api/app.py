@@ -19,7 +19,6 @@ from signup_api import (
     captcha,
     confirm,
     health,
-    metrics,
     origins,
     pages,
     signup,
@@ -51,7 +50,6 @@ ROUTES = [
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/altcha/challenge", captcha.challenge, methods=["GET"]),
-    Route("/metrics", metrics.metrics, methods=["GET"]),
 ]
 
 

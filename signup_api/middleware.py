@@ -16,6 +16,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signup_api import metrics
 from signup_api.problems import Problem, problem_response
 from signup_core.logs import request_id
 
@@ -28,6 +29,14 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ALLOW_METHODS = frozenset({"GET", "POST"})
 ALLOW_HEADERS = frozenset({"content-type", "accept", "accept-language", "content-language"})
 MAX_AGE = b"600"
+
+
+def _route(scope: Scope, preflight: bool) -> str:
+    """The matched route's template (the router leaves it in the scope), never the raw path."""
+    if preflight:
+        return "preflight"
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
 
 
 class Edge:
@@ -61,6 +70,8 @@ class Edge:
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
+        preflight = False
+        metrics.IN_FLIGHT.inc()
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -71,12 +82,16 @@ class Edge:
 
         try:
             if self.cors_origins and scope["method"] == "OPTIONS" and origin and wanted_method:
+                preflight = True
                 await self._preflight(
                     origin, wanted_method, wanted_headers, scope, receive, send_with_headers
                 )
             else:
                 await self.app(scope, receive, send_with_headers)
         finally:
+            elapsed = time.perf_counter() - started
+            metrics.IN_FLIGHT.dec()
+            metrics.observe(scope["method"], _route(scope, preflight), status, elapsed)
             # The path only: query strings carry confirmation tokens.
             log.info(
                 "request",
@@ -84,7 +99,7 @@ class Edge:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                 },
             )
             request_id.reset(token)

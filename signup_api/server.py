@@ -6,6 +6,7 @@ import sys
 
 import uvicorn
 
+from signup_api import metrics
 from signup_api.app import create_app
 from signup_core import logs
 from signup_core.settings import ConfigError, load_settings
@@ -17,6 +18,7 @@ def main() -> None:
     except ConfigError as e:
         sys.exit(f"signup-api: configuration error: {e}")
     logs.configure(settings.log_level)
+    metrics.start(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -111,6 +111,13 @@ class Settings:
     worker_processes: int = 1
     worker_threads: int = 8
     log_level: str = "INFO"
+    # Observability: metrics ports beside (never on) the public one, build identity, traces.
+    metrics_host: str | None = None
+    metrics_port: int = 9181
+    worker_metrics_port: int = 9191
+    git_sha: str = "unknown"
+    traces_exporter: str = "none"
+    service_name: str | None = None
 
     @property
     def default_list(self) -> str:
@@ -305,6 +312,13 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_WORKER_PROCESSES": ("worker_processes", _positive(_int), False),
     "SIGNUP_WORKER_THREADS": ("worker_threads", _positive(_int), False),
     "SIGNUP_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), False),
+    # Observability (docs: README "Metrics, traces and alerts").
+    "SIGNUP_METRICS_HOST": ("metrics_host", str, False),
+    "SIGNUP_METRICS_PORT": ("metrics_port", _positive(_int), False),
+    "SIGNUP_WORKER_METRICS_PORT": ("worker_metrics_port", _positive(_int), False),
+    "SIGNUP_GIT_SHA": ("git_sha", str, False),
+    "OTEL_TRACES_EXPORTER": ("traces_exporter", _choice("none", "otlp", "console"), False),
+    "OTEL_SERVICE_NAME": ("service_name", str, False),
 }
 
 # What each mode cannot work without.

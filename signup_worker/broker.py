@@ -12,6 +12,7 @@ from dramatiq.middleware.asyncio import AsyncIO
 from signup_core import logs
 from signup_core.settings import load_settings
 from signup_worker.resources import Resources
+from signup_worker.scrape import Metrics
 
 
 def setup() -> None:
@@ -27,5 +28,6 @@ def setup() -> None:
         heartbeat_timeout=settings.worker_heartbeat_timeout * 1000,
     )
     broker.add_middleware(AsyncIO())
+    broker.add_middleware(Metrics())
     broker.add_middleware(Resources(settings))
     dramatiq.set_broker(broker)

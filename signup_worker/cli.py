@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 from signup_core.settings import ConfigError, load_settings
 
@@ -18,6 +21,7 @@ def main() -> None:
     except ConfigError as e:
         sys.exit(f"signup-worker: configuration error: {e}")
     os.environ.setdefault("dramatiq_worker_timeout", POLL_MS)
+    metrics_dir, made = _metrics_dir()
     from dramatiq.cli import main as dramatiq_main
 
     sys.argv = [
@@ -31,4 +35,27 @@ def main() -> None:
         "--skip-logging",
         *sys.argv[1:],
     ]
-    sys.exit(dramatiq_main())
+    try:
+        code = dramatiq_main()
+    finally:
+        if made:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    sys.exit(code)
+
+
+def _metrics_dir() -> tuple[Path, bool]:
+    """The folder prometheus-client's multiprocess mode shares between the worker processes,
+    set before anything imports prometheus_client. A given PROMETHEUS_MULTIPROC_DIR (e.g. an
+    emptyDir) is emptied first, as its documentation asks; otherwise a private one is made
+    and removed at exit. Dramatiq's Prometheus middleware is pointed at the same folder."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="signup-worker-metrics-"))
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir", "dramatiq_prom_db"):
+        os.environ[name] = str(folder)
+    return folder, not given

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from signup_core import db
 from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
-from signup_worker import broker_keys
+from signup_worker import broker_keys, metrics
 from signup_worker.resources import Opened
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,9 @@ async def relay(res: Opened, channel: Channel) -> int:
         if claimed:
             ids, message_ids = await _enqueue(res, channel, claimed)
             await getattr(q, channel.record)(conn, ids=ids, message_ids=message_ids)
+    if claimed:
+        metrics.RELAY_BATCHES.labels(channel.queue).inc()
+        metrics.RELAY_ROWS.labels(channel.queue).inc(len(claimed))
     return len(claimed)
 
 
@@ -143,6 +146,7 @@ async def release_lost(res: Opened, channel: Channel) -> int:
             conn, ids=[i for i, _ in lost], message_ids=[m for _, m in lost]
         )
     if released:
+        metrics.RELAY_RELEASED.labels(channel.queue).inc(released)
         log.warning(
             "queue messages lost; rows released to the relay",
             extra={"queue": channel.queue, "rows": released},

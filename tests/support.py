@@ -13,6 +13,8 @@ from typing import Any
 import aiosql
 import httpx
 
+from devstack.processes import free_port
+
 BLIND_INDEX_KEY = "test-blind-index-key-0123456789abcdef"
 SIGNING_KEY = "test-signing-key-0123456789abcdef0123"
 
@@ -42,6 +44,9 @@ def app_env(database_url: str, redis_url: str, smtp_port: int, **overrides: str)
         "SIGNUP_RATE_LIMIT_NETWORK": "1000/minute",
         "SIGNUP_RATE_LIMIT_ADDRESS": "1000/minute",
         "SIGNUP_RATE_LIMIT_GLOBAL": "10000/minute",
+        # Never the default ports: two checkouts' test runs may share the machine.
+        "SIGNUP_METRICS_PORT": str(free_port()),
+        "SIGNUP_WORKER_METRICS_PORT": str(free_port()),
     }
     env.update(overrides)
     return env
