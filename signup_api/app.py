@@ -30,7 +30,7 @@ from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.middleware import Edge
 from signup_api.problems import Problem, problem_response, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT, Limiter
-from signup_core import db
+from signup_core import db, tracing
 from signup_core.clock import Clock
 from signup_core.settings import Settings
 
@@ -76,6 +76,12 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def _middleware(settings: Settings) -> list[Middleware]:
     cors = frozenset(o.lower() for o in settings.cors_origins)
     stack = [Middleware(Edge, cors_origins=cors)]
+    if tracing.enabled():
+        # Outermost, so the access log and every handler run inside the request's span. Off,
+        # it is not in the stack at all.
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        stack.insert(0, Middleware(OpenTelemetryMiddleware, excluded_urls="healthz,readyz"))
     if settings.trusted_proxies:
         stack.append(
             Middleware(

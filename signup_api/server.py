@@ -8,7 +8,7 @@ import uvicorn
 
 from signup_api import metrics
 from signup_api.app import create_app
-from signup_core import logs
+from signup_core import logs, tracing
 from signup_core.settings import ConfigError, load_settings
 
 
@@ -19,6 +19,7 @@ def main() -> None:
         sys.exit(f"signup-api: configuration error: {e}")
     logs.configure(settings.log_level)
     metrics.start(settings)
+    tracing.configure(settings, "api")
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -16,11 +16,12 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from signup_core import db
+from signup_core import db, tracing
 from signup_core.mail.failures import TransientMailError
 from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
 from signup_worker import events, mailer, metrics
 from signup_worker.resources import Opened, WorkerNotReady, configured, current
+from signup_worker.tracing import ROW_TRACEPARENTS
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,12 @@ async def _each(ids: list[int], handle: Handle, fail: Fail) -> None:
     """Handle every id; a row that breaks unexpectedly is failed alone; if any failed
     transiently, the message is retried (with backoff) for those rows."""
     retry: str | None = None
+    parents = ROW_TRACEPARENTS.get() or {}
     for row_id in ids:
         try:
-            await handle(current(), row_id)
+            name = f"{handle.__module__.rsplit('.', 1)[-1]}.{handle.__name__}"
+            with tracing.row_span(name, row_id, parents.get(row_id)):
+                await handle(current(), row_id)
         except TRANSIENT as e:
             retry = str(e) if isinstance(e, TransientMailError) else type(e).__name__
         except Exception as e:

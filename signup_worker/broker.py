@@ -9,7 +9,7 @@ import uvloop
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware.asyncio import AsyncIO
 
-from signup_core import logs
+from signup_core import logs, tracing
 from signup_core.settings import load_settings
 from signup_worker.resources import Resources
 from signup_worker.scrape import Metrics
@@ -29,5 +29,9 @@ def setup() -> None:
     )
     broker.add_middleware(AsyncIO())
     broker.add_middleware(Metrics())
+    if tracing.configure(settings, "worker"):
+        from signup_worker.tracing import Tracing
+
+        broker.add_middleware(Tracing())
     broker.add_middleware(Resources(settings))
     dramatiq.set_broker(broker)

@@ -147,6 +147,7 @@ async def test_one_deferred_row_does_not_resend_the_rest_of_its_chunk(db, worker
                 ip_hash=None,
                 resend_window=600.0,
                 reveal_existing=False,
+                traceparent=None,
             )
     # When the first delivery attempt is deferred
     smtp_server.next_replies = ["451 4.3.0 try again later"]

@@ -81,6 +81,7 @@ async def test_existing_subscriptions_get_distinct_unsubscribe_ids(unmigrated):
                 ip_hash=None,
                 resend_window=600.0,
                 reveal_existing=False,
+                traceparent=None,
             )
         await migrate(conn)
         ids = [r["unsubscribe_id"] async for r in inspect().unsubscribe_ids(conn)]

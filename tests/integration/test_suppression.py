@@ -100,6 +100,7 @@ async def test_the_sender_checks_the_address_list_itself(site, db, worker, smtp_
             ip_hash=None,
             resend_window=600.0,
             reveal_existing=False,
+            traceparent=None,
         )
         await db.execute(
             "INSERT INTO suppressions (email_index, reason) VALUES ($1, 'complaint')", index(email)

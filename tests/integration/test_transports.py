@@ -52,6 +52,7 @@ async def postmark(env, db):
             ip_hash=None,
             resend_window=600.0,
             reveal_existing=False,
+            traceparent=None,
         )
         await inspect().mark_relayed(db, email_index=index(email))
     pool = await core_db.create_pool(settings, max_size=2)
