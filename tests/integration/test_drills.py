@@ -271,6 +271,8 @@ async def test_one_unsendable_row_fails_alone(stack: Stack):
                         form_version="1",
                         ip_hash=None,
                         resend_window=600.0,
+                        reveal_existing=False,
+                        traceparent=None,
                     )
         finally:
             await conn.close()

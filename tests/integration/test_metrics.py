@@ -4,12 +4,15 @@ worker. Counters are compared before and after, as the session's processes keep 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 import redis as sync_redis
+import yaml
 from prometheus_client import CollectorRegistry
 
 from devstack.mailcatcher import text_part
@@ -84,11 +87,9 @@ def _bounce(email: str) -> dict:
     return p.mailgun(event, token=uuid.uuid4().hex)
 
 
-async def test_the_mail_funnel_is_counted(site, db, smtp_server, api_metrics, worker_metrics):
-    api0, worker0 = scrape(api_metrics), scrape(worker_metrics)
+async def _flow(site, db, smtp_server) -> None:
+    """A signup, its confirmation, a bounce of the welcome mail and a forged webhook."""
     email = f"funnel-{uuid.uuid4().hex[:10]}@example.com"
-
-    # Given a signup, its confirmation, and a bounce of the welcome mail
     assert (await site.post("/signup", json={"email": email})).status_code == 202
     [mail] = smtp_server.wait_for(lambda m: email in str(m["To"]), timeout=10)
     token = TOKEN.search(text_part(mail)).group(1)
@@ -103,6 +104,13 @@ async def test_the_mail_funnel_is_counted(site, db, smtp_server, api_metrics, wo
         return (await rows(db, email))[0]["status"] == "suppressed"
 
     await eventually(suppressed)
+
+
+async def test_the_mail_funnel_is_counted(site, db, smtp_server, api_metrics, worker_metrics):
+    api0, worker0 = scrape(api_metrics), scrape(worker_metrics)
+
+    # Given a signup, its confirmation, a bounce of the welcome mail and a forged webhook
+    await _flow(site, db, smtp_server)
 
     # Then the API counted each step
     api = scrape(api_metrics)
@@ -219,3 +227,38 @@ def test_a_store_that_does_not_answer_is_reported_not_hidden(tmp_path, monkeypat
     assert found.value("signup_worker_dependency_up", dependency="redis") == 0
     assert not found.matching("signup_outbox_oldest_unsent_age_seconds")
     assert not found.matching("signup_queue_depth")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+METRIC = re.compile(r"\b((?:signup|dramatiq)_[a-z_]+)\b")
+
+
+def _queried(expressions: list[str]) -> set[str]:
+    names = {m for e in expressions for m in METRIC.findall(e)}
+    return {re.sub(r"_(bucket|count|sum)$", "", n) for n in names}
+
+
+def _dashboard_queries() -> list[str]:
+    board = json.loads((ROOT / "deploy" / "grafana" / "signet-signup.json").read_text())
+    return [t["expr"] for panel in board["panels"] for t in panel.get("targets", [])]
+
+
+def _alert_queries() -> list[str]:
+    groups = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yaml").read_text())
+    return [rule["expr"] for group in groups["groups"] for rule in group["rules"]]
+
+
+async def test_dashboard_and_alerts_query_only_metrics_the_processes_export(
+    site, db, smtp_server, api_metrics, worker_metrics
+):
+    # Given a running API and worker that have been through the whole flow once
+    await _flow(site, db, smtp_server)
+    assert (await site.get("/readyz")).status_code == 200
+    await eventually(lambda: scrape(worker_metrics).matching("signup_provider_events_total"))
+
+    # Then every metric the dashboard and the alert rules query is in one of their expositions
+    exported = scrape(api_metrics).names() | scrape(worker_metrics).names()
+    exported |= {n.removesuffix("_total") for n in exported}
+    for name in _queried(_dashboard_queries()) | _queried(_alert_queries()):
+        assert name in exported or name.removesuffix("_total") in exported, name
+    assert len(_dashboard_queries()) >= 20
