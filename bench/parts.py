@@ -258,7 +258,7 @@ def main() -> None:
         for name, values in results.items():
             median = statistics.median(values)
             part = ""
-            if name.startswith("… with"):
+            if name.startswith("… with "):
                 part = f"  (it adds: {median - real:.0f} µs)"
             elif name.startswith("…"):
                 part = f"  (the part: {real - median:.0f} µs)"
