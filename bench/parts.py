@@ -36,6 +36,8 @@ VARIANTS = {
     "… without address and form validation": ["validation"],
     "… without the access log line": ["log"],
     "… without all four": ["limiter", "sql", "validation", "log"],
+    "… without the request metrics": ["metrics"],
+    "… with tracing on (spans dropped)": ["+tracing"],
 }
 
 
@@ -83,7 +85,46 @@ def _real_app(without: list[str]):
         signup._store = stored
     if "validation" in without:
         signup.validate = lambda fields, s: SignupForm(fields["email"], None, s.default_list, "en")
+    if "metrics" in without:
+        _without_metrics()
+    if "+tracing" in without:
+        _with_tracing()
     return create_app(settings)
+
+
+class _Null:
+    def inc(self, *args) -> None: ...
+
+    def dec(self, *args) -> None: ...
+
+
+def _without_metrics() -> None:
+    """The request counters, histogram and in-flight gauge, and the signup outcome counter."""
+    from signup_api import metrics, signup
+
+    metrics.observe = lambda *args: None
+    metrics.IN_FLIGHT = _Null()
+    signup._ACCEPTED_COUNT = _Null()
+
+
+def _with_tracing() -> None:
+    """The SDK as production runs it (batch processor, instrumented asyncpg and redis, the ASGI
+    middleware), with an exporter that drops the spans: the cost on the request path only."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    from signup_core import tracing
+
+    class Drop(SpanExporter):
+        def export(self, spans) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop()))
+    trace.set_tracer_provider(provider)
+    tracing.instrument_libraries()
+    tracing.enable_for_tests()
 
 
 async def _measure(app, signups: int) -> float:
@@ -217,7 +258,11 @@ def main() -> None:
         print(f"\n  CPU per signup, median of {RUNS} runs of {SIGNUPS}:")
         for name, values in results.items():
             median = statistics.median(values)
-            part = f"  (the part: {real - median:.0f} µs)" if name.startswith("…") else ""
+            part = ""
+            if name.startswith("… with "):
+                part = f"  (it adds: {median - real:.0f} µs)"
+            elif name.startswith("…"):
+                part = f"  (the part: {real - median:.0f} µs)"
             print(f"  {name:<40} {median:6.0f} µs{part}")
     finally:
         rd.stop()

@@ -100,6 +100,8 @@ def main() -> None:
     pg_port = int(os.environ.get("DEV_POSTGRES_PORT", "55432"))
     redis_port = int(os.environ.get("DEV_REDIS_PORT", "56379"))
     smtp_port = int(os.environ.get("DEV_SMTP_PORT", "2525"))
+    metrics_port = int(os.environ.get("SIGNUP_METRICS_PORT", "9181"))
+    worker_metrics_port = int(os.environ.get("SIGNUP_WORKER_METRICS_PORT", "9191"))
     datadir = state_dir() / "pgdata"
     RUN.mkdir(parents=True, exist_ok=True)
     clear_leftovers(datadir)
@@ -144,6 +146,8 @@ def main() -> None:
             "HOST": "127.0.0.1",
             "PORT": str(api_port),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
+            "SIGNUP_METRICS_PORT": str(metrics_port),
+            "SIGNUP_WORKER_METRICS_PORT": str(worker_metrics_port),
         }
         bin_dir = Path(sys.executable).parent
         services = {}
@@ -161,7 +165,12 @@ def main() -> None:
         print(f"\n  signet-signup is running: http://127.0.0.1:{api_port}/")
         print(
             f"  caught mail is saved under {_shown(VAR / 'mail')}/ and its confirm "
-            "links are printed here. Ctrl-C stops everything.\n",
+            "links are printed here. Ctrl-C stops everything.",
+            flush=True,
+        )
+        print(
+            f"  metrics: http://127.0.0.1:{metrics_port}/metrics (API), "
+            f"http://127.0.0.1:{worker_metrics_port}/metrics (worker)\n",
             flush=True,
         )
         while not stopping:

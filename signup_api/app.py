@@ -20,7 +20,6 @@ from signup_api import (
     captcha,
     confirm,
     health,
-    metrics,
     origins,
     pages,
     signup,
@@ -32,7 +31,7 @@ from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.middleware import Edge
 from signup_api.problems import Problem, problem_response, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT, Limiter
-from signup_core import db, keycheck
+from signup_core import db, keycheck, tracing
 from signup_core.clock import Clock
 from signup_core.settings import Settings
 
@@ -52,7 +51,6 @@ ROUTES = [
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/altcha/challenge", captcha.challenge, methods=["GET"]),
-    Route("/metrics", metrics.metrics, methods=["GET"]),
     Route("/assets/site.css", assets.style, methods=["GET"]),
     Route("/assets/signup.js", assets.script, methods=["GET"]),
     Route("/assets/icon.svg", assets.icon, methods=["GET"]),
@@ -87,6 +85,12 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def _middleware(settings: Settings) -> list[Middleware]:
     cors = frozenset(o.lower() for o in settings.cors_origins)
     stack = [Middleware(Edge, cors_origins=cors)]
+    if tracing.enabled():
+        # Outermost, so the access log and every handler run inside the request's span. Off,
+        # it is not in the stack at all.
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        stack.insert(0, Middleware(OpenTelemetryMiddleware, excluded_urls="healthz,readyz"))
     if settings.trusted_proxies:
         stack.append(
             Middleware(

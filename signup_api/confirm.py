@@ -8,6 +8,7 @@ from enum import Enum
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from signup_api import metrics
 from signup_api.bodies import parse_fields
 from signup_api.pages import page
 from signup_api.problems import Problem
@@ -82,6 +83,7 @@ async def confirm(request: Request) -> Response:
     outcome, list_name = Outcome.UNKNOWN, None
     if tokens.looks_valid(token):
         outcome, list_name = await _spend(request, tokens.digest(token))
+    metrics.CONFIRMATIONS.labels(outcome.value[0]).inc()
     log.info("confirmation", extra={"outcome": outcome.value[0]})
     confirmed_url = request.app.state.settings.confirmed_url
     if outcome is Outcome.CONFIRMED and confirmed_url:

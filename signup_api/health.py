@@ -10,6 +10,7 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from signup_api import metrics
 from signup_core import db
 from signup_core.migrations import discover
 
@@ -75,12 +76,21 @@ async def _schema(request: Request) -> str:
     return "current"
 
 
+def _record(checks: dict[str, str], ready: bool) -> None:
+    """What the probe found, for the readiness alert (the kubelet asks every few seconds)."""
+    metrics.READY.set(1 if ready else 0)
+    for name, state in checks.items():
+        metrics.DEPENDENCY_UP.labels(name).set(1 if state in ("up", "current") else 0)
+
+
 async def readyz(request: Request) -> Response:
     postgres, redis, schema = await asyncio.gather(
         _check(_postgres, request), _check(_redis, request), _schema(request)
     )
     checks = {"postgres": postgres, "redis": redis, "schema": schema}
-    if postgres == redis == "up" and schema == "current":
+    ready = postgres == redis == "up" and schema == "current"
+    _record(checks, ready)
+    if ready:
         return JSONResponse({"status": "ready", "checks": checks})
     reasons = [f"{k} unreachable" for k in ("postgres", "redis") if checks[k] != "up"]
     if schema == "behind":

@@ -1,10 +1,15 @@
-"""Prometheus counters of the API and the /metrics endpoint that exposes them."""
+"""The API's Prometheus metrics, served by start() on the metrics port, never the public one.
+
+Every label value comes from a fixed set: route templates (not paths), status classes, outcome
+slugs written in the code, the configured providers.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
-from starlette.requests import Request
-from starlette.responses import Response
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+
+from signup_core import build, exposition
+from signup_core.settings import Settings
 
 SIGNUPS = Counter("signup_signups_total", "Signups by outcome.", ["outcome"])
 RATE_LIMITED = Counter("signup_rate_limited_total", "Signups refused by a rate limit.", ["limit"])
@@ -26,7 +31,61 @@ WEBHOOK_DERIVED_IDS = Counter(
     ["provider"],
 )
 BLOCKED = Counter("signup_blocked_total", "Signups refused by an abuse control.", ["reason"])
+CONFIRMATIONS = Counter(
+    "signup_confirmations_total", "Confirmation attempts by outcome.", ["outcome"]
+)
+READY = Gauge(
+    "signup_ready", "1 when the last /readyz found the API ready (PostgreSQL, Redis, schema)."
+)
+DEPENDENCY_UP = Gauge(
+    "signup_dependency_up", "What the last /readyz found, per check (1 up).", ["dependency"]
+)
+
+REQUESTS = Counter(
+    "signup_http_requests_total",
+    "HTTP requests by method, route template and status class.",
+    ["method", "route", "status"],
+)
+# Around the measured latencies: ~1 ms for one request alone; p50 ~30 ms and p99 ~55-70 ms
+# with 32 connections at ~1000 signups/s on 2 cores (bench/results).
+LATENCY = Histogram(
+    "signup_http_request_duration_seconds",
+    "Time from the request's arrival to the end of its answer, by route template.",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+IN_FLIGHT = Gauge("signup_http_requests_in_flight", "Requests being answered now.")
+
+_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS"})
+_CLASSES = ("1xx", "1xx", "2xx", "3xx", "4xx", "5xx")
+# labels() takes a lock for each lookup; the children are cached here once made.
+_requests: dict[tuple[str, str, str], Counter] = {}
+_latency: dict[tuple[str, str], Histogram] = {}
 
 
-async def metrics(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def observe(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request under bounded labels."""
+    method = method if method in _METHODS else "other"
+    status_class = _CLASSES[status // 100] if 100 <= status < 600 else "5xx"
+    key = (method, route, status_class)
+    counter = _requests.get(key)
+    if counter is None:
+        counter = _requests[key] = REQUESTS.labels(*key)
+    counter.inc()
+    histogram = _latency.get(key[:2])
+    if histogram is None:
+        histogram = _latency[key[:2]] = LATENCY.labels(method, route)
+    histogram.observe(seconds)
+
+
+_started = False
+
+
+def start(settings: Settings) -> bool:
+    """Register the build info and serve the default registry on the metrics port, once."""
+    global _started
+    if _started:
+        return True
+    build.register_info(REGISTRY, settings, "api")
+    _started = exposition.serve(REGISTRY, exposition.metrics_host(settings), settings.metrics_port)
+    return _started

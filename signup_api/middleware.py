@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signup_api import metrics
 from signup_api.problems import Problem, problem_response
 from signup_core.logs import request_id
 
@@ -39,6 +40,14 @@ JSON_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"cache-control", b"no
 BODY_TIMEOUT = 15.0
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 DISCONNECTED = 499  # nginx's number for a client that closed before the answer
+
+
+def _route(scope: Scope, preflight: bool) -> str:
+    """The matched route's template (the router leaves it in the scope), never the raw path."""
+    if preflight:
+        return "preflight"
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
 
 
 class Edge:
@@ -72,6 +81,8 @@ class Edge:
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
+        preflight = False
+        metrics.IN_FLIGHT.inc()
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -84,6 +95,7 @@ class Edge:
             receive = _timed(receive)
         try:
             if self.cors_origins and scope["method"] == "OPTIONS" and origin and wanted_method:
+                preflight = True
                 await self._preflight(
                     origin, wanted_method, wanted_headers, scope, receive, send_with_headers
                 )
@@ -93,6 +105,9 @@ class Edge:
             # Nobody to answer: not an error of ours, and no traceback for it.
             status = DISCONNECTED
         finally:
+            elapsed = time.perf_counter() - started
+            metrics.IN_FLIGHT.dec()
+            metrics.observe(scope["method"], _route(scope, preflight), status, elapsed)
             # The path only: query strings carry confirmation tokens.
             log.info(
                 "request",
@@ -100,7 +115,7 @@ class Edge:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                 },
             )
             request_id.reset(token)

@@ -12,9 +12,10 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from signup_api import metrics
 from signup_api.app import create_app
 from signup_api.problems import TITLES
-from signup_core import logs
+from signup_core import logs, tracing
 from signup_core.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -127,4 +128,6 @@ def main() -> None:
     except ConfigError as e:
         sys.exit(f"signup-api: configuration error: {e}")
     logs.configure(settings.log_level)
+    metrics.start(settings)
+    tracing.configure(settings, "api")
     uvicorn.Server(config(create_app(settings), settings)).run()

@@ -16,7 +16,7 @@ from signup_api.bodies import FORM, media_type, parse_fields
 from signup_api.forms import SignupForm, validate
 from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.problems import Problem, problem_response, unavailable
-from signup_core import db, i18n, sealing
+from signup_core import db, i18n, sealing, tracing
 from signup_core.addresses import blind_index, hash_ip
 
 log = logging.getLogger(__name__)
@@ -160,6 +160,7 @@ async def _store(request: Request, form: SignupForm, index: bytes, client_ip: st
                 ip_hash=hash_ip(state.settings.blind_index_key.bytes(), client_ip),
                 resend_window=float(state.settings.resend_window),
                 reveal_existing=state.settings.reveal_existing,
+                traceparent=tracing.traceparent(),
             )
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on signup", extra={"error": type(e).__name__})

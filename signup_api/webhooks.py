@@ -15,7 +15,7 @@ from signup_api import metrics
 from signup_api.bodies import read_limited
 from signup_api.problems import Problem, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT
-from signup_core import db
+from signup_core import db, tracing
 from signup_core.addresses import InvalidAddress, blind_index, normalise
 from signup_core.providers import (
     Context,
@@ -157,6 +157,7 @@ async def _store(request: Request, provider: str, events: list[Event]) -> list[i
                 email_indexes=indexes,
                 occurred=[e.occurred_at for e in events],
                 details=[(e.detail or "")[:200] or None for e in events],
+                traceparent=tracing.traceparent(),
             )
             return [r["id"] async for r in rows]
     except db.UNAVAILABLE as e:

@@ -1,4 +1,5 @@
-"""JSON log lines with the current request id; callers pass only non-personal fields."""
+"""JSON log lines with the current request id and, inside a span, its trace and span ids;
+callers pass only non-personal fields."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import logging
 import sys
 import time
+
+from opentelemetry import trace
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -41,6 +44,10 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             line["request_id"] = rid
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            line["trace_id"] = format(span.trace_id, "032x")
+            line["span_id"] = format(span.span_id, "016x")
         fields = record.__dict__
         for key in fields.keys() - _STANDARD:
             if not key.startswith("_"):

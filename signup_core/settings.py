@@ -154,6 +154,14 @@ class Settings:
     purge_interval: int = 3600
     purge_batch: int = 1000
 
+    # Observability: metrics ports beside (never on) the public one, build identity, traces.
+    metrics_host: str | None = None
+    metrics_port: int = 9181
+    worker_metrics_port: int = 9191
+    git_sha: str = "unknown"
+    traces_exporter: str = "none"
+    service_name: str | None = None
+
     @property
     def default_list(self) -> str:
         return self.lists[0]
@@ -387,6 +395,13 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_RETAIN_EVENTS": ("retain_events", _duration, False),
     "SIGNUP_PURGE_INTERVAL": ("purge_interval", _duration, False),
     "SIGNUP_PURGE_BATCH": ("purge_batch", _positive(_int), False),
+    # Observability (docs: README "Metrics, traces and alerts").
+    "SIGNUP_METRICS_HOST": ("metrics_host", str, False),
+    "SIGNUP_METRICS_PORT": ("metrics_port", _positive(_int), False),
+    "SIGNUP_WORKER_METRICS_PORT": ("worker_metrics_port", _positive(_int), False),
+    "SIGNUP_GIT_SHA": ("git_sha", str, False),
+    "OTEL_TRACES_EXPORTER": ("traces_exporter", _choice("none", "otlp", "console"), False),
+    "OTEL_SERVICE_NAME": ("service_name", str, False),
 }
 
 

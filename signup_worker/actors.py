@@ -16,11 +16,12 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from signup_core import db
+from signup_core import db, tracing
 from signup_core.mail.failures import TransientMailError
 from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
-from signup_worker import events, mailer
+from signup_worker import events, mailer, metrics
 from signup_worker.resources import Opened, WorkerNotReady, configured, current
+from signup_worker.tracing import ROW_TRACEPARENTS
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ async def mark_mail_dead(message: dict[str, Any], retry_info: dict[str, Any]) ->
     """Runs when send_mail gave up: its unsent rows are dead-lettered so the relay stops."""
     async with current().pool.acquire() as conn:
         for outbox_id in message["args"][0]:
-            await db.queries().mark_outbox_failed(conn, outbox_id=outbox_id, failure="gave up")
+            kind = await db.queries().mark_outbox_gave_up(conn, outbox_id=outbox_id)
+            if kind is not None:
+                metrics.mail(kind, "gave_up")
     log.error(
         "mail dead-lettered",
         extra={"outbox_ids": message["args"][0], "retries": retry_info.get("retries")},
@@ -59,9 +62,12 @@ async def _each(ids: list[int], handle: Handle, fail: Fail) -> None:
     transiently, the message is retried (with backoff) for those rows."""
     retry: str | None = None
     wait: float | None = None
+    parents = ROW_TRACEPARENTS.get() or {}
     for row_id in ids:
         try:
-            await handle(current(), row_id)
+            name = f"{handle.__module__.rsplit('.', 1)[-1]}.{handle.__name__}"
+            with tracing.row_span(name, row_id, parents.get(row_id)):
+                await handle(current(), row_id)
         except TRANSIENT as e:
             retry = str(e) if isinstance(e, TransientMailError) else type(e).__name__
             wait = max(wait or 0.0, getattr(e, "retry_after", None) or 0.0) or wait
@@ -97,6 +103,7 @@ async def _fail_alone(fail: Fail, row_id: int, error: Exception) -> str | None:
 
 
 def _fail_mail(conn: Any, outbox_id: int, failure: str) -> Awaitable[Any]:
+    metrics.mail("unknown", "failed")
     return db.queries().mark_outbox_failed(conn, outbox_id=outbox_id, failure=failure)
 
 

@@ -9,9 +9,10 @@ import uvloop
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware.asyncio import AsyncIO
 
-from signup_core import logs
+from signup_core import logs, tracing
 from signup_core.settings import load_settings
 from signup_worker.resources import Resources
+from signup_worker.scrape import Metrics
 
 
 def setup() -> None:
@@ -27,5 +28,10 @@ def setup() -> None:
         heartbeat_timeout=settings.worker_heartbeat_timeout * 1000,
     )
     broker.add_middleware(AsyncIO())
+    broker.add_middleware(Metrics())
+    if tracing.configure(settings, "worker"):
+        from signup_worker.tracing import Tracing
+
+        broker.add_middleware(Tracing())
     broker.add_middleware(Resources(settings))
     dramatiq.set_broker(broker)

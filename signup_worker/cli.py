@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 from signup_core import db, keycheck
 from signup_core.sealing import UnknownKeyId
@@ -31,9 +34,10 @@ def main() -> None:
     except ConfigError as e:
         sys.exit(f"signup-worker: configuration error: {e}")
     try:
-        asyncio.run(_check_keyring(settings))
+        asyncio.run(_check_keyring(settings))  # imports no prometheus_client: see _metrics_dir
     except UnknownKeyId as e:
         sys.exit(f"signup-worker: refusing to start: {e}")
+    metrics_dir, made = _metrics_dir()
     os.environ.setdefault("dramatiq_worker_timeout", POLL_MS)
     from dramatiq.cli import main as dramatiq_main
 
@@ -48,7 +52,12 @@ def main() -> None:
         "--skip-logging",
         *sys.argv[1:],
     ]
-    sys.exit(dramatiq_main())
+    try:
+        code = dramatiq_main()
+    finally:
+        if made:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    sys.exit(code)
 
 
 async def _check_keyring(settings: Settings) -> None:
@@ -58,3 +67,21 @@ async def _check_keyring(settings: Settings) -> None:
         await keycheck.check_keyring(pool, settings.seal_keys)
     finally:
         await pool.close()
+
+
+def _metrics_dir() -> tuple[Path, bool]:
+    """The folder prometheus-client's multiprocess mode shares between the worker processes,
+    set before anything imports prometheus_client. A given PROMETHEUS_MULTIPROC_DIR (e.g. an
+    emptyDir) is emptied first, as its documentation asks; otherwise a private one is made
+    and removed at exit. Dramatiq's Prometheus middleware is pointed at the same folder."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="signup-worker-metrics-"))
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir", "dramatiq_prom_db"):
+        os.environ[name] = str(folder)
+    return folder, not given

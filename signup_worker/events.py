@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from signup_core import db
+from signup_worker import metrics
 from signup_worker.resources import Opened
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ async def apply(res: Opened, event_id: int) -> str:
         elif kind == "unsubscribe":
             await q.unsubscribe_address(conn, email_index=index)
         await q.mark_event_applied(conn, event_id=event_id)
+    metrics.provider_event(event["provider"], kind)
     log.info(
         "provider event applied",
         extra={"event_id": event_id, "kind": kind, "provider": event["provider"]},

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from email.utils import parseaddr
 
 from signup_core import db, sealing, tokens, unsubscribe_links
-from signup_core.mail.failures import PermanentMailError
+from signup_core.mail.failures import PermanentMailError, TransientMailError
 from signup_core.mail.render import Envelope, render
 from signup_core.settings import Settings
+from signup_worker import metrics
 from signup_worker.resources import Opened
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ async def deliver(res: Opened, outbox_id: int) -> str:
             return "done-before"
         if ALLOWED[job["kind"]] != job["status"]:
             await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {job['status']}")
+            metrics.mail(job["kind"], "skipped")
             return "skipped"
         keys, key_id = s.seal_keys, job["seal_key_id"]
         context = {
@@ -68,8 +71,12 @@ async def deliver(res: Opened, outbox_id: int) -> str:
         message = render(
             job["kind"], job["locale"], envelope, context, templates_dir=s.templates_dir
         )
+        started = time.perf_counter()
         try:
             await res.transport.send(message)
+        except TransientMailError:
+            metrics.mail(job["kind"], "deferred")
+            raise
         except PermanentMailError as e:
             await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=str(e))
             if e.recipient:
@@ -81,7 +88,10 @@ async def deliver(res: Opened, outbox_id: int) -> str:
                     provider=s.mail_transport,
                 )
             log.warning("mail refused for good", extra={"outbox_id": outbox_id, "failure": str(e)})
+            metrics.mail(job["kind"], "failed")
             return "refused"
+        finally:
+            metrics.SEND_SECONDS.labels(s.mail_transport).observe(time.perf_counter() - started)
         if token_hash is None:
             await q.mark_outbox_sent(conn, outbox_id=outbox_id)
         else:
@@ -92,5 +102,7 @@ async def deliver(res: Opened, outbox_id: int) -> str:
                 subscription_id=job["subscription_id"],
                 ttl_seconds=float(s.token_ttl),
             )
+    # Counted after the commit: a mail whose sent mark was lost is sent again, and counted then.
+    metrics.mail(job["kind"], "sent")
     log.info("mail sent", extra={"outbox_id": outbox_id, "kind": job["kind"]})
     return "sent"

@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from signup_core import db
+from signup_core import db, tracing
 from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
-from signup_worker import broker_keys
+from signup_worker import broker_keys, metrics
 from signup_worker.resources import Opened
 
 log = logging.getLogger(__name__)
@@ -86,15 +88,42 @@ async def relay(res: Opened, channel: Channel) -> int:
     """Claim and queue one batch; returns how many rows went."""
     q = db.queries()
     async with res.pool.acquire() as conn, conn.transaction():
-        claimed = [r["id"] async for r in getattr(q, channel.claim)(conn, batch=BATCH)]
+        rows = {
+            r["id"]: r["traceparent"] async for r in getattr(q, channel.claim)(conn, batch=BATCH)
+        }
+        claimed = list(rows)
         if claimed:
-            ids, message_ids = await _enqueue(res, channel, claimed)
+            ids, message_ids = await _enqueue(res, channel, rows)
             await getattr(q, channel.record)(conn, ids=ids, message_ids=message_ids)
+    if claimed:
+        metrics.RELAY_BATCHES.labels(channel.queue).inc()
+        metrics.RELAY_ROWS.labels(channel.queue).inc(len(claimed))
     return len(claimed)
 
 
-async def _enqueue(res: Opened, channel: Channel, ids: list[int]) -> tuple[list[int], list[str]]:
+async def _enqueue(
+    res: Opened, channel: Channel, rows: dict[int, str | None]
+) -> tuple[list[int], list[str]]:
     """Send the ids in chunks; returns each id with the id of the message that carries it."""
+    if not tracing.enabled():
+        return await _send(res, channel, list(rows), lambda chunk: {})
+    from opentelemetry import trace
+
+    from signup_worker.tracing import options_for
+
+    # One producer span per batch, linked to every request whose row it carries; each message
+    # also carries each row's traceparent, so the worker's row span continues that request.
+    links = [link for link in map(tracing.link_to, rows.values()) if link is not None]
+    tracer = trace.get_tracer("signup")
+    with tracer.start_as_current_span(
+        f"relay {channel.queue}", kind=trace.SpanKind.PRODUCER, links=links
+    ):
+        return await _send(res, channel, list(rows), lambda chunk: options_for(chunk, rows))
+
+
+async def _send(
+    res: Opened, channel: Channel, ids: list[int], extra: Callable[[list[int]], dict[str, Any]]
+) -> tuple[list[int], list[str]]:
     from signup_worker import actors
 
     actor = getattr(actors, channel.actor)
@@ -105,6 +134,7 @@ async def _enqueue(res: Opened, channel: Channel, ids: list[int]) -> tuple[list[
             args=(chunk,),
             min_backoff=s.mail_min_backoff_ms,
             max_backoff=s.mail_max_backoff_ms,
+            **extra(chunk),
         )
         for chunk in chunks
     ]
@@ -143,6 +173,7 @@ async def release_lost(res: Opened, channel: Channel) -> int:
             conn, ids=[i for i, _ in lost], message_ids=[m for _, m in lost]
         )
     if released:
+        metrics.RELAY_RELEASED.labels(channel.queue).inc(released)
         log.warning(
             "queue messages lost; rows released to the relay",
             extra={"queue": channel.queue, "rows": released},

@@ -157,6 +157,7 @@ class Worker:
 
         from devstack.processes import die_with_parent
 
+        self.env = env
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         binary = Path(sys.executable).with_name("signup-worker")

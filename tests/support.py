@@ -13,6 +13,8 @@ from typing import Any
 import aiosql
 import httpx
 
+from devstack.processes import free_port
+
 BLIND_INDEX_KEY = "test-blind-index-key-0123456789abcdef"
 SIGNING_KEY = "test-signing-key-0123456789abcdef0123"
 # Two keys: "t1" seals; "t0" stands for a retired key that still opens old rows.
@@ -70,6 +72,9 @@ def app_env(database_url: str, redis_url: str, smtp_port: int, **overrides: str)
         "SIGNUP_RATE_LIMIT_NETWORK": "1000/minute",
         "SIGNUP_RATE_LIMIT_ADDRESS": "1000/minute",
         "SIGNUP_RATE_LIMIT_GLOBAL": "10000/minute",
+        # Never the default ports: two checkouts' test runs may share the machine.
+        "SIGNUP_METRICS_PORT": str(free_port()),
+        "SIGNUP_WORKER_METRICS_PORT": str(free_port()),
     }
     env.update(overrides)
     return env
@@ -104,7 +109,9 @@ async def app_client(env: dict[str, str], clock: Any = None) -> AsyncIterator[ht
             yield c
 
 
-async def store_signup(conn: Any, email: str, *, name: str | None = None) -> Any:
+async def store_signup(
+    conn: Any, email: str, *, name: str | None = None, list_name: str = "newsletter"
+) -> Any:
     """A signup stored as the API stores it (its one statement), without the API: for tests
     that commit rows together with something else, or rows the API would refuse."""
     from signup_core import db
@@ -112,7 +119,7 @@ async def store_signup(conn: Any, email: str, *, name: str | None = None) -> Any
 
     return await db.queries().upsert_signup(
         conn,
-        list_name="newsletter",
+        list_name=list_name,
         email_index=blind_index(BLIND_INDEX_KEY.encode(), email),
         **seal_params(email, name),
         locale="en",
@@ -120,6 +127,7 @@ async def store_signup(conn: Any, email: str, *, name: str | None = None) -> Any
         ip_hash=None,
         resend_window=600.0,
         reveal_existing=False,
+        traceparent=None,
     )
 
 

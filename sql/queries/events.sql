@@ -1,7 +1,7 @@
--- name: insert_events(providers, event_ids, kinds, email_indexes, occurred, details)
+-- name: insert_events(providers, event_ids, kinds, email_indexes, occurred, details, traceparent)
 -- Stores a batch of provider events; an event seen before is skipped. Returns the new ids.
-INSERT INTO provider_events (provider, event_id, kind, email_index, occurred_at, detail)
-SELECT * FROM unnest(:providers::text[], :event_ids::text[], :kinds::text[],
+INSERT INTO provider_events (provider, event_id, kind, email_index, occurred_at, detail, traceparent)
+SELECT *, :traceparent::text FROM unnest(:providers::text[], :event_ids::text[], :kinds::text[],
                      :email_indexes::bytea[], :occurred::timestamptz[], :details::text[])
 ON CONFLICT (provider, event_id) DO NOTHING
 RETURNING id;
@@ -16,7 +16,7 @@ WHERE id IN (
     LIMIT :batch
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id;
+RETURNING id, traceparent;
 
 -- name: record_event_messages(ids, message_ids)!
 -- Records which queue message carries each claimed event.

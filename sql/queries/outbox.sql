@@ -8,7 +8,7 @@ WHERE id IN (
     LIMIT :batch
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id;
+RETURNING id, traceparent;
 
 -- name: record_outbox_messages(ids, message_ids)!
 -- Records which queue message carries each claimed row.

@@ -1,4 +1,4 @@
--- name: upsert_signup(list_name, email_index, email_sealed, name_sealed, seal_key_id, locale, form_version, ip_hash, resend_window, reveal_existing)^
+-- name: upsert_signup(list_name, email_index, email_sealed, name_sealed, seal_key_id, locale, form_version, ip_hash, resend_window, reveal_existing, traceparent)^
 -- Creates or refreshes a subscription and, when a mail is due, queues it in the outbox; one round trip.
 -- With reveal_existing, a confirmed address is told so on screen (409) and gets no mail.
 WITH upserted AS (
@@ -42,8 +42,9 @@ WITH upserted AS (
         updated_at = now()
     RETURNING s.id, s.status, s.last_mailed_at = now() AS mail_due
 ), queued AS (
-    INSERT INTO outbox (subscription_id, kind)
-    SELECT id, CASE WHEN status = 'confirmed' THEN 'already_subscribed' ELSE 'confirmation' END
+    INSERT INTO outbox (subscription_id, kind, traceparent)
+    SELECT id, CASE WHEN status = 'confirmed' THEN 'already_subscribed' ELSE 'confirmation' END,
+           :traceparent
     FROM upserted
     WHERE mail_due
       AND (status = 'pending' OR (status = 'confirmed' AND NOT :reveal_existing))

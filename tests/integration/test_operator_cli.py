@@ -15,7 +15,7 @@ from signup_core import unsubscribe_links
 from signup_core.addresses import blind_index
 from signup_core.settings import load_settings
 from tests.privacy_support import privacy, signupctl, signupctl_peak_rss
-from tests.support import BLIND_INDEX_KEY, inspect, keyring, seal_params
+from tests.support import BLIND_INDEX_KEY, inspect, keyring, store_signup
 
 SUBCOMMANDS = [
     ["migrate"], ["export"], ["stats"], ["erase"], ["suppress"], ["unsuppress"], ["purge"],
@@ -52,16 +52,7 @@ def test_migrate_needs_only_the_database(migrated):
 
 
 async def _signup(db, email: str, name: str | None = "Ada", list_name: str = "newsletter"):
-    return await inspect_upsert(db, email, name, list_name)
-
-
-async def inspect_upsert(db, email, name, list_name):
-    from signup_core import db as core_db
-
-    return await core_db.queries().upsert_signup(
-        db, list_name=list_name, email_index=index(email), **seal_params(email, name),
-        locale="en", form_version="1", ip_hash=None, resend_window=600.0, reveal_existing=False,
-    )  # fmt: skip
+    return await store_signup(db, email, name=name, list_name=list_name)
 
 
 async def test_erase_removes_everything_but_the_suppression_and_is_idempotent(db, env):

@@ -9,7 +9,7 @@ import math
 import uuid
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_flow import to
@@ -129,7 +129,8 @@ async def test_redis_down_fails_open_and_counts_it(env, db):
 
 
 async def scraped(client, name: str, **labels: str) -> float:
-    text = (await client.get("/metrics")).text
+    # What the API's metrics port serves (the public port has no /metrics).
+    text = generate_latest().decode()
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             if s.name == name and s.labels == labels:

@@ -1,0 +1,115 @@
+"""OpenTelemetry traces, configured by the standard OTEL_* variables. Off unless
+OTEL_TRACES_EXPORTER names an exporter (`otlp`, or `console` for development): then the SDK,
+the exporter and the library instrumentations (asyncpg, redis, httpx) are loaded; when off,
+nothing is, and the request path pays for no span.
+
+A row written on a request keeps the request's W3C traceparent, so the worker's span for that
+row continues the request's trace across the outbox and the queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.trace import Link, SpanKind
+
+from signup_core.settings import Settings
+
+_enabled = False
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+def configure(settings: Settings, component: str) -> bool:
+    """Install the SDK's tracer provider and the instrumentations, once per process."""
+    global _enabled
+    if settings.traces_exporter == "none" or _enabled:
+        return _enabled
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    from signup_core.build import version
+
+    # Resource.create also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; the sampler
+    # comes from OTEL_TRACES_SAMPLER, the OTLP endpoint from OTEL_EXPORTER_OTLP_*.
+    resource = Resource.create(
+        {
+            "service.name": settings.service_name or f"signup-{component}",
+            "service.version": version(),
+        }
+    )
+    provider = TracerProvider(resource=resource)
+    if settings.traces_exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    trace.set_tracer_provider(provider)
+    instrument_libraries()
+    _enabled = True
+    return True
+
+
+def instrument_libraries() -> None:
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    for instrumentor in (AsyncPGInstrumentor(), RedisInstrumentor(), HTTPXClientInstrumentor()):
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+
+
+def enable_for_tests() -> None:
+    """Tests install their own provider (an in-memory exporter) and switch the spans on."""
+    global _enabled
+    _enabled = True
+
+
+def traceparent() -> str | None:
+    """The current span's W3C traceparent, to store with a row; None when there is no span."""
+    if not _enabled:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def parent_of(traceparent: str | None) -> context.Context | None:
+    return propagate.extract({"traceparent": traceparent}) if traceparent else None
+
+
+def link_to(traceparent: str | None) -> Link | None:
+    parent = parent_of(traceparent)
+    if parent is None:
+        return None
+    span_context = trace.get_current_span(parent).get_span_context()
+    return Link(span_context) if span_context.is_valid else None
+
+
+@contextlib.contextmanager
+def row_span(
+    name: str, row_id: int, traceparent: str | None, **attributes: str | int
+) -> Iterator[None]:
+    """A span for work on one row, in the trace of the request that wrote it, linked to the
+    span current here (the queue message's). Nothing at all when tracing is off."""
+    if not _enabled:
+        yield
+        return
+    here = trace.get_current_span().get_span_context()
+    links = [Link(here)] if here.is_valid else []
+    tracer = trace.get_tracer("signup")
+    with tracer.start_as_current_span(
+        name,
+        context=parent_of(traceparent) or context.get_current(),
+        kind=SpanKind.CONSUMER,
+        links=links,
+        attributes={"signup.row_id": row_id, **attributes},
+    ):
+        yield
