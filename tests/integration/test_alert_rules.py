@@ -18,7 +18,10 @@ RULES = ROOT / "deploy" / "prometheus" / "alerts.yaml"
 RULE_TESTS = [ROOT / "deploy" / "prometheus" / n for n in ("tests.yaml", "tests-daily.yaml")]
 RUNBOOKS = ROOT / "docs" / "runbooks"
 # Tools a runbook may tell on-call to run, besides our own signupctl.
-TOOLS = {"kubectl", "helm", "psql", "redis-cli", "vault", "curl", "openssl", "promtool"}
+TOOLS = {
+    *("kubectl", "helm", "psql", "redis-cli", "vault", "curl", "openssl", "promtool"),
+    *("pg_dump", "pg_restore", "createdb"),
+}
 
 
 def _alerts() -> list[dict]:
@@ -88,8 +91,12 @@ def test_the_index_lists_every_page():
 
 def _commands(text: str) -> list[str]:
     """The command lines of the page's sh blocks (here-document bodies and comments left out)."""
-    lines, in_block, heredoc = [], False, None
+    lines, in_block, heredoc, continued = [], False, None, False
     for line in text.splitlines():
+        # A line after one ending in a backslash is the same command, not a new one.
+        was_continued, continued = continued, line.rstrip().endswith("\\")
+        if was_continued and in_block:
+            continue
         if line.startswith("```"):
             in_block = line.strip() == "```sh"
             continue
@@ -109,14 +116,20 @@ def _commands(text: str) -> list[str]:
 def _signupctl_commands() -> set[str]:
     binary = Path(sys.executable).with_name("signupctl")
     shown = subprocess.run([str(binary), "--help"], capture_output=True, text=True).stdout
-    return set(re.search(r"\{([^}]+)\}", shown).group(1).split(","))
+    listed = shown.split("Commands:", 1)[1]
+    return set(re.findall(r"^  (\S+)", listed, re.MULTILINE))
 
 
 @pytest.mark.parametrize("page", sorted(RUNBOOKS.glob("*.md")), ids=lambda p: p.name)
 def test_every_runbook_command_exists(page):
     ours = _signupctl_commands()
     for line in _commands(page.read_text()):
-        program = line.split()[0]
+        words = line.split()
+        while len(words) > 1 and re.match(r"^[A-Z_]+=[^$]", words[0]):
+            words = words[1:]  # NAME=value command ...: an environment for the command
+        program = words[0]
+        if re.match(r"^\w+=\$\(", program):  # name=$(command ...): the command is what runs
+            program = program.split("$(", 1)[1]
         assert program in TOOLS | {"signupctl"}, f"{page.name}: unknown command {line!r}"
         for sub in re.findall(r"\bsignupctl (\S+)", line):
             assert sub in ours, f"{page.name}: signupctl has no {sub!r} ({line!r})"
