@@ -150,7 +150,7 @@ def test_image_migrates_and_serves_signup_mail_confirm(
     # Database 2 of the session's Valkey: the session's worker has 0, the wheel's test 1.
     env = app_env(
         fresh_database,
-        redis_server.url.rsplit("/", 1)[0] + "/2",
+        redis_server.url.rsplit("/", 1)[0] + "/4",
         smtp_server.port,
         HOST="127.0.0.1",
         PORT=str(port),
