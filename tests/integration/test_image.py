@@ -147,7 +147,7 @@ def test_image_migrates_and_serves_signup_mail_confirm(
     container, fresh_database, redis_server, smtp_server, tmp_path
 ):
     port = free_port()
-    # Database 2 of the session's Valkey: the session's worker has 0, the wheel's test 1.
+    # Database 4 of the session's Valkey (0: the session's worker, 1: wheel, 2: browser tests).
     env = app_env(
         fresh_database,
         redis_server.url.rsplit("/", 1)[0] + "/4",

@@ -139,8 +139,9 @@ async def test_the_mail_funnel_is_counted(site, db, smtp_server, api_metrics, wo
     # And the worker counted the mails, the send times, the applied bounce and the relay
     def worker_counted() -> Exposition | None:
         now = scrape(worker_metrics)
-        done = now.value("signup_provider_events_total", provider="mailgun", kind="hard_bounce")
-        return now if done > worker0.value("signup_provider_events_total") else None
+        bounces = {"provider": "mailgun", "kind": "hard_bounce"}
+        done = now.value("signup_provider_events_total", **bounces)
+        return now if done > worker0.value("signup_provider_events_total", **bounces) else None
 
     work = await eventually(worker_counted)
 
