@@ -163,3 +163,39 @@ async def mailed_token(smtp_server: Any, db: Any, email: str, timeout: float = 1
 
     await eventually(stored, timeout)
     return mail, token
+
+
+def signup_confirm_over_http(base: str, smtp_server: Any, tag: str) -> None:
+    """A visitor's whole path against a served API and worker: a form signup, the confirmation
+    mail with a link to `base`, the confirm button, the welcome mail."""
+    import re
+    import uuid
+
+    from devstack.mailcatcher import text_part
+
+    email = f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
+    signup = httpx.post(f"{base}/signup", data={"email": email}, timeout=10)
+    assert signup.status_code == 303, signup.text
+    [mail] = smtp_server.wait_for(lambda m: email in str(m["To"]), timeout=30)
+    link = re.search(rf"{re.escape(base)}/confirm\?token=([A-Za-z0-9_-]+)", text_part(mail))
+    assert link, text_part(mail)
+    confirm = httpx.post(f"{base}/confirm", data={"token": link.group(1)}, timeout=10)
+    assert confirm.status_code == 200, confirm.text
+    smtp_server.wait_for(
+        lambda m: email in str(m["To"]) and "Welcome" in str(m["Subject"]), timeout=30
+    )
+
+
+async def migrated_database(server_url: str, prefix: str) -> str:
+    """A new database with every migration applied; returns its URL."""
+    import asyncpg
+
+    from signup_core.migrations import migrate
+
+    url = await create_database(server_url, prefix)
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return url

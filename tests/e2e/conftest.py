@@ -31,7 +31,7 @@ import pytest
 
 from devstack.mailcatcher import text_part
 from devstack.processes import free_port
-from tests.support import BLIND_INDEX_KEY, app_env
+from tests.support import BLIND_INDEX_KEY, app_env, migrated_database
 from tests.wheel_processes import Service
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,24 +129,7 @@ def _kit_page(site: Site, api: str, title: str) -> None:
 @pytest.fixture(scope="package")
 def stack(chromium, pg_server, redis_server, smtp_server, tmp_path_factory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("browser")
-    name = f"browser_{uuid.uuid4().hex[:10]}"
-
-    async def create() -> None:
-        from signup_core.migrations import migrate
-
-        conn = await asyncpg.connect(pg_server.url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        conn = await asyncpg.connect(database_url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-
-    database_url = pg_server.url.rsplit("/", 1)[0] + f"/{name}"
-    run_async(create())
+    database_url = run_async(migrated_database(pg_server.url, "browser"))
     listed_dir, unlisted_dir = root / "listed", root / "unlisted"
     listed_dir.mkdir()
     unlisted_dir.mkdir()

@@ -23,7 +23,7 @@ import pytest
 from devstack import mailcatcher, redis
 from devstack.processes import free_port
 from tests.conftest import Worker
-from tests.support import app_client, app_env, create_database, eventually, store_signup
+from tests.support import app_client, app_env, eventually, migrated_database, store_signup
 
 BURST = 240
 # Seconds a Redis restart may cost: the relay notices lost messages within about 45 s.
@@ -72,18 +72,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(pg_server, redis_server, scratch) -> Iterator[Stack]:
-    async def create() -> str:
-        from signup_core.migrations import migrate
-
-        url = await create_database(pg_server.url, "drill")
-        conn = await asyncpg.connect(url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-        return url
-
-    url = asyncio.run(create())
+    url = asyncio.run(migrated_database(pg_server.url, "drill"))
     catcher = SlowCatcher()
     catcher.port = free_port()
     controller = mailcatcher.start(catcher.port, catcher)

@@ -17,17 +17,13 @@ import re
 import shutil
 import subprocess
 import tomllib
-import uuid
 from pathlib import Path
 
-import asyncpg
-import httpx
 import pytest
 
-from devstack.mailcatcher import text_part
 from devstack.processes import free_port, wait_for_port
 from tests import image_build
-from tests.support import app_env
+from tests.support import app_env, create_database, signup_confirm_over_http
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG = "localhost/signet-signup:test"
@@ -76,17 +72,7 @@ def container(image):
 @pytest.fixture
 def fresh_database(pg_server) -> str:
     """An empty database, so the image's `signupctl migrate` has to bring every migration."""
-    name = f"image_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(pg_server.url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return pg_server.url.rsplit("/", 1)[0] + f"/{name}"
+    return asyncio.run(create_database(pg_server.url, "image"))
 
 
 def _config(image: str) -> dict:
@@ -179,19 +165,5 @@ def test_image_migrates_and_serves_signup_mail_confirm(
         # And the image's HEALTHCHECK command finds the API healthy
         container.run("python3", "-m", "signup_api.healthcheck", environment={"PORT": str(port)})
 
-        # When someone signs up
-        email = f"image-{uuid.uuid4().hex[:10]}@example.com"
-        signup = httpx.post(f"{base}/signup", data={"email": email}, timeout=10)
-        assert signup.status_code == 303, signup.text
-
-        # Then the confirmation mail arrives with a link to this API
-        [mail] = smtp_server.wait_for(lambda m: email in str(m["To"]), timeout=30)
-        link = re.search(rf"{re.escape(base)}/confirm\?token=([A-Za-z0-9_-]+)", text_part(mail))
-        assert link, text_part(mail)
-
-        # And confirming with its token sends the welcome mail
-        confirm = httpx.post(f"{base}/confirm", data={"token": link.group(1)}, timeout=10)
-        assert confirm.status_code == 200, confirm.text
-        smtp_server.wait_for(
-            lambda m: email in str(m["To"]) and "Welcome" in str(m["Subject"]), timeout=30
-        )
+        # When someone signs up, the mail comes, and the link confirms: the whole path
+        signup_confirm_over_http(base, smtp_server, "image")

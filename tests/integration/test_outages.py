@@ -20,7 +20,7 @@ from tests import providers as p
 from tests.conftest import Worker
 from tests.integration.test_flow import to
 from tests.integration.test_signup import outbox
-from tests.support import app_client, app_env, create_database, eventually
+from tests.support import app_client, app_env, eventually, migrated_database
 
 
 @pytest.fixture
@@ -82,8 +82,7 @@ async def _is_ready(client) -> bool:
 @pytest.fixture
 async def own_database(pg_server) -> AsyncIterator[tuple[str, asyncpg.Connection]]:
     """A migrated database of the test's own: the session worker never takes its rows."""
-    url = await create_database(pg_server.url, "outage")
-    await _migrate(url)
+    url = await migrated_database(pg_server.url, "outage")
     conn = await asyncpg.connect(url)
     yield url, conn
     await conn.close()
