@@ -79,15 +79,13 @@ async def _one_pass(
             held = q.lock_filed_under(conn, old_indexes=list(pairs))
             busy = {bytes(r["email_index"]) async for r in held}
             free = {old: new for old, new in pairs.items() if old not in busy}
-            if free:
-                done = await q.reindex_addresses(
-                    conn,
-                    old_indexes=list(free),
-                    new_indexes=list(free.values()),
-                    index_key=keys.current_id,
-                )
-                outcome.moved += done["moved"]
-                conflicts += done["conflicts"]
-                if on_batch is not None:
-                    on_batch(done["moved"])
-        after = rows[-1]["id"]
+            done = await q.reindex_addresses(
+                conn,
+                old_indexes=list(free),
+                new_indexes=list(free.values()),
+                index_key=keys.current_id,
+            )
+        after, conflicts = rows[-1]["id"], conflicts + done["conflicts"]
+        outcome.moved += done["moved"]
+        if on_batch is not None:
+            on_batch(done["moved"])

@@ -37,7 +37,7 @@ async def rotate_blind_index(batch: int, check: bool) -> None:
             left = await reindexing.remaining(pool, keys)
             for name, n in left.items():
                 click.echo(f"{name}\t{n}")
-            await record(pool, ACTION, {"key": keys.current_id}, left, "check")
+            await record(pool, ACTION, {"key": keys.current_id}, left, "dry-run")
         else:
             left = await _rotate(pool, keys, settings.seal_keys, batch)
     finally:
