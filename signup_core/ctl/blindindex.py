@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncpg
 import click
 
 from signup_core import reindexing
 from signup_core.ctl.common import context, open_pool, progress, record, run, say
-from signup_core.index_keys import index_keys
+from signup_core.index_keys import IndexKeys, index_keys
+from signup_core.sealing import Keyring
 
 ACTION = "rotate-blind-index"
 
@@ -55,7 +57,9 @@ async def rotate_blind_index(batch: int, check: bool) -> None:
         )
 
 
-async def _rotate(pool, keys, seal_keys, batch: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+async def _rotate(
+    pool: asyncpg.Pool, keys: IndexKeys, seal_keys: Keyring, batch: int
+) -> dict[str, int]:
     if keys.previous is None:
         raise click.ClickException(
             "SIGNUP_BLIND_INDEX_KEY_PREVIOUS is not set: give every process the old key as "
