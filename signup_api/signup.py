@@ -18,6 +18,7 @@ from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.problems import Problem, problem_response, unavailable
 from signup_core import db, i18n, sealing, tracing
 from signup_core.addresses import blind_index, hash_ip
+from signup_core.index_keys import index_keys, refile, rotating
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +147,16 @@ async def _store(request: Request, form: SignupForm, index: bytes, client_ip: st
     """Upsert the subscription and queue its mail when one is due; returns the status."""
     state = request.app.state
     keys = state.settings.seal_keys
+    keys_in_use = index_keys(state.settings)
     try:
-        async with state.pool.acquire() as conn:
+        async with state.pool.acquire() as conn, rotating(conn, keys_in_use):
+            # During a blind-index rotation the address's rows may still be under the old key.
+            await refile(conn, keys_in_use, form.email)
             row = await db.queries().upsert_signup(
                 conn,
                 list_name=form.list_name,
                 email_index=index,
+                index_key=keys_in_use.current_id,
                 email_sealed=keys.seal(form.email, sealing.EMAIL),
                 name_sealed=keys.seal(form.name, sealing.NAME),
                 seal_key_id=keys.current_id,

@@ -16,7 +16,8 @@ from signup_api.bodies import read_limited
 from signup_api.problems import Problem, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core import db, tracing
-from signup_core.addresses import InvalidAddress, blind_index, normalise
+from signup_core.addresses import InvalidAddress, normalise
+from signup_core.index_keys import index_keys, refile, rotating
 from signup_core.providers import (
     Context,
     Event,
@@ -131,21 +132,25 @@ class Claims:
             log.warning("replay token not released", extra={"error": type(e).__name__})
 
 
-def _index(key: bytes, address: str) -> bytes:
+def _address(address: str) -> str:
     try:
-        address = normalise(address.strip())
+        return normalise(address.strip())
     except InvalidAddress:
-        address = address.strip()
-    return blind_index(key, address)
+        return address.strip()
 
 
 async def _store(request: Request, provider: str, events: list[Event]) -> list[int]:
     if not events:
         return []
-    key = request.app.state.settings.blind_index_key.bytes()
-    indexes = [_index(key, e.address) for e in events]
+    keys = index_keys(request.app.state.settings)
+    addresses = [_address(e.address) for e in events]
+    indexes = [keys.index(a) for a in addresses]
     try:
-        async with request.app.state.pool.acquire() as conn:
+        async with request.app.state.pool.acquire() as conn, rotating(conn, keys):
+            # Stored under the current key, so the address's rows must be filed there too
+            # (in one order for every request, so two batches never wait on each other).
+            for address in sorted(set(addresses)):
+                await refile(conn, keys, address)
             rows = db.queries().insert_events(
                 conn,
                 providers=[provider] * len(events),
@@ -158,6 +163,7 @@ async def _store(request: Request, provider: str, events: list[Event]) -> list[i
                 occurred=[e.occurred_at for e in events],
                 details=[(e.detail or "")[:200] or None for e in events],
                 traceparent=tracing.traceparent(),
+                index_key=keys.current_id,
             )
             return [r["id"] async for r in rows]
     except db.UNAVAILABLE as e:

@@ -53,6 +53,8 @@ class Settings:
     signing_key: Secret
     seal_keys: Keyring
     signing_key_previous: Secret | None = None
+    # During a blind-index key rotation: look-ups by address also try the old key.
+    blind_index_key_previous: Secret | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     mail_transport: str = "smtp"
@@ -307,6 +309,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_BLIND_INDEX_KEY": ("blind_index_key", _key, True),
     "SIGNUP_SIGNING_KEY": ("signing_key", _key, True),
     "SIGNUP_SIGNING_KEY_PREVIOUS": ("signing_key_previous", _key, False),
+    "SIGNUP_BLIND_INDEX_KEY_PREVIOUS": ("blind_index_key_previous", _key, False),
     "HOST": ("host", str, False),
     "PORT": ("port", _positive(_int), False),
     "SIGNUP_MAIL_TRANSPORT": ("mail_transport", _choice("smtp", *HTTP_TRANSPORTS), False),

@@ -19,10 +19,10 @@ async def apply(res: Opened, event_id: int) -> str:
         if event is None:
             return "done-before"
         kind, index = event["kind"], event["email_index"]
+        # A suppression is filed under the key the event's index was made with.
+        filed = {"email_index": index, "index_key": event["email_index_key"]}
         if kind in ("hard_bounce", "complaint"):
-            await q.suppress_address(
-                conn, email_index=index, reason=kind, provider=event["provider"]
-            )
+            await q.suppress_address(conn, **filed, reason=kind, provider=event["provider"])
         elif kind == "soft_bounce":
             # Measured between the bounces' own times, not against a clock: a provider's late
             # delivery still counts with the bounces it happened beside.
@@ -31,12 +31,12 @@ async def apply(res: Opened, event_id: int) -> str:
             )
             if count >= s.soft_bounce_limit:
                 await q.suppress_address(
-                    conn, email_index=index, reason="soft_bounces", provider=event["provider"]
+                    conn, **filed, reason="soft_bounces", provider=event["provider"]
                 )
         elif kind == "suppressed":
             # The provider itself will not send there any more: mail to it would only be lost.
             await q.suppress_address(
-                conn, email_index=index, reason="provider_suppressed", provider=event["provider"]
+                conn, **filed, reason="provider_suppressed", provider=event["provider"]
             )
         elif kind == "unsubscribe":
             await q.unsubscribe_address(conn, email_index=index)

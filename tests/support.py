@@ -116,11 +116,13 @@ async def store_signup(
     that commit rows together with something else, or rows the API would refuse."""
     from signup_core import db
     from signup_core.addresses import blind_index
+    from signup_core.index_keys import fingerprint
 
     return await db.queries().upsert_signup(
         conn,
         list_name=list_name,
         email_index=blind_index(BLIND_INDEX_KEY.encode(), email),
+        index_key=fingerprint(BLIND_INDEX_KEY.encode()),
         **seal_params(email, name),
         locale="en",
         form_version="1",

@@ -8,7 +8,17 @@ from typing import TextIO
 import click
 
 from signup_core import db
-from signup_core.ctl.common import context, index_of, open_pool, read_addresses, record, run, say
+from signup_core.ctl.common import (
+    address_of,
+    context,
+    open_pool,
+    read_addresses,
+    record,
+    refiled,
+    run,
+    say,
+)
+from signup_core.index_keys import index_keys
 
 _FILE = click.option(
     "--from-file",
@@ -18,12 +28,11 @@ _FILE = click.option(
 )
 
 
-def _indexes(addresses: tuple[str, ...], source: TextIO | None) -> list[bytes]:
+def _addresses(addresses: tuple[str, ...], source: TextIO | None) -> list[str]:
     given = list(read_addresses(addresses, source))
     if not given:
         raise click.UsageError("give at least one ADDRESS or --from-file")
-    settings = context().settings
-    return [index_of(settings, a, n) for n, a in enumerate(given, 1)]
+    return [address_of(a, n) for n, a in enumerate(given, 1)]
 
 
 @click.command()
@@ -37,11 +46,12 @@ async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
     A suppressed address keeps its suppression entry (blind index, reason, date: no address),
     so it is never mailed again. Idempotent: erasing twice removes nothing the second time.
     """
-    indexes = _indexes(addresses, source)
+    given = _addresses(addresses, source)
     settings = context().settings
     totals = {"subscriptions": 0, "tokens": 0, "outbox": 0, "events": 0, "suppressions_kept": 0}
     pool = await open_pool(settings)
     try:
+        indexes = await refiled(pool, settings, given)
         for index in indexes:
             async with pool.acquire() as conn, conn.transaction():
                 row = await db.queries().erase_address(conn, email_index=index)
@@ -61,14 +71,16 @@ async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
 @run
 async def suppress(addresses: tuple[str, ...], source: TextIO | None, reason: str) -> None:
     """Never mail these addresses again, on any list, whether or not they are subscribed."""
-    indexes = _indexes(addresses, source)
+    given = _addresses(addresses, source)
     settings = context().settings
+    key_id = index_keys(settings).current_id
     pool = await open_pool(settings)
     try:
+        indexes = await refiled(pool, settings, given)
         for index in indexes:
             async with pool.acquire() as conn:
                 await db.queries().suppress_address(
-                    conn, email_index=index, reason=reason, provider=None
+                    conn, email_index=index, index_key=key_id, reason=reason, provider=None
                 )
         params = {"reason": reason, "email_indexes": [i.hex() for i in indexes]}
         await record(pool, "suppress", params, {"addresses": len(indexes)})
@@ -87,11 +99,12 @@ async def unsuppress(addresses: tuple[str, ...], source: TextIO | None) -> None:
     Their suppressed subscriptions become unsubscribed, not subscribed: the person must sign
     up (and confirm) again to be mailed.
     """
-    indexes = _indexes(addresses, source)
+    given = _addresses(addresses, source)
     settings = context().settings
     counts = {"suppressions": 0, "subscriptions": 0}
     pool = await open_pool(settings)
     try:
+        indexes = await refiled(pool, settings, given)
         for index in indexes:
             async with pool.acquire() as conn:
                 row = await db.queries().unsuppress_address(conn, email_index=index)
@@ -114,9 +127,10 @@ async def resend_confirmation(address: str, list_name: str | None) -> None:
     Ignores the resend window (an operator asked); a suppressed address gets nothing.
     """
     settings = context().settings
-    index = index_of(settings, address, 1)
+    given = address_of(address, 1)
     pool = await open_pool(settings)
     try:
+        (index,) = await refiled(pool, settings, [given])
         async with pool.acquire() as conn:
             queued = await db.queries().resend_confirmation(
                 conn, email_index=index, list_name=list_name

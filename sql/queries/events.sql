@@ -1,7 +1,8 @@
--- name: insert_events(providers, event_ids, kinds, email_indexes, occurred, details, traceparent)
+-- name: insert_events(providers, event_ids, kinds, email_indexes, occurred, details, traceparent, index_key)
 -- Stores a batch of provider events; an event seen before is skipped. Returns the new ids.
-INSERT INTO provider_events (provider, event_id, kind, email_index, occurred_at, detail, traceparent)
-SELECT *, :traceparent::text FROM unnest(:providers::text[], :event_ids::text[], :kinds::text[],
+INSERT INTO provider_events
+    (provider, event_id, kind, email_index, occurred_at, detail, traceparent, email_index_key)
+SELECT *, :traceparent::text, :index_key::text FROM unnest(:providers::text[], :event_ids::text[], :kinds::text[],
                      :email_indexes::bytea[], :occurred::timestamptz[], :details::text[])
 ON CONFLICT (provider, event_id) DO NOTHING
 RETURNING id;
@@ -51,7 +52,7 @@ WHERE id = :event_id AND applied_at IS NULL;
 
 -- name: lock_event(event_id)^
 -- Locks one unapplied provider event.
-SELECT id, provider, kind, email_index, occurred_at, detail
+SELECT id, provider, kind, email_index, email_index_key, occurred_at, detail
 FROM provider_events WHERE id = :event_id AND applied_at IS NULL AND failed_at IS NULL
 FOR UPDATE;
 
@@ -66,11 +67,11 @@ SELECT coalesce(max(n), 0) FROM (
     WHERE email_index = :email_index AND kind = 'soft_bounce'
 ) AS windows;
 
--- name: suppress_address(email_index, reason, provider)!
+-- name: suppress_address(email_index, index_key, reason, provider)!
 -- Suppresses an address on every list, rows or not; the first reason is kept, never undone here.
 WITH listed AS (
-    INSERT INTO suppressions (email_index, reason, provider)
-    VALUES (:email_index, :reason, :provider)
+    INSERT INTO suppressions (email_index, email_index_key, reason, provider)
+    VALUES (:email_index, :index_key, :reason, :provider)
     ON CONFLICT (email_index) DO NOTHING
 )
 UPDATE subscriptions
@@ -90,10 +91,11 @@ UPDATE provider_events SET applied_at = now() WHERE id = :event_id;
 -- name: suppress_subscription(subscription_id, reason, provider)!
 -- Suppresses the address of one subscription, on every list, after a permanent refusal.
 WITH target AS (
-    SELECT email_index FROM subscriptions WHERE id = :subscription_id
+    -- Locked: a blind-index rotation refiling this row is waited for, and its new index read.
+    SELECT email_index, email_index_key FROM subscriptions WHERE id = :subscription_id FOR UPDATE
 ), listed AS (
-    INSERT INTO suppressions (email_index, reason, provider)
-    SELECT email_index, :reason, :provider FROM target
+    INSERT INTO suppressions (email_index, email_index_key, reason, provider)
+    SELECT email_index, email_index_key, :reason, :provider FROM target
     ON CONFLICT (email_index) DO NOTHING
 )
 UPDATE subscriptions

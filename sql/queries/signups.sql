@@ -1,12 +1,12 @@
--- name: upsert_signup(list_name, email_index, email_sealed, name_sealed, seal_key_id, locale, form_version, ip_hash, resend_window, reveal_existing, traceparent)^
+-- name: upsert_signup(list_name, email_index, index_key, email_sealed, name_sealed, seal_key_id, locale, form_version, ip_hash, resend_window, reveal_existing, traceparent)^
 -- Creates or refreshes a subscription and, when a mail is due, queues it in the outbox; one round trip.
 -- With reveal_existing, a confirmed address is told so on screen (409) and gets no mail.
 WITH upserted AS (
     INSERT INTO subscriptions AS s
-        (list_name, email_index, email_sealed, name_sealed, seal_key_id, locale,
+        (list_name, email_index, email_index_key, email_sealed, name_sealed, seal_key_id, locale,
          consent_form_version, consent_ip_hash, last_mailed_at, status)
     VALUES
-        (:list_name, :email_index, :email_sealed, :name_sealed, :seal_key_id, :locale,
+        (:list_name, :email_index, :index_key, :email_sealed, :name_sealed, :seal_key_id, :locale,
          :form_version, :ip_hash, now(),
          -- An address suppressed on any list (or with no row at all) is suppressed on this one.
          CASE WHEN EXISTS (SELECT 1 FROM suppressions WHERE email_index = :email_index)
