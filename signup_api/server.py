@@ -127,7 +127,7 @@ def main() -> None:
         settings = load_settings()
     except ConfigError as e:
         sys.exit(f"signup-api: configuration error: {e}")
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format, "api")
     metrics.start(settings)
     tracing.configure(settings, "api")
     uvicorn.Server(config(create_app(settings), settings)).run()

@@ -1,5 +1,6 @@
 """JSON log lines with the current request id and, inside a span, its trace and span ids;
-callers pass only non-personal fields."""
+callers pass only non-personal fields. For a developer's terminal (`make run`), short console
+lines instead."""
 
 from __future__ import annotations
 
@@ -57,8 +58,63 @@ class JsonFormatter(logging.Formatter):
         return _ENCODER.encode(line)
 
 
-def configure(level: str = "INFO") -> None:
-    """Send every logger's records to stderr as JSON lines."""
+class ConsoleFormatter(logging.Formatter):
+    """One short line per record for a developer's terminal: local time, process, the level
+    when it is not info, the message and a few extras. Of the extras only numbers, booleans and
+    the text fields named in _CONSOLE_TEXT are shown: free text such as a relay's `failure`
+    reply can quote an address, and a field added later stays out until it is listed here."""
+
+    def __init__(self, process: str) -> None:
+        super().__init__()
+        self._process = f"{process:<6}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        level = "" if record.levelno == logging.INFO else f"{record.levelname} "
+        fields = record.__dict__
+        if record.name == ACCESS_LOGGER:
+            message = (
+                f"{fields.get('method')} {_short(fields.get('path'))} {fields.get('status')}"
+                f" {fields.get('duration_ms')}ms"
+            )
+        else:
+            shown = (
+                f"{key}={_short(value)}"
+                for key, value in sorted(fields.items())
+                if key not in _STANDARD and _console_safe(key, value)
+            )
+            message = " ".join((record.getMessage(), *shown))
+        line = f"{stamp} {self._process} {level}{message}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+ACCESS_LOGGER = "signup_api.access"
+_ACCESS = frozenset({"method", "path", "status", "duration_ms"})
+# Text extras whose values come from a bounded set or from us (a route, an exception's type).
+_CONSOLE_TEXT = frozenset(
+    {"method", "path", "kind", "outcome", "provider", "reason", "error", "queue", "at", "limit"}
+)
+
+
+def _console_safe(key: str, value: object) -> bool:
+    if key.startswith("_"):
+        return False
+    if isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, list | tuple):
+        return all(isinstance(v, int) for v in value)
+    return isinstance(value, str) and key in _CONSOLE_TEXT
+
+
+def _short(value: object, limit: int = 48) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def configure(level: str = "INFO", fmt: str = "json", process: str = "") -> None:
+    """Send every logger's records to stderr: JSON lines, or console lines naming `process`."""
     # None of these fields is printed; skipping them is logging's documented optimisation,
     # and findCaller's stack walk was the largest single cost of an access-log line.
     logging._srcfile = None
@@ -66,7 +122,7 @@ def configure(level: str = "INFO") -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(ConsoleFormatter(process) if fmt == "console" else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

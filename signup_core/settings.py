@@ -121,6 +121,7 @@ class Settings:
     worker_processes: int = 1
     worker_threads: int = 8
     log_level: str = "INFO"
+    log_format: str = "json"  # "console": short lines for a terminal, set by `make run`
     # More providers: Resend and Brevo webhooks, HTTP API transports (issue 16).
     resend_webhook_secret: Secret | None = None
     brevo_webhook_user: str = "brevo"
@@ -379,6 +380,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "SIGNUP_WORKER_PROCESSES": ("worker_processes", _positive(_int), False),
     "SIGNUP_WORKER_THREADS": ("worker_threads", _positive(_int), False),
     "SIGNUP_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR"), False),
+    "SIGNUP_LOG_FORMAT": ("log_format", _choice("json", "console"), False),
     # More providers (issue 16).
     "SIGNUP_RESEND_WEBHOOK_SECRET": ("resend_webhook_secret", _svix_secret, False),
     "SIGNUP_BREVO_WEBHOOK_USER": ("brevo_webhook_user", str, False),

@@ -17,7 +17,7 @@ from signup_worker.scrape import Metrics
 
 def setup() -> None:
     settings = load_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format, "worker")
     # Dramatiq's event-loop thread calls asyncio.new_event_loop(): with this policy it is
     # uvloop's, which cut the worker's CPU per mail (asyncio's selector loop was a quarter).
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

@@ -122,7 +122,7 @@ def serve() -> None:
     """Dramatiq's fork entry point: serve until Dramatiq stops this process. A port that cannot
     be had is logged, and mail goes on flowing; the WorkerAbsent alert says so."""
     settings = load_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format, "worker")
     exposition.serve(
         registry_for(settings), exposition.metrics_host(settings), settings.worker_metrics_port
     )

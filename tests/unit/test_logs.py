@@ -1,11 +1,15 @@
-"""The JSON log line: its fixed fields, the request id, extras, and the cached timestamp."""
+"""The JSON log line: its fixed fields, the request id, extras, and the cached timestamp; the
+console line `make run` shows instead."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 
-from signup_core.logs import JsonFormatter, request_id
+import pytest
+
+from signup_core.logs import ACCESS_LOGGER, ConsoleFormatter, JsonFormatter, request_id
 
 
 def record(created: float, **extra) -> logging.LogRecord:
@@ -49,3 +53,57 @@ def test_the_request_id_is_added_when_set():
 def test_values_json_cannot_encode_are_written_as_text():
     line = json.loads(JsonFormatter().format(record(1.0, path=object)))
     assert line["path"] == str(object)
+
+
+# The console lines `make run` shows (SIGNUP_LOG_FORMAT=console).
+
+
+def console(**extra) -> str:
+    return ConsoleFormatter("worker").format(record(0.0, **extra))
+
+
+def test_a_console_line_is_time_process_message_and_the_safe_extras():
+    line = console(kind="confirmation", outbox_id=7, ids=[1, 2], changed=True)
+    stamp = time.strftime("%H:%M:%S", time.localtime(0.0))
+    assert line == f"{stamp} worker hi there changed=True ids=[1, 2] kind=confirmation outbox_id=7"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        # A relay's reply quotes the recipient; a key subject, a URL: free text, never shown.
+        {"failure": "550 5.1.1 <someone@example.com>: mailbox unavailable"},
+        {"subject": "someone@example.com"},
+        {"url": "http://x/confirm?token=secret"},
+        {"key_ids": ["someone@example.com"]},
+        {"color_message": "\033[36m%d\033[0m"},
+        {"_private": 1},
+    ],
+)
+def test_a_console_line_leaves_out_free_text_extras_that_could_carry_personal_data(extra):
+    line = console(**extra)
+    assert line.endswith(" worker hi there")
+    assert "example.com" not in line and "secret" not in line
+
+
+def test_the_json_line_still_carries_every_extra():
+    failure = "550 5.1.1 mailbox unavailable"
+    assert json.loads(JsonFormatter().format(record(0.0, failure=failure)))["failure"] == failure
+
+
+def test_the_console_level_is_shown_only_when_it_is_not_info():
+    warning = record(0.0, reason="smtp 451")
+    warning.levelno, warning.levelname = logging.WARNING, "WARNING"
+    line = ConsoleFormatter("api").format(warning)
+    assert line.endswith(" api    WARNING hi there reason=smtp 451")
+
+
+def test_the_console_access_line_is_method_path_status_and_time():
+    r = record(0.0, method="POST", path="/signup", status=303, duration_ms=9.95)
+    r.name = ACCESS_LOGGER
+    assert ConsoleFormatter("api").format(r).endswith(" api    POST /signup 303 9.95ms")
+
+
+def test_long_console_values_are_cut():
+    line = console(path="/" + "a" * 200)
+    assert len(line) < 100 and line.endswith("…")

@@ -138,3 +138,10 @@ def test_retention_takes_durations_and_guards_the_soft_bounce_window():
     assert s.retain_pending == 14 * 86400 and s.retain_tokens == 12 * 3600
     with pytest.raises(ConfigError, match="SIGNUP_RETAIN_EVENTS"):
         load_settings({**BASE, "SIGNUP_RETAIN_EVENTS": "1d"})
+
+
+def test_log_format_is_json_unless_console_is_asked_for():
+    assert load_settings(BASE).log_format == "json"
+    assert load_settings({**BASE, "SIGNUP_LOG_FORMAT": "console"}).log_format == "console"
+    with pytest.raises(ConfigError, match="SIGNUP_LOG_FORMAT"):
+        load_settings({**BASE, "SIGNUP_LOG_FORMAT": "pretty"})
