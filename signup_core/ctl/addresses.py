@@ -7,7 +7,7 @@ from typing import TextIO
 
 import click
 
-from signup_core import db
+from signup_core import db, operations
 from signup_core.ctl.common import context, index_of, open_pool, read_addresses, record, run, say
 
 _FILE = click.option(
@@ -38,17 +38,9 @@ async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
     so it is never mailed again. Idempotent: erasing twice removes nothing the second time.
     """
     indexes = _indexes(addresses, source)
-    settings = context().settings
-    totals = {"subscriptions": 0, "tokens": 0, "outbox": 0, "events": 0, "suppressions_kept": 0}
-    pool = await open_pool(settings)
+    pool = await open_pool(context().settings)
     try:
-        for index in indexes:
-            async with pool.acquire() as conn, conn.transaction():
-                row = await db.queries().erase_address(conn, email_index=index)
-            for name in ("subscriptions", "tokens", "outbox", "events"):
-                totals[name] += row[name]
-            totals["suppressions_kept"] += int(row["suppression_kept"])
-        await record(pool, "erase", {"addresses": len(indexes)}, totals)
+        totals = await operations.erase(pool, context().who, indexes)
     finally:
         await pool.close()
     say(f"erased {len(indexes)} address(es): " + ", ".join(f"{v} {k}" for k, v in totals.items()))
@@ -62,16 +54,9 @@ async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
 async def suppress(addresses: tuple[str, ...], source: TextIO | None, reason: str) -> None:
     """Never mail these addresses again, on any list, whether or not they are subscribed."""
     indexes = _indexes(addresses, source)
-    settings = context().settings
-    pool = await open_pool(settings)
+    pool = await open_pool(context().settings)
     try:
-        for index in indexes:
-            async with pool.acquire() as conn:
-                await db.queries().suppress_address(
-                    conn, email_index=index, reason=reason, provider=None
-                )
-        params = {"reason": reason, "email_indexes": [i.hex() for i in indexes]}
-        await record(pool, "suppress", params, {"addresses": len(indexes)})
+        await operations.suppress(pool, context().who, indexes, reason)
     finally:
         await pool.close()
     say(f"suppressed {len(indexes)} address(es)")
@@ -88,16 +73,9 @@ async def unsuppress(addresses: tuple[str, ...], source: TextIO | None) -> None:
     up (and confirm) again to be mailed.
     """
     indexes = _indexes(addresses, source)
-    settings = context().settings
-    counts = {"suppressions": 0, "subscriptions": 0}
-    pool = await open_pool(settings)
+    pool = await open_pool(context().settings)
     try:
-        for index in indexes:
-            async with pool.acquire() as conn:
-                row = await db.queries().unsuppress_address(conn, email_index=index)
-            counts["suppressions"] += row["suppressions"]
-            counts["subscriptions"] += row["subscriptions"]
-        await record(pool, "unsuppress", {"email_indexes": [i.hex() for i in indexes]}, counts)
+        counts = await operations.unsuppress(pool, context().who, indexes)
     finally:
         await pool.close()
     lifted, rows = counts["suppressions"], counts["subscriptions"]
