@@ -138,3 +138,33 @@ def test_retention_takes_durations_and_guards_the_soft_bounce_window():
     assert s.retain_pending == 14 * 86400 and s.retain_tokens == 12 * 3600
     with pytest.raises(ConfigError, match="SIGNUP_RETAIN_EVENTS"):
         load_settings({**BASE, "SIGNUP_RETAIN_EVENTS": "1d"})
+
+
+def test_the_admin_listener_names_what_it_lacks():
+    from signup_core.settings import ConfigError, check_admin, load_settings
+
+    base = {
+        "DATABASE_URL": "postgresql://u@h/db",
+        "REDIS_URL": "redis://h",
+        "PUBLIC_BASE_URL": "https://s.test",
+        "SIGNUP_BLIND_INDEX_KEY": "k" * 32,
+        "SIGNUP_SIGNING_KEY": "s" * 32,
+        "SIGNUP_SEAL_KEYS": "t1:dGVzdC1zZWFsLWtleS1vbmUtMDEyMzQ1Njc4OWFiY2Q",
+    }
+    check_admin(load_settings(base))  # off: nothing needed
+    with pytest.raises(ConfigError) as e:
+        check_admin(load_settings({**base, "SIGNUP_ADMIN_PORT": "9443"}))
+    assert "SIGNUP_ADMIN_JWKS" in str(e.value)
+    legacy = {**base, "SIGNUP_ADMIN_PORT": "9443", "SIGNUP_ADMIN_HS256_SECRET": "x" * 32}
+    with pytest.raises(ConfigError) as e:
+        check_admin(load_settings(legacy))
+    assert "SIGNUP_ADMIN_HS256_UNTIL" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        load_settings(
+            {
+                **base,
+                "SIGNUP_ADMIN_JWKS": "http://idp.test/jwks",
+                "SIGNUP_ADMIN_JWT_ALGORITHMS": "HS256",
+            }
+        )
+    assert "SIGNUP_ADMIN_JWKS" in str(e.value) and "SIGNUP_ADMIN_JWT_ALGORITHMS" in str(e.value)
