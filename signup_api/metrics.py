@@ -89,3 +89,12 @@ def start(settings: Settings) -> bool:
     build.register_info(REGISTRY, settings, "api")
     _started = exposition.serve(REGISTRY, exposition.metrics_host(settings), settings.metrics_port)
     return _started
+
+
+# Admin API: tokens by algorithm, so the operator sees when HS256 traffic has stopped.
+ADMIN_TOKENS = Counter(
+    "signup_admin_tokens_total",
+    "Admin API bearer tokens by signing algorithm and outcome (accepted or why refused).",
+    ["algorithm", "outcome"],
+)
+ADMIN_ALGORITHMS = frozenset({"ES256", "RS256", "HS256", "none"})  # else "other"

@@ -13,10 +13,11 @@ from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from signup_api import metrics
+from signup_api.admin.app import ByPort, create_admin_app
 from signup_api.app import create_app
 from signup_api.problems import TITLES
 from signup_core import logs, tracing
-from signup_core.settings import ConfigError, Settings, load_settings
+from signup_core.settings import ConfigError, Settings, check_admin, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +126,18 @@ def main() -> None:
         return
     try:
         settings = load_settings()
+        check_admin(settings)
     except ConfigError as e:
         sys.exit(f"signup-api: configuration error: {e}")
     logs.configure(settings.log_level, settings.log_format, "api")
     metrics.start(settings)
     tracing.configure(settings, "api")
-    uvicorn.Server(config(create_app(settings), settings)).run()
+    if settings.admin_port is None:
+        uvicorn.Server(config(create_app(settings), settings)).run()
+        return
+    # One server on two sockets: the admin app answers only what arrives on the admin one.
+    app = ByPort(create_app(settings), create_admin_app(settings), settings.admin_port)
+    public = config(app, settings)
+    admin = config(app, settings)
+    admin.host, admin.port = settings.admin_host or settings.host, settings.admin_port
+    uvicorn.Server(public).run(sockets=[public.bind_socket(), admin.bind_socket()])

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import csv
 import datetime
+import io
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
 import asyncpg
@@ -36,15 +37,35 @@ async def export(
     on_row: Callable[[int], None] | None = None,
 ) -> int:
     """Write the rows to `out`; returns how many."""
+    header = 1 if fmt == "csv" else 0
+    n = -header
+    async for line in lines(conn, settings, fmt, list_name, since, until):
+        out.write(line)
+        n += 1
+        if on_row is not None and n > 0 and n % 1000 == 0:
+            on_row(n)
+    return max(n, 0)
+
+
+async def lines(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    fmt: str = "csv",
+    list_name: str | None = None,
+    since: datetime.datetime | None = None,
+    until: datetime.datetime | None = None,
+) -> AsyncIterator[str]:
+    """The export line by line (CSV starts with its header), for a file or an HTTP stream."""
     keys = settings.seal_keys
-    write = _csv_writer(out) if fmt == "csv" else _jsonl_writer(out)
-    n = 0
+    render = _csv_line if fmt == "csv" else _jsonl_line
+    if fmt == "csv":
+        yield _csv_line(COLUMNS)
     async with db.queries().export_confirmed_cursor(
         conn, list_name=list_name, since=since, until=until
     ) as cursor:
         async for r in cursor:
             kid = r["seal_key_id"]
-            write(
+            yield render(
                 (
                     sealing.open_column(keys, r["email_sealed"], sealing.EMAIL, kid),
                     sealing.open_column(keys, r["name_sealed"], sealing.NAME, kid) or "",
@@ -55,20 +76,13 @@ async def export(
                     unsubscribe_links.url(settings, r["unsubscribe_id"]),
                 )
             )
-            n += 1
-            if on_row is not None and n % 1000 == 0:
-                on_row(n)
-    return n
 
 
-def _csv_writer(out: TextIO) -> Callable[[tuple], None]:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    return writer.writerow
+def _csv_line(row: tuple) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(row)
+    return buffer.getvalue()
 
 
-def _jsonl_writer(out: TextIO) -> Callable[[tuple], None]:
-    def write(row: tuple) -> None:
-        out.write(json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False) + "\n")
-
-    return write
+def _jsonl_line(row: tuple) -> str:
+    return json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import ipaddress
 import os
 import re
@@ -164,6 +165,20 @@ class Settings:
     git_sha: str = "unknown"
     traces_exporter: str = "none"
     service_name: str | None = None
+
+    # Admin API (docs: README "Admin API"): its own listener, off unless a port is set.
+    admin_port: int | None = None
+    admin_host: str | None = None
+    admin_jwks: str | None = None
+    admin_issuer: str | None = None
+    admin_audience: str = "signet-signup-admin"
+    admin_algorithms: tuple[str, ...] = ("ES256", "RS256")
+    admin_leeway: int = 30
+    admin_hs256_secret: Secret | None = None
+    admin_hs256_until: datetime.date | None = None
+    admin_keys_file: str | None = None
+    admin_token_issuer: str | None = None
+    admin_rate: Rate | None = Rate(120, 60)
 
     @property
     def default_list(self) -> str:
@@ -509,3 +524,62 @@ def load_database_url(env: Mapping[str, str] | None = None) -> str:
         return _url("postgresql", "postgres")(raw)
     except ValueError as e:
         raise ConfigError(f"DATABASE_URL is invalid: {e}") from None
+
+
+def _jwks_location(value: str) -> str:
+    """An https URL, or a file that exists."""
+    if value.startswith(("https://", "http://")):
+        return _url("https")(value)
+    if not os.path.isfile(value):
+        raise ValueError(f"{value!r} is neither an https URL nor a file")
+    return value
+
+
+def _algorithms(value: str) -> tuple[str, ...]:
+    names = tuple(a.upper() for a in _names(value))
+    if not names or not set(names) <= {"ES256", "RS256"}:
+        raise ValueError("expected ES256, RS256 or both (HS256 has its own variables)")
+    return names
+
+
+# Admin API, in its own block.
+_VARIABLES.update(
+    {
+        "SIGNUP_ADMIN_PORT": ("admin_port", _positive(_int), False),
+        "SIGNUP_ADMIN_HOST": ("admin_host", str, False),
+        "SIGNUP_ADMIN_JWKS": ("admin_jwks", _jwks_location, False),
+        "SIGNUP_ADMIN_JWT_ISSUER": ("admin_issuer", str, False),
+        "SIGNUP_ADMIN_JWT_AUDIENCE": ("admin_audience", str, False),
+        "SIGNUP_ADMIN_JWT_ALGORITHMS": ("admin_algorithms", _algorithms, False),
+        "SIGNUP_ADMIN_JWT_LEEWAY": ("admin_leeway", _int, False),
+        "SIGNUP_ADMIN_HS256_SECRET": ("admin_hs256_secret", _key, False),
+        "SIGNUP_ADMIN_HS256_UNTIL": ("admin_hs256_until", datetime.date.fromisoformat, False),
+        "SIGNUP_ADMIN_KEYS_FILE": ("admin_keys_file", str, False),
+        "SIGNUP_ADMIN_TOKEN_ISSUER": ("admin_token_issuer", str, False),
+        "SIGNUP_ADMIN_RATE_LIMIT": ("admin_rate", _rate, False),
+    }
+)
+
+
+def check_admin(settings: Settings) -> None:
+    """What the admin listener cannot work without; called where it starts."""
+    if settings.admin_port is None:
+        return
+    errors = []
+    if settings.admin_port in (settings.port, settings.metrics_port):
+        errors.append("SIGNUP_ADMIN_PORT must differ from PORT and SIGNUP_METRICS_PORT")
+    if not (settings.admin_jwks or settings.admin_keys_file or settings.admin_hs256_secret):
+        errors.append(
+            "SIGNUP_ADMIN_PORT needs SIGNUP_ADMIN_JWKS, SIGNUP_ADMIN_KEYS_FILE"
+            " or SIGNUP_ADMIN_HS256_SECRET"
+        )
+    if settings.admin_jwks and not settings.admin_issuer:
+        errors.append("SIGNUP_ADMIN_JWT_ISSUER is required with SIGNUP_ADMIN_JWKS")
+    if settings.admin_hs256_secret and not settings.admin_hs256_until:
+        errors.append("SIGNUP_ADMIN_HS256_UNTIL is required with SIGNUP_ADMIN_HS256_SECRET")
+    if settings.admin_hs256_secret and not settings.admin_issuer:
+        errors.append("SIGNUP_ADMIN_JWT_ISSUER is required with SIGNUP_ADMIN_HS256_SECRET")
+    if not 0 <= settings.admin_leeway <= 300:
+        errors.append("SIGNUP_ADMIN_JWT_LEEWAY must be between 0 and 300 seconds")
+    if errors:
+        raise ConfigError("; ".join(errors))

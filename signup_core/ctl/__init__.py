@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from signup_core.ctl import addresses, blindindex, data, keys, mail, maintenance
+from signup_core.ctl import addresses, blindindex, data, keys, mail, maintenance, tokens
 from signup_core.ctl.common import Context
 
 
@@ -36,7 +36,7 @@ def cli(ctx: click.Context, actor: str | None) -> None:
     ctx.obj.setdefault("context", Context(actor=actor, clock=ctx.obj.get("clock")))
 
 
-for module in (maintenance, data, addresses, keys, blindindex, mail):
+for module in (maintenance, data, addresses, keys, blindindex, mail, tokens):
     for command in module.COMMANDS:
         cli.add_command(command)
 

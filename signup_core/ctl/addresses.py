@@ -7,18 +7,10 @@ from typing import TextIO
 
 import click
 
-from signup_core import db
-from signup_core.ctl.common import (
-    address_of,
-    context,
-    open_pool,
-    read_addresses,
-    record,
-    refiled,
-    run,
-    say,
-)
+from signup_core import db, operations
+from signup_core.ctl.common import address_of, context, open_pool, read_addresses, record, run, say
 from signup_core.index_keys import index_keys
+from signup_core.operations import refiled
 
 _FILE = click.option(
     "--from-file",
@@ -48,17 +40,10 @@ async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
     """
     given = _addresses(addresses, source)
     settings = context().settings
-    totals = {"subscriptions": 0, "tokens": 0, "outbox": 0, "events": 0, "suppressions_kept": 0}
     pool = await open_pool(settings)
     try:
         indexes = await refiled(pool, settings, given)
-        for index in indexes:
-            async with pool.acquire() as conn, conn.transaction():
-                row = await db.queries().erase_address(conn, email_index=index)
-            for name in ("subscriptions", "tokens", "outbox", "events"):
-                totals[name] += row[name]
-            totals["suppressions_kept"] += int(row["suppression_kept"])
-        await record(pool, "erase", {"addresses": len(indexes)}, totals)
+        totals = await operations.erase(pool, context().who, indexes)
     finally:
         await pool.close()
     say(f"erased {len(indexes)} address(es): " + ", ".join(f"{v} {k}" for k, v in totals.items()))
@@ -73,17 +58,11 @@ async def suppress(addresses: tuple[str, ...], source: TextIO | None, reason: st
     """Never mail these addresses again, on any list, whether or not they are subscribed."""
     given = _addresses(addresses, source)
     settings = context().settings
-    key_id = index_keys(settings).current_id
     pool = await open_pool(settings)
     try:
         indexes = await refiled(pool, settings, given)
-        for index in indexes:
-            async with pool.acquire() as conn:
-                await db.queries().suppress_address(
-                    conn, email_index=index, index_key=key_id, reason=reason, provider=None
-                )
-        params = {"reason": reason, "email_indexes": [i.hex() for i in indexes]}
-        await record(pool, "suppress", params, {"addresses": len(indexes)})
+        key_id = index_keys(settings).current_id
+        await operations.suppress(pool, context().who, indexes, reason, key_id)
     finally:
         await pool.close()
     say(f"suppressed {len(indexes)} address(es)")
@@ -101,16 +80,10 @@ async def unsuppress(addresses: tuple[str, ...], source: TextIO | None) -> None:
     """
     given = _addresses(addresses, source)
     settings = context().settings
-    counts = {"suppressions": 0, "subscriptions": 0}
     pool = await open_pool(settings)
     try:
         indexes = await refiled(pool, settings, given)
-        for index in indexes:
-            async with pool.acquire() as conn:
-                row = await db.queries().unsuppress_address(conn, email_index=index)
-            counts["suppressions"] += row["suppressions"]
-            counts["subscriptions"] += row["subscriptions"]
-        await record(pool, "unsuppress", {"email_indexes": [i.hex() for i in indexes]}, counts)
+        counts = await operations.unsuppress(pool, context().who, indexes)
     finally:
         await pool.close()
     lifted, rows = counts["suppressions"], counts["subscriptions"]

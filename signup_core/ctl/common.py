@@ -15,9 +15,8 @@ import asyncpg
 import click
 
 from signup_core import audit, logs
-from signup_core.addresses import InvalidAddress, blind_index, normalise
+from signup_core.addresses import InvalidAddress, normalise
 from signup_core.clock import Clock
-from signup_core.index_keys import index_keys, refile
 from signup_core.migrations import MigrationError
 from signup_core.sealing import SealError
 from signup_core.settings import ConfigError, Settings, load_settings
@@ -106,22 +105,6 @@ def address_of(raw: str, position: int) -> str:
         return normalise(raw)
     except InvalidAddress:
         raise click.ClickException(f"address #{position} is not a valid address") from None
-
-
-def index_of(settings: Settings, raw: str, position: int) -> bytes:
-    """The blind index of an address under the current key."""
-    return blind_index(settings.blind_index_key.bytes(), address_of(raw, position))
-
-
-async def refiled(pool: asyncpg.Pool, settings: Settings, addresses: list[str]) -> list[bytes]:
-    """Each address's current blind index, with what a key rotation left under the previous
-    key refiled there first, so the command that follows finds it."""
-    keys = index_keys(settings)
-    if keys.previous is not None:
-        for address in addresses:
-            async with pool.acquire() as conn:
-                await refile(conn, keys, address)
-    return [keys.index(a) for a in addresses]
 
 
 def progress(length: int, label: str) -> Any:

@@ -9,8 +9,8 @@ from typing import TextIO
 
 import click
 
-from signup_core import db
 from signup_core import export as exporting
+from signup_core import operations
 from signup_core.ctl.common import context, open_pool, record, run, say
 
 
@@ -77,15 +77,10 @@ async def stats(as_json: bool) -> None:
     ctx = context()
     pool = await open_pool(ctx.settings)
     try:
-        async with pool.acquire() as conn:
-            rows = [dict(r) async for r in db.queries().list_stats(conn, now=ctx.now())]
+        rows = await operations.stats(pool, ctx.now())
     finally:
         await pool.close()
     for r in rows:
-        r["confirmation_rate"] = _rate(r.pop("confirmed_of_month"), r.pop("signups_month"))
-        mails = r.pop("mails_month")
-        r["bounce_rate"] = _rate(r.pop("bounces_month"), mails)
-        r["complaint_rate"] = _rate(r.pop("complaints_month"), mails)
         if as_json:
             click.echo(json.dumps(r))
             continue
@@ -97,10 +92,6 @@ async def stats(as_json: bool) -> None:
             f"  30 days: confirmation rate {_pct(r['confirmation_rate'])}, "
             f"bounce rate {_pct(r['bounce_rate'])}, complaint rate {_pct(r['complaint_rate'])}"
         )
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 def _pct(rate: float | None) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from signup_core import db
-from signup_core.ctl.common import context, open_pool, record, run, say
+from signup_core import operations
+from signup_core.ctl.common import context, open_pool, run, say
 
 
 @click.group("dead-letters")
@@ -20,14 +20,14 @@ async def list_dead(limit: int) -> None:
     """List dead-lettered mails, newest first: id, kind, list, failed at, why."""
     pool = await open_pool(context().settings)
     try:
-        async with pool.acquire() as conn:
-            async for r in db.queries().dead_letters(conn, limit=limit):
-                click.echo(
-                    f"{r['id']}\t{r['kind']}\t{r['list_name']}\t"
-                    f"{r['failed_at'].isoformat()}\t{r['failure']}"
-                )
+        rows = await operations.dead_letters(pool, limit)
     finally:
         await pool.close()
+    for r in rows:
+        click.echo(
+            f"{r['id']}\t{r['kind']}\t{r['list_name']}\t"
+            f"{r['failed_at'].isoformat()}\t{r['failure']}"
+        )
 
 
 @dead_letters.command("replay")
@@ -41,9 +41,7 @@ async def replay(outbox_id: int | None, replay_all: bool) -> None:
         raise click.UsageError("give exactly one of --id N or --all")
     pool = await open_pool(context().settings)
     try:
-        async with pool.acquire() as conn:
-            n = await db.queries().replay_dead_letters(conn, outbox_id=outbox_id)
-        await record(pool, "dead-letters-replay", {"id": outbox_id}, {"replayed": n})
+        n = await operations.replay_dead_letters(pool, context().who, outbox_id)
     finally:
         await pool.close()
     if outbox_id is not None and not n:

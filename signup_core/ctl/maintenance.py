@@ -8,7 +8,7 @@ import json
 import asyncpg
 import click
 
-from signup_core import db, retention
+from signup_core import operations, retention
 from signup_core.ctl.common import context, open_pool, record, run, say
 from signup_core.migrations import migrate as apply_migrations
 from signup_core.settings import load_database_url
@@ -70,15 +70,14 @@ async def audit_log(since: datetime.datetime | None, limit: int, as_json: bool) 
     conn = await asyncpg.connect(settings.database_url.value, timeout=10)
     try:
         since_utc = since.replace(tzinfo=datetime.UTC) if since else None
-        async for r in db.queries().audit_entries(conn, since=since_utc, limit=limit):
-            row = {**dict(r), "at": r["at"].isoformat()}
-            row["params"], row["counts"] = json.loads(r["params"]), json.loads(r["counts"])
+        for row in await operations.audit_entries(conn, since_utc, limit):
             if as_json:
                 click.echo(json.dumps(row, sort_keys=True))
             else:
                 click.echo(
-                    f"{row['at']}\t{r['actor']}\t{r['action']}\t{r['outcome']}\t"
-                    f"{r['params']}\t{r['counts']}"
+                    f"{row['at']}\t{row['actor']}\t{row['action']}\t{row['outcome']}\t"
+                    f"{json.dumps(row['params'], sort_keys=True)}\t"
+                    f"{json.dumps(row['counts'], sort_keys=True)}"
                 )
     finally:
         await conn.close()

@@ -20,7 +20,8 @@ from tests.support import BLIND_INDEX_KEY, inspect, keyring, store_signup
 SUBCOMMANDS = [
     ["migrate"], ["export"], ["stats"], ["erase"], ["suppress"], ["unsuppress"], ["purge"],
     ["rotate-keys"], ["rotate-blind-index"], ["resend-confirmation"], ["dead-letters"],
-    ["dead-letters", "list"], ["dead-letters", "replay"], ["audit"],
+    ["dead-letters", "list"], ["dead-letters", "replay"], ["audit"], ["keys"],
+    ["keys", "generate"], ["token"],
 ]  # fmt: skip
 
 

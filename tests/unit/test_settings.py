@@ -145,3 +145,33 @@ def test_log_format_is_json_unless_console_is_asked_for():
     assert load_settings({**BASE, "SIGNUP_LOG_FORMAT": "console"}).log_format == "console"
     with pytest.raises(ConfigError, match="SIGNUP_LOG_FORMAT"):
         load_settings({**BASE, "SIGNUP_LOG_FORMAT": "pretty"})
+
+
+def test_the_admin_listener_names_what_it_lacks():
+    from signup_core.settings import ConfigError, check_admin, load_settings
+
+    base = {
+        "DATABASE_URL": "postgresql://u@h/db",
+        "REDIS_URL": "redis://h",
+        "PUBLIC_BASE_URL": "https://s.test",
+        "SIGNUP_BLIND_INDEX_KEY": "k" * 32,
+        "SIGNUP_SIGNING_KEY": "s" * 32,
+        "SIGNUP_SEAL_KEYS": "t1:dGVzdC1zZWFsLWtleS1vbmUtMDEyMzQ1Njc4OWFiY2Q",
+    }
+    check_admin(load_settings(base))  # off: nothing needed
+    with pytest.raises(ConfigError) as e:
+        check_admin(load_settings({**base, "SIGNUP_ADMIN_PORT": "9443"}))
+    assert "SIGNUP_ADMIN_JWKS" in str(e.value)
+    legacy = {**base, "SIGNUP_ADMIN_PORT": "9443", "SIGNUP_ADMIN_HS256_SECRET": "x" * 32}
+    with pytest.raises(ConfigError) as e:
+        check_admin(load_settings(legacy))
+    assert "SIGNUP_ADMIN_HS256_UNTIL" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        load_settings(
+            {
+                **base,
+                "SIGNUP_ADMIN_JWKS": "http://idp.test/jwks",
+                "SIGNUP_ADMIN_JWT_ALGORITHMS": "HS256",
+            }
+        )
+    assert "SIGNUP_ADMIN_JWKS" in str(e.value) and "SIGNUP_ADMIN_JWT_ALGORITHMS" in str(e.value)

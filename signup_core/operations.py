@@ -1,0 +1,142 @@
+"""The operator's actions, one implementation for both signupctl and the admin HTTP API: each
+takes the pool and the actor, does its work and writes its audit row. Addresses arrive as blind
+indexes; neither caller's audit row ever holds an address."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncpg
+
+from signup_core import audit, db
+from signup_core import export as exporting
+from signup_core.index_keys import index_keys, refile
+from signup_core.settings import Settings
+
+ERASE_COUNTS = ("subscriptions", "tokens", "outbox", "events", "suppressions_kept")
+
+
+async def refiled(pool: asyncpg.Pool, settings: Settings, addresses: Sequence[str]) -> list[bytes]:
+    """Each (normalised) address's current blind index, with what a key rotation left under
+    the previous key refiled there first, so the operation that follows finds it."""
+    keys = index_keys(settings)
+    if keys.previous is not None:
+        for address in addresses:
+            async with pool.acquire() as conn:
+                await refile(conn, keys, address)
+    return [keys.index(a) for a in addresses]
+
+
+async def record(
+    pool: asyncpg.Pool,
+    actor: str,
+    action: str,
+    params: dict[str, Any],
+    counts: dict[str, Any],
+    outcome: str = "done",
+) -> None:
+    async with pool.acquire() as conn:
+        await audit.record(conn, actor, action, params, counts, outcome)
+
+
+async def erase(pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes]) -> dict[str, int]:
+    """Erase everything held about each address but its suppression entry; totals per kind."""
+    totals = dict.fromkeys(ERASE_COUNTS, 0)
+    for index in indexes:
+        async with pool.acquire() as conn, conn.transaction():
+            row = await db.queries().erase_address(conn, email_index=index)
+        for name in ("subscriptions", "tokens", "outbox", "events"):
+            totals[name] += row[name]
+        totals["suppressions_kept"] += int(row["suppression_kept"])
+    await record(pool, actor, "erase", {"addresses": len(indexes)}, totals)
+    return totals
+
+
+async def suppress(
+    pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes], reason: str, index_key: str
+) -> dict[str, int]:
+    """Suppress each address; `index_key` names the blind-index key the indexes were made with."""
+    for index in indexes:
+        async with pool.acquire() as conn:
+            await db.queries().suppress_address(
+                conn, email_index=index, index_key=index_key, reason=reason, provider=None
+            )
+    counts = {"addresses": len(indexes)}
+    params = {"reason": reason, "email_indexes": [i.hex() for i in indexes]}
+    await record(pool, actor, "suppress", params, counts)
+    return counts
+
+
+async def unsuppress(pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes]) -> dict[str, int]:
+    counts = {"suppressions": 0, "subscriptions": 0}
+    for index in indexes:
+        async with pool.acquire() as conn:
+            row = await db.queries().unsuppress_address(conn, email_index=index)
+        counts["suppressions"] += row["suppressions"]
+        counts["subscriptions"] += row["subscriptions"]
+    await record(pool, actor, "unsuppress", {"email_indexes": [i.hex() for i in indexes]}, counts)
+    return counts
+
+
+async def stats(pool: asyncpg.Pool, now: datetime.datetime) -> list[dict[str, Any]]:
+    """Per list: counts by status, recent signups and confirmations, 30-day rates."""
+    async with pool.acquire() as conn:
+        rows = [dict(r) async for r in db.queries().list_stats(conn, now=now)]
+    for r in rows:
+        r["confirmation_rate"] = _rate(r.pop("confirmed_of_month"), r.pop("signups_month"))
+        mails = r.pop("mails_month")
+        r["bounce_rate"] = _rate(r.pop("bounces_month"), mails)
+        r["complaint_rate"] = _rate(r.pop("complaints_month"), mails)
+    return rows
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def dead_letters(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        return [dict(r) async for r in db.queries().dead_letters(conn, limit=limit)]
+
+
+async def replay_dead_letters(pool: asyncpg.Pool, actor: str, outbox_id: int | None) -> int:
+    """Put one (or, with None, every) dead-lettered mail back on the queue; how many."""
+    async with pool.acquire() as conn:
+        n = await db.queries().replay_dead_letters(conn, outbox_id=outbox_id)
+    await record(pool, actor, "dead-letters-replay", {"id": outbox_id}, {"replayed": n})
+    return n
+
+
+async def audit_entries(
+    conn: asyncpg.Connection, since: datetime.datetime | None, limit: int
+) -> list[dict[str, Any]]:
+    """Audit rows, newest first, parameters and counts as objects."""
+    rows = []
+    async for r in db.queries().audit_entries(conn, since=since, limit=limit):
+        row = {**dict(r), "at": r["at"].isoformat()}
+        row["params"], row["counts"] = json.loads(r["params"]), json.loads(r["counts"])
+        rows.append(row)
+    return rows
+
+
+async def export_lines(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    actor: str,
+    fmt: str,
+    list_name: str | None,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+) -> AsyncIterator[str]:
+    """The export as lines, streamed; the audit row is written once the last has gone."""
+    n = 0
+    async with pool.acquire() as conn:
+        async for line in exporting.lines(conn, settings, fmt, list_name, since, until):
+            yield line
+            n += 1
+    rows = max(n - 1, 0) if fmt == "csv" else n
+    params = {"format": fmt, "list": list_name, "since": since, "until": until}
+    await record(pool, actor, "export", params, {"rows": rows})
