@@ -42,12 +42,25 @@ async def record(
         await audit.record(conn, actor, action, params, counts, outcome)
 
 
+async def _erase_one(pool: asyncpg.Pool, index: bytes) -> Any:
+    # The mail rows are locked first, as the sender locks them; a deadlock with some other
+    # writer is still possible in principle, and PostgreSQL's answer to one is to try again.
+    for attempt in range(3):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                _ = [r async for r in db.queries().lock_address_mail(conn, email_index=index)]
+                return await db.queries().erase_address(conn, email_index=index)
+        except asyncpg.DeadlockDetectedError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def erase(pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes]) -> dict[str, int]:
     """Erase everything held about each address but its suppression entry; totals per kind."""
     totals = dict.fromkeys(ERASE_COUNTS, 0)
     for index in indexes:
-        async with pool.acquire() as conn, conn.transaction():
-            row = await db.queries().erase_address(conn, email_index=index)
+        row = await _erase_one(pool, index)
         for name in ("subscriptions", "tokens", "outbox", "events"):
             totals[name] += row[name]
         totals["suppressions_kept"] += int(row["suppression_kept"])

@@ -1,3 +1,11 @@
+-- name: lock_address_mail(email_index)
+-- Locks an address's outbox rows first, in the order the sender takes them (outbox, then
+-- subscription), so an erasure waits for a mail being sent instead of deadlocking with it.
+SELECT o.id FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
+WHERE s.email_index = :email_index
+ORDER BY o.id
+FOR UPDATE OF o;
+
 -- name: erase_address(email_index)^
 -- Deletes every subscription, token, outbox row and provider event of an address; counts each.
 WITH subs AS (
