@@ -201,3 +201,16 @@ async def migrated_database(server_url: str, prefix: str) -> str:
     finally:
         await conn.close()
     return url
+
+
+def killed_after(batches: int) -> Callable[[int], None]:
+    """An on_batch callback for the batched commands that stops the run after `batches`
+    batches, as a kill between two transactions would (one inside a batch rolls back)."""
+    done: list[int] = []
+
+    def on_batch(n: int) -> None:
+        done.append(n)
+        if len(done) == batches:
+            raise KeyboardInterrupt
+
+    return on_batch

@@ -19,7 +19,7 @@ from signup_core.addresses import blind_index
 from signup_core.index_keys import index_keys
 from signup_core.settings import load_settings
 from tests.privacy_support import privacy, signupctl
-from tests.support import BLIND_INDEX_KEY, app_client, inspect, store_signup
+from tests.support import BLIND_INDEX_KEY, app_client, inspect, killed_after, store_signup
 
 NEW_KEY = "test-blind-index-key-NEW-0123456789abcdef"
 
@@ -148,16 +148,9 @@ async def test_rotation_killed_midway_resumes(db, env):
     keys = index_keys(settings)
     pool = await core_db.create_pool(settings, max_size=2)
     try:
-        batches = []
-
-        def die_after_two(n: int) -> None:
-            batches.append(n)
-            if len(batches) == 2:
-                raise KeyboardInterrupt  # as a kill between batches; one inside rolls back
-
         # Given a rotation killed after two batches of 5
         with pytest.raises(KeyboardInterrupt):
-            await reindexing.reindex(pool, keys, settings.seal_keys, 5, die_after_two)
+            await reindexing.reindex(pool, keys, settings.seal_keys, 5, killed_after(2))
         assert (await reindexing.remaining(pool, keys))["subscriptions"] == 13
         # When it runs again, it refiles what is left, and only that
         outcome = await reindexing.reindex(pool, keys, settings.seal_keys, 5)

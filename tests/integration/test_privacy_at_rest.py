@@ -13,7 +13,7 @@ from signup_core.sealing import UnknownKeyId, parse_keyring
 from signup_core.settings import load_settings
 from tests.integration.test_flow import to
 from tests.privacy_support import fetch, privacy, signupctl
-from tests.support import SEAL_KEYS, app_env, eventually, mailed_token
+from tests.support import SEAL_KEYS, app_env, eventually, killed_after, mailed_token
 
 OLD_ONLY = SEAL_KEYS.split(",")[1]  # "t0:...": the retired key, as the only one
 
@@ -59,16 +59,9 @@ async def test_rotation_killed_midway_resumes_and_every_row_reads(db, migrated, 
     await _seed_under_old_key(db, 230)
     pool = await core_db.create_pool(settings, max_size=2)
     try:
-        batches = []
-
-        def die_after_two(n: int) -> None:
-            batches.append(n)
-            if len(batches) == 2:
-                raise KeyboardInterrupt  # as a kill between batches; one inside rolls back
-
         # Given a rotation killed after two batches of 50
         with pytest.raises(KeyboardInterrupt):
-            await rotation.reseal(pool, keys, batch=50, on_batch=die_after_two)
+            await rotation.reseal(pool, keys, batch=50, on_batch=killed_after(2))
         counts = {r["seal_key_id"]: r["n"] async for r in privacy().key_id_counts(db)}
         assert counts == {"t0": 130, "t1": 100}
         # Then old and new rows both read meanwhile
