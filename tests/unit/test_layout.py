@@ -1,5 +1,6 @@
-"""The API and the worker never import each other; the core imports neither framework; the
-wheel lists every package of the three and no development code (devstack, tests, bench)."""
+"""The API, the worker and the CLI never import each other; the core imports no framework and
+not click; the wheel lists every package of the four and no development code (devstack,
+tests, bench)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
     "signup_api": {"signup_worker", "dramatiq"},
     "signup_worker": {"signup_api", "starlette", "uvicorn"},
-    "signup_core": {"signup_api", "signup_worker", "starlette", "dramatiq", "uvicorn"},
+    "signup_core": {
+        "signup_api",
+        "signup_worker",
+        "signupctl",
+        "starlette",
+        "dramatiq",
+        "uvicorn",
+        "click",
+    },
+    "signupctl": {"signup_api", "signup_worker", "starlette", "dramatiq", "uvicorn"},
 }
 
 

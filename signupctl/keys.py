@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from signup_core import rotation
-from signup_core.ctl.common import context, open_pool, progress, record, run, say
+from signupctl.common import context, open_pool, progress, record, run, say
 
 
 @click.command("rotate-keys")

@@ -9,9 +9,9 @@ import asyncpg
 import click
 
 from signup_core import operations, retention
-from signup_core.ctl.common import context, open_pool, record, run, say
 from signup_core.migrations import migrate as apply_migrations
 from signup_core.settings import load_database_url
+from signupctl.common import context, open_pool, record, run, say
 
 
 @click.command()

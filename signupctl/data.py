@@ -11,7 +11,7 @@ import click
 
 from signup_core import export as exporting
 from signup_core import operations
-from signup_core.ctl.common import context, open_pool, record, run, say
+from signupctl.common import context, open_pool, record, run, say
 
 
 def _utc(value: datetime.datetime | None) -> datetime.datetime | None:

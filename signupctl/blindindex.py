@@ -6,9 +6,9 @@ import asyncpg
 import click
 
 from signup_core import reindexing
-from signup_core.ctl.common import context, open_pool, progress, record, run, say
 from signup_core.index_keys import IndexKeys, index_keys
 from signup_core.sealing import Keyring
+from signupctl.common import context, open_pool, progress, record, run, say
 
 ACTION = "rotate-blind-index"
 

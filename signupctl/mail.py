@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from signup_core import operations
-from signup_core.ctl.common import context, open_pool, run, say
+from signupctl.common import context, open_pool, run, say
 
 
 @click.group("dead-letters")

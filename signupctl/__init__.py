@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from signup_core.ctl import addresses, blindindex, data, keys, mail, maintenance, tokens
-from signup_core.ctl.common import Context
+from signupctl import addresses, blindindex, data, keys, mail, maintenance, tokens
+from signupctl.common import Context
 
 
 @click.group(

@@ -8,8 +8,8 @@ import os
 import click
 
 from signup_core import admin_keys
-from signup_core.ctl.common import context, open_pool, record, run, say
 from signup_core.settings import _duration
+from signupctl.common import context, open_pool, record, run, say
 
 
 @click.group("keys")

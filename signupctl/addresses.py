@@ -8,9 +8,9 @@ from typing import TextIO
 import click
 
 from signup_core import db, operations
-from signup_core.ctl.common import address_of, context, open_pool, read_addresses, record, run, say
 from signup_core.index_keys import index_keys
 from signup_core.operations import refiled
+from signupctl.common import address_of, context, open_pool, read_addresses, record, run, say
 
 _FILE = click.option(
     "--from-file",
