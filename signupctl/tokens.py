@@ -8,7 +8,7 @@ import os
 import click
 
 from signup_core import admin_keys
-from signup_core.settings import _duration
+from signup_core.settings import duration as _duration
 from signupctl.common import context, open_pool, record, run, say
 
 
