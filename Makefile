@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench bench-parts image-tools browser-deps promtool
+.PHONY: run test lint format docs clean bench bench-parts image-tools browser-deps promtool
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Pages generated from the code: docs/configuration.md from the settings model (a unit test
+# fails when it is stale).
+docs: $(STAMP)
+	$(PY) -m signup_core.settings.docs
 
 # Also this checkout's PostgreSQL data outside it (as root); docs/development.md says what stays.
 clean:
