@@ -42,6 +42,20 @@ def queries() -> Any:
     return aiosql.from_path(SQL_DIR / "queries", "asyncpg")
 
 
+def session_options(mode: str) -> dict[str, Any]:
+    """asyncpg options for a pool mode. Behind PgBouncer in transaction pooling each statement
+    may run on another server connection: asyncpg's named prepared statements (its statement
+    cache) would be missing or duplicated there, so the cache is off and asyncpg uses unnamed
+    statements, parsed and run in one go. Nothing else of ours needs a session: no SET, no
+    LISTEN, no session advisory lock (the purge loop holds a lease row instead)."""
+    return {"statement_cache_size": 0} if mode == "transaction" else {}
+
+
+async def connect(url: str, mode: str, **options: Any) -> asyncpg.Connection:
+    """One connection (signupctl, the worker's scrape) with the pool mode's options."""
+    return await asyncpg.connect(url, **session_options(mode), **options)
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Nothing to undo: no query of ours changes session state (SET, LISTEN, session locks,
     cursors). asyncpg's default reset sends four statements on every release, a second round
@@ -57,4 +71,5 @@ async def create_pool(settings: Settings, *, max_size: int | None = None) -> asy
         command_timeout=5,
         timeout=2,
         reset=_keep_session,
+        **session_options(settings.database_pool_mode),
     )

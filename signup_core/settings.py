@@ -180,6 +180,11 @@ class Settings:
     admin_token_issuer: str | None = None
     admin_rate: Rate | None = Rate(120, 60)
 
+    # wt-datatier: the production data tier (docs/data-tier.md). "transaction" when
+    # DATABASE_URL points at PgBouncer in transaction pooling: no session state is relied on.
+    database_pool_mode: str = "session"
+    database_migrate_url: Secret | None = None
+
     @property
     def default_list(self) -> str:
         return self.lists[0]
@@ -559,6 +564,35 @@ _VARIABLES.update(
         "SIGNUP_ADMIN_RATE_LIMIT": ("admin_rate", _rate, False),
     }
 )
+
+
+# wt-datatier: the production data tier, in its own block.
+_VARIABLES.update(
+    {
+        "DATABASE_POOL_MODE": ("database_pool_mode", _choice("session", "transaction"), False),
+        "DATABASE_MIGRATE_URL": (
+            "database_migrate_url",
+            lambda v: Secret(_url("postgresql", "postgres")(v)),
+            False,
+        ),
+    }
+)
+
+
+def load_migrate_target(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """What `signupctl migrate` connects to, with the pool mode to use: DATABASE_MIGRATE_URL (a
+    direct connection, past any pooler) when set, else DATABASE_URL with DATABASE_POOL_MODE."""
+    env = os.environ if env is None else env
+    direct = _raw(env, "DATABASE_MIGRATE_URL")
+    if direct is not None:
+        try:
+            return _url("postgresql", "postgres")(direct), "session"
+        except ValueError as e:
+            raise ConfigError(f"DATABASE_MIGRATE_URL is invalid: {e}") from None
+    mode = _raw(env, "DATABASE_POOL_MODE") or "session"
+    if mode not in ("session", "transaction"):
+        raise ConfigError("DATABASE_POOL_MODE is invalid: expected one of session, transaction")
+    return load_database_url(env), mode
 
 
 def check_admin(settings: Settings) -> None:

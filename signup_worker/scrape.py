@@ -103,7 +103,7 @@ async def _waiting_ages(settings: Settings) -> asyncpg.Record:
     # One short-lived connection per scrape: nothing to keep healthy between scrapes, and a
     # scrape every 15-60 s costs PostgreSQL little.
     async with asyncio.timeout(TIMEOUT):
-        conn = await asyncpg.connect(settings.database_url.value)
+        conn = await db.connect(settings.database_url.value, settings.database_pool_mode)
         try:
             return await db.queries().waiting_ages(conn)
         finally:
