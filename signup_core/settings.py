@@ -575,8 +575,19 @@ _VARIABLES.update(
             lambda v: Secret(_url("postgresql", "postgres")(v)),
             False,
         ),
+        # Replaces the entry above: REDIS_URL may also name Redis Sentinel's primary.
+        "REDIS_URL": ("redis_url", lambda v: Secret(_redis_url(v)), True),
     }
 )
+
+
+def _redis_url(value: str) -> str:
+    from signup_core.redis_client import is_sentinel, parse_sentinel
+
+    if is_sentinel(value):
+        parse_sentinel(value)
+        return value
+    return _url("redis", "rediss", "unix", "redis+sentinel")(value)
 
 
 def load_migrate_target(env: Mapping[str, str] | None = None) -> tuple[str, str]:
