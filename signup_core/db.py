@@ -33,6 +33,13 @@ UNAVAILABLE = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
+    # wt-datatier: what a PostgreSQL switchover shows besides. asyncpg's own InternalClientError
+    # when the server goes away mid-exchange (and TargetServerAttributeNotMatched, its kind,
+    # while no host of a multi-host DATABASE_URL is read-write yet), a crashed server, and a
+    # write refused by a server that is now a standby.
+    asyncpg.InternalClientError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ReadOnlySQLTransactionError,
 )
 
 

@@ -126,6 +126,17 @@ class Answer:
     status: int  # 0: no HTTP answer at all
     retry_after: str | None
     email: str
+    done: float = 0.0  # when the answer came, seconds since the load began
+
+
+def keep_log(path: Path, name: str) -> None:
+    """A drill's worker log, kept in var/drills/ for a look after the run."""
+    import shutil
+
+    out = Path(__file__).resolve().parents[1] / "var" / "drills"
+    out.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        shutil.copy(path, out / name)
 
 
 @dataclass
@@ -175,9 +186,10 @@ async def drive(client, rate: int, seconds: int, at: float, action) -> list[Answ
         sent = loop.time() - start
         try:
             r = await client.post("/signup", json={"email": email}, timeout=15)
-            answers.append(Answer(sent, r.status_code, r.headers.get("retry-after"), email))
+            status, retry_after = r.status_code, r.headers.get("retry-after")
         except Exception:
-            answers.append(Answer(sent, 0, None, email))
+            status, retry_after = 0, None
+        answers.append(Answer(sent, status, retry_after, email, loop.time() - start))
 
     tasks = []
     tag = uuid.uuid4().hex[:6]

@@ -26,6 +26,7 @@ from tests.conftest import Worker
 from tests.failover_support import (
     asgi_client,
     drive,
+    keep_log,
     skip_unless_drills,
     start_sentinel_set,
     tally,
@@ -57,6 +58,7 @@ async def test_failover_under_load_mails_every_accepted_signup_once(pg_server, s
         SIGNUP_RELAY_CHECK_AFTER="5",
         SIGNUP_WORKER_HEARTBEAT_TIMEOUT="10",
         SIGNUP_MAIL_MAX_RETRIES="20",
+        SIGNUP_WORKER_THREADS="8",
     )
     worker = Worker(env, folder / "worker.log")
     app = create_app(load_settings(env))
@@ -94,6 +96,7 @@ async def test_failover_under_load_mails_every_accepted_signup_once(pg_server, s
     finally:
         await probe.aclose()
         worker.stop()
+        keep_log(folder / "worker.log", "sentinel-worker.log")
         controller.stop()
         servers.stop()
 
