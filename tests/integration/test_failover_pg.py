@@ -17,6 +17,7 @@ from collections import Counter
 
 import asyncpg
 import httpx
+import pytest
 
 from devstack import mailcatcher
 from devstack import redis as valkey
@@ -93,6 +94,7 @@ async def test_a_mail_sent_before_its_transaction_was_lost_is_recorded_not_resen
         controller.stop()
 
 
+@pytest.mark.failover
 async def test_switchover_under_load_loses_nothing_and_mails_once(scratch):
     skip_unless_drills()
     from signup_api.app import create_app

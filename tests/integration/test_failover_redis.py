@@ -4,7 +4,7 @@ three sentinels, a signup-worker) and the API on REDIS_URL=redis+sentinel://...
 30 signups a second for 60 s; the primary is SIGKILLed 20 s in and a sentinel promotes the
 replica. Every accepted signup is mailed exactly once (the relay re-sends what the failover
 lost; the mailer skips what was already sent), and no answer is a 500: the rate limiter fails
-open while no primary answers, so signups go on being accepted. About 80 s: marked `failover`,
+open while no primary answers, so signups go on being accepted. 60 s of load: marked `failover`,
 skipped with SKIP_FAILOVER=1 outside CI.
 """
 
