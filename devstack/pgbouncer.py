@@ -86,14 +86,13 @@ def start(
     )
     for path in (users, ini):
         path.chmod(0o644)
-    args = [binary, str(ini)]
-    user = postgres.run_as()  # PgBouncer refuses to run as root; it switches user itself
-    if user is not None:
-        args[1:1] = ["-u", user]
     log = folder / "pgbouncer.log"
     with open(log, "ab") as out:
+        # PgBouncer refuses to run as root: as root it runs as PostgreSQL's service user, set
+        # here rather than with its own -u, which would clear the parent-death signal.
         process = subprocess.Popen(
-            args,
+            [binary, str(ini)],
+            user=postgres.run_as(),
             stdout=out,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent(),
