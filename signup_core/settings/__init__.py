@@ -27,6 +27,7 @@ __all__ = [
     "check_admin",
     "duration",
     "load_database_url",
+    "load_migrate_target",
     "load_settings",
     "variables",
 ]
@@ -88,6 +89,25 @@ def load_database_url(env: Mapping[str, str] | None = None) -> str:
         return url("postgresql", "postgres")(raw)
     except ValueError as e:
         raise ConfigError(f"DATABASE_URL is invalid: {e}") from None
+
+
+def load_migrate_target(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """What `signupctl migrate` connects to, with the pool mode to use: DATABASE_MIGRATE_URL (a
+    direct connection, past any pooler) when set, else DATABASE_URL with DATABASE_POOL_MODE."""
+    env = os.environ if env is None else env
+    source = Environment(Settings, env)
+    direct, mode = source.read("DATABASE_MIGRATE_URL"), source.read("DATABASE_POOL_MODE")
+    if source.errors:
+        raise ConfigError("; ".join(source.errors.values()))
+    if direct is not None:
+        try:
+            return url("postgresql", "postgres")(direct), "session"
+        except ValueError as e:
+            raise ConfigError(f"DATABASE_MIGRATE_URL is invalid: {e}") from None
+    mode = mode or "session"
+    if mode not in ("session", "transaction"):
+        raise ConfigError("DATABASE_POOL_MODE is invalid: expected one of session, transaction")
+    return load_database_url(env), mode
 
 
 def check_admin(settings: Settings) -> None:

@@ -38,7 +38,22 @@ class Service(Concern, title="Service"):
     database_url: PostgresUrl = var(
         "DATABASE_URL", doc="PostgreSQL, `postgresql://user:pass@host:5432/db`."
     )
-    redis_url: RedisUrl = var("REDIS_URL", doc="Redis or Valkey, `redis://host:6379/0`.")
+    redis_url: RedisUrl = var(
+        "REDIS_URL",
+        doc="Redis or Valkey, `redis://host:6379/0`, or Sentinel's primary: "
+        "`redis+sentinel://[:password@]host:port[,host:port…]/service_name[/db]`.",
+    )
+    database_pool_mode: Literal["session", "transaction"] = var(
+        "DATABASE_POOL_MODE",
+        "session",
+        "`transaction` when DATABASE_URL points at PgBouncer in transaction pooling: no statement "
+        "cache, no session state (docs/data-tier.md).",
+    )
+    database_migrate_url: PostgresUrl | None = var(
+        "DATABASE_MIGRATE_URL",
+        None,
+        "A direct connection (past any pooler) for `signupctl migrate`; DATABASE_URL when unset.",
+    )
     public_base_url: BaseUrl = var(
         "PUBLIC_BASE_URL",
         doc="Base of links in mails, `https://news.example.com`; its host names Message-IDs.",

@@ -201,13 +201,24 @@ Networks = Annotated[
         "comma-separated CIDR networks",
     ),
 ]
+
+
+def _redis_url(value: str) -> str:
+    from signup_core.redis_client import is_sentinel, parse_sentinel
+
+    if is_sentinel(value):
+        parse_sentinel(value)  # raises ValueError naming what is wrong
+        return value
+    return url("redis", "rediss", "unix")(value)
+
+
 HttpUrl = Annotated[str, *_plain(url("http", "https"), "http(s) URL")]
 BaseUrl = Annotated[str, *_plain(lambda v: url("http", "https")(v).rstrip("/"), "http(s) URL")]
 PostgresUrl = Annotated[
     Secret, *_plain(lambda v: Secret(url("postgresql", "postgres")(v)), "postgresql:// URL")
 ]
 RedisUrl = Annotated[
-    Secret, *_plain(lambda v: Secret(url("redis", "rediss", "unix")(v)), "redis:// URL")
+    Secret, *_plain(lambda v: Secret(_redis_url(v)), "redis:// or redis+sentinel:// URL")
 ]
 SecretText = Annotated[Secret, *_plain(Secret, "secret")]
 Key = Annotated[Secret, *_plain(_key, "secret, at least 32 characters")]
