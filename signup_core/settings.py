@@ -7,7 +7,7 @@ import datetime
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -179,6 +179,9 @@ class Settings:
     admin_keys_file: str | None = None
     admin_token_issuer: str | None = None
     admin_rate: Rate | None = Rate(120, 60)
+
+    # wt-doctor: the sender domain's DKIM selectors, for `signupctl doctor` to look up.
+    dkim_selectors: tuple[str, ...] = ()
 
     @property
     def default_list(self) -> str:
@@ -477,8 +480,11 @@ _NEEDS = {
 }
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read every variable once; raise one ConfigError naming every bad or missing one."""
+def load_settings(
+    env: Mapping[str, str] | None = None, *, unused: Collection[str] = ()
+) -> Settings:
+    """Read every variable once; raise one ConfigError naming every bad or missing one.
+    Required variables named in `unused` may be missing (their fields are then None)."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     errors: list[str] = []
@@ -489,8 +495,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             errors.append(str(e))
             continue
         if raw is None:
-            if required:
+            if required and name not in unused:
                 errors.append(f"{name} is required but not set")
+            elif required:
+                values[attr] = None  # wt-doctor: a command that does not use it (load_for)
             continue
         try:
             values[attr] = parse(raw)
@@ -512,6 +520,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if errors:
         raise ConfigError("; ".join(errors))
     return Settings(**values)
+
+
+# wt-doctor: each signupctl command loads only the required variables it uses.
+REQUIRED = tuple(name for name, (_, _, required) in _VARIABLES.items() if required)
+
+
+def load_for(needs: Collection[str], env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for a caller that uses only `needs` of the required variables: the others may
+    be missing (their fields are then None); every variable that is set is still checked."""
+    return load_settings(env, unused=[name for name in REQUIRED if name not in needs])
 
 
 def load_database_url(env: Mapping[str, str] | None = None) -> str:
@@ -559,6 +577,9 @@ _VARIABLES.update(
         "SIGNUP_ADMIN_RATE_LIMIT": ("admin_rate", _rate, False),
     }
 )
+
+# wt-doctor: DNS names `signupctl doctor` checks; nothing else reads them.
+_VARIABLES.update({"SIGNUP_DKIM_SELECTORS": ("dkim_selectors", _names, False)})
 
 
 def check_admin(settings: Settings) -> None:

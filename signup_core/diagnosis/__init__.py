@@ -1,0 +1,73 @@
+"""`signupctl doctor`'s checks: why the service will not start, or why mail will not arrive.
+Each check returns Results; nothing here prints, exits or imports click."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import httpx
+
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    status: str
+    detail: str
+    fix: str | None = None
+    # More lines under the first: every configuration error, not only the first.
+    more: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def passed(name: str, detail: str) -> Result:
+    return Result(name, PASS, detail)
+
+
+def failed(name: str, detail: str, fix: str, more: tuple[str, ...] = ()) -> Result:
+    return Result(name, FAIL, detail, fix, more)
+
+
+def skipped(name: str, detail: str, fix: str | None = None) -> Result:
+    return Result(name, SKIP, detail, fix)
+
+
+async def diagnose(
+    env: Mapping[str, str],
+    resolver: tuple[str, int] | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> list[Result]:
+    """Every check, in the order a start-up meets them. A configuration that does not load
+    still lets each check run whose own variables are set and well formed."""
+    from signup_core.diagnosis import configuration, sender_domain, stores, transport
+
+    settings, results = configuration.check(env)
+    if settings is None:
+        names = ("postgresql", "schema", "redis", "seal-keyring", "blind-index")
+        return results + [
+            skipped(n, "not checked: a variable above is malformed")
+            for n in (*names, "mail-transport", "spf", "dkim", "dmarc", "webhooks")
+        ]
+    results += await stores.check(settings)
+    async with httpx.AsyncClient(timeout=10) if http is None else _borrowed(http) as client:
+        results.append(await transport.check(settings, client))
+    results += await sender_domain.check(settings, resolver)
+    results.append(configuration.webhooks(settings))
+    return results
+
+
+class _borrowed:
+    """The caller's client, not closed here (tests hand in one that respx mocks)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        return self.client
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
