@@ -30,14 +30,16 @@ def _public(domain: str) -> bool:
     return False
 
 
-async def check(settings: Settings, resolver: tuple[str, int] | None) -> list[Result]:
+async def check(
+    settings: Settings, resolver: tuple[str, int] | None, lifetime: float = 5.0
+) -> list[Result]:
     domain = from_domain(settings)
     if not _public(domain):
         why = f"the sender domain {domain or '(none)'} is not in public DNS (a local run)"
         return [skipped(n, why) for n in NAMES]
     fix = "check the resolver this host uses, or name one with --resolver HOST:PORT"
     try:
-        look = Lookup(resolver)
+        look = Lookup(resolver, lifetime)
     except LookupFailed as e:
         return [failed(n, f"DNS: {e}", fix) for n in NAMES]
     results = []
