@@ -206,7 +206,7 @@ def main() -> int:
     return 0 if watch.died is None and not failed else 1
 
 
-def _step(name: str, log: Path | None, action, *args, **kwargs):
+def _step(name: str, logfile: Path | None, action, /, *args, **kwargs):
     """Run one start step; its failure becomes that server's one-line notice."""
     try:
         return action(*args, **kwargs)
@@ -214,7 +214,8 @@ def _step(name: str, log: Path | None, action, *args, **kwargs):
         text = str(e).strip().splitlines()
         reason = f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
         raise StartFailed(
-            f"{name} did not start: {reason}", *([f"its log: {_shown(log)}"] if log else [])
+            f"{name} did not start: {reason}",
+            *([f"its log: {_shown(logfile)}"] if logfile else []),
         ) from None
 
 
