@@ -155,9 +155,13 @@ def main() -> int:
     except StartFailed as e:
         terminal.notice(str(e), tone="bad")
         return 1
-    datadir = state_dir() / "pgdata"
-    RUN.mkdir(parents=True, exist_ok=True)
-    clear_leftovers(datadir)
+    try:
+        datadir = state_dir() / "pgdata"
+        RUN.mkdir(parents=True, exist_ok=True)
+        clear_leftovers(datadir)
+    except Exception as e:  # a state folder we may not use: say so, never a traceback
+        terminal.notice(f"cannot prepare {_shown(VAR)}: {type(e).__name__}: {e}", tone="bad")
+        return 1
     for key in ("api", "postgres", "redis", "smtp", "admin"):
         port = ports[key]
         if port is not None and port_open(port):

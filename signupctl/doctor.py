@@ -41,10 +41,12 @@ def line(result: Result) -> str:
     help="The DNS server to ask about the sender domain (default: this host's resolver).",
 )
 def doctor(as_json: bool, resolver: str | None) -> None:
-    """Check what the service needs: configuration (every error at once), PostgreSQL and its
-    schema, Redis, the seal keyring, a blind-index rotation, the mail transport (SMTP login or
-    the provider's API key, nothing sent), the sender domain's SPF, DKIM and DMARC, webhook
-    secrets and PUBLIC_BASE_URL.
+    """Say why the service will not start or mail will not arrive, one line per check.
+
+    Checks the configuration (every error at once), PostgreSQL and its schema, Redis, the seal
+    keyring, a blind-index rotation, the mail transport (SMTP login or the provider's API key;
+    nothing is sent), the sender domain's SPF, DKIM and DMARC, webhook secrets and
+    PUBLIC_BASE_URL. Changes nothing. See docs/doctor.md.
 
     Reads the same environment as the API and the worker. Exit 0 when no check fails, 1 when
     one does; skipped checks (not configured, or not applicable here) do not fail.
