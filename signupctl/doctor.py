@@ -41,7 +41,7 @@ def line(result: Result) -> str:
     help="The DNS server to ask about the sender domain (default: this host's resolver).",
 )
 def doctor(as_json: bool, resolver: str | None) -> None:
-    """Say why the service will not start or mail will not arrive, one line per check.
+    """Why the service will not start, or mail does not arrive: one line per check.
 
     Checks the configuration (every error at once), PostgreSQL and its schema, Redis, the seal
     keyring, a blind-index rotation, the mail transport (SMTP login or the provider's API key;
