@@ -41,9 +41,9 @@ def line(result: Result) -> str:
     help="The DNS server to ask about the sender domain (default: this host's resolver).",
 )
 def doctor(as_json: bool, resolver: str | None) -> None:
-    """Why the service will not start, or mail does not arrive: one line per check.
+    """Why the service will not start, or mail does not arrive.
 
-    Checks the configuration (every error at once), PostgreSQL and its schema, Redis, the seal
+    One line per check: the configuration (every error at once), PostgreSQL and its schema, Redis, the seal
     keyring, a blind-index rotation, the mail transport (SMTP login or the provider's API key;
     nothing is sent), the sender domain's SPF, DKIM and DMARC, webhook secrets and
     PUBLIC_BASE_URL. Changes nothing. See docs/doctor.md.
