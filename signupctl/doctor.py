@@ -10,7 +10,8 @@ import os
 import click
 
 from signup_core import logs
-from signup_core.diagnosis import FAIL, PASS, Result, diagnose
+from signup_core.diagnosis.results import FAIL, PASS, Result
+from signup_core.diagnosis.runner import diagnose
 
 MARKS = {PASS: "✓", FAIL: "✗", "skip": "-"}
 
@@ -43,10 +44,10 @@ def line(result: Result) -> str:
 def doctor(as_json: bool, resolver: str | None) -> None:
     """Why the service will not start, or mail does not arrive.
 
-    One line per check: the configuration (every error at once), PostgreSQL and its schema, Redis, the seal
-    keyring, a blind-index rotation, the mail transport (SMTP login or the provider's API key;
-    nothing is sent), the sender domain's SPF, DKIM and DMARC, webhook secrets and
-    PUBLIC_BASE_URL. Changes nothing. See docs/doctor.md.
+    One line per check: the configuration (every error at once), PostgreSQL and its schema,
+    Redis, the seal keyring, a blind-index rotation, the mail transport (SMTP login or the
+    provider's API key; nothing is sent), the sender domain's SPF, DKIM and DMARC, webhook
+    secrets and PUBLIC_BASE_URL. Changes nothing. See docs/doctor.md.
 
     Reads the same environment as the API and the worker. Exit 0 when no check fails, 1 when
     one does; skipped checks (not configured, or not applicable here) do not fail.

@@ -7,7 +7,7 @@ import ipaddress
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from signup_core.diagnosis import Result, failed, passed, skipped
+from signup_core.diagnosis.results import Result, failed, passed, skipped
 from signup_core.settings import ConfigError, Settings, check_admin, load_for, load_settings
 
 # The provider behind an SMTP relay, by the end of its host name.

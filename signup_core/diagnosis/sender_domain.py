@@ -6,8 +6,8 @@ from __future__ import annotations
 import ipaddress
 from email.utils import parseaddr
 
-from signup_core.diagnosis import Result, failed, passed, skipped
 from signup_core.diagnosis.dns_lookup import Lookup, LookupFailed, organisational, tags
+from signup_core.diagnosis.results import Result, failed, passed, skipped
 from signup_core.diagnosis.spf import authorises, spf_records
 from signup_core.settings import Settings
 

@@ -9,7 +9,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from signup_core import db
-from signup_core.diagnosis import Result, failed, passed, skipped
+from signup_core.diagnosis.results import Result, failed, passed, skipped
 from signup_core.index_keys import index_keys
 from signup_core.keycheck import missing_key_ids
 from signup_core.migrations import discover

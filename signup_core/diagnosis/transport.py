@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 import aiosmtplib
 import httpx
 
-from signup_core.diagnosis import Result, failed, passed, skipped
+from signup_core.diagnosis.results import Result, failed, passed, skipped
 from signup_core.mail import brevo, mailgun, postmark, resend, sendgrid
 from signup_core.settings import Settings
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from devstack.processes import free_port
-from signup_core.diagnosis import FAIL, PASS, SKIP, sender_domain
+from signup_core.diagnosis import sender_domain
+from signup_core.diagnosis.results import FAIL, PASS, SKIP
 from signup_core.settings import load_settings
 from tests.dns_zone import dns_server
 from tests.unit.test_settings import BASE

@@ -7,7 +7,8 @@ import httpx
 import pytest
 import respx
 
-from signup_core.diagnosis import FAIL, PASS, transport
+from signup_core.diagnosis import transport
+from signup_core.diagnosis.results import FAIL, PASS
 from signup_core.settings import load_settings
 from tests.unit.test_settings import BASE
 
