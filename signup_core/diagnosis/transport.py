@@ -44,6 +44,7 @@ async def smtp(settings: Settings) -> Result:
         if s.smtp_tls == "starttls":
             step = "STARTTLS"
             await client.starttls()
+            await client.ehlo()  # what the server offers is asked again over TLS (RFC 3207)
             done.append("STARTTLS")
         if s.smtp_username:
             step = "AUTH"
