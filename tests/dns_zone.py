@@ -33,6 +33,8 @@ by-mx.test.               60 IN MX  10 mx.by-mx.test.
 mx.by-mx.test.            60 IN A   198.51.100.7
 s1._domainkey.by-mx.test. 60 IN TXT "v=DKIM1; p=MIGfMA0GCSqGSIb3DQEB"
 _dmarc.by-mx.test.        60 IN TXT "v=DMARC1; p=reject"
+by-redirect.test.         60 IN TXT "v=spf1 ip4:192.0.2.1 redirect=_spf.relay.test"
+by-macro.test.            60 IN TXT "v=spf1 exists:%{i}._spf.by-macro.test ptr -all"
 revoked.test.             60 IN TXT "v=spf1 include:_spf.relay.test -all"
 s1._domainkey.revoked.test. 60 IN TXT "v=DKIM1; p="
 _dmarc.revoked.test.      60 IN TXT "v=DMARC1; p=reject"

@@ -68,6 +68,12 @@ async def test_spf_names_the_term_that_refused_and_follows_mx(resolver):
     assert "ip4:198.51.100.7" in uncovered["spf"].fix
     by_mx = await checked(resolver, "by-mx.test")
     assert by_mx["spf"].status == PASS and "by mx" in by_mx["spf"].detail
+    redirected = await checked(resolver, "by-redirect.test")
+    assert redirected["spf"].status == PASS and "by ip4:198.51.100.0/24" in redirected["spf"].detail
+    # What is not evaluated is said, not taken for a failure of the relay.
+    macro = await checked(resolver, "by-macro.test")
+    assert macro["spf"].status == FAIL
+    assert "not evaluated: macros, ptr" in macro["spf"].detail
 
 
 async def test_what_was_not_checked_is_said(resolver):
