@@ -113,7 +113,7 @@ def wait_until_listening(port: int, server: Server, watch: Watch, timeout: float
         time.sleep(0.02)
 
 
-def banner(terminal: Terminal, env: dict[str, str], ports: dict[str, int | None]) -> None:
+def banner(terminal: Terminal, ports: dict[str, int | None]) -> None:
     api, admin = ports["api"], ports["admin"]
     lines = [
         f"caught mail is saved under {_shown(VAR / 'mail')}/ and its confirm links are "
@@ -283,7 +283,7 @@ def start(terminal: Terminal, watch: Watch, ports: dict[str, int | None], starte
     watch.starting = True
     wait_until_listening(ports["api"], servers["api"], watch)
     watch.starting = False
-    banner(terminal, env, ports)
+    banner(terminal, ports)
 
 
 if __name__ == "__main__":
