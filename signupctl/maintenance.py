@@ -42,7 +42,7 @@ async def purge(dry_run: bool, batch: int | None) -> None:
     SIGNUP_PURGE_INTERVAL; this is for doing it now.
     """
     ctx = context()
-    settings = ctx.settings
+    settings = ctx.settings_for("DATABASE_URL")
     pool = await open_pool(settings)
     try:
         now = ctx.now()
@@ -66,7 +66,7 @@ async def purge(dry_run: bool, batch: int | None) -> None:
 @run
 async def audit_log(since: datetime.datetime | None, limit: int, as_json: bool) -> None:
     """List operator actions, newest first: when, who, what, parameters, counts."""
-    settings = context().settings
+    settings = context().settings_for("DATABASE_URL")
     conn = await db.connect(settings.database_url.value, settings.database_pool_mode, timeout=10)
     try:
         since_utc = since.replace(tzinfo=datetime.UTC) if since else None
