@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import json
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from signup_core.addresses import InvalidAddress, normalise
+from signup_core.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise
 from signup_core.settings import Settings
 
 MAX_NAME_LENGTH = 100
@@ -46,6 +48,11 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
         "locale": ("language",),
     },
 }
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+_MAX_LOCAL = 64
+# A short domain that always passes, put in place of a domain already checked (see address_of).
+_STAND_IN = "a.io"
 # Rows an export marks as not to be mailed (listmonk's blocklist): counted, never imported.
 BLOCKED_STATUSES = frozenset({"blocklisted", "blacklisted"})
 
@@ -106,9 +113,19 @@ def records(stream: TextIO, fmt: str, columns: str) -> Iterator[tuple[int, dict[
     if not any(c in names for c in preset["address"]):
         wanted = " or ".join(repr(c) for c in preset["address"])
         raise ImportFormatError(f"the header has no address column ({wanted}; see --columns)")
+    # Where each field's columns sit, worked out once for the header.
+    plan = [(f, [names.index(c) for c in cols if c in names]) for f, cols in preset.items()]
+    width = len(names)
     for cells in reader:
-        if any(c.strip() for c in cells):
-            yield reader.line_num, _pick(dict(zip(names, cells, strict=False)), preset)
+        if not any(cells):
+            continue
+        if len(cells) < width:
+            cells += [""] * (width - len(cells))
+        fields = {}
+        for field, where in plan:
+            values = [v for v in (cells[i].strip() for i in where) if v]
+            fields[field] = " ".join(values) if field == "name" else (values[0] if values else "")
+        yield reader.line_num, fields
 
 
 def _text(value: Any) -> str:
@@ -133,7 +150,7 @@ def check(line: int, fields: dict[str, str], rules: Rules) -> Row | Invalid:
     if not fields.get("address"):
         return Invalid(line, "no address")
     try:
-        address = normalise(fields["address"], smtputf8=s.smtputf8)
+        address = address_of(fields["address"], s.smtputf8)
     except InvalidAddress:
         return Invalid(line, "not a valid address")
     list_name = fields.get("list") or rules.list_name or s.default_list
@@ -142,7 +159,11 @@ def check(line: int, fields: dict[str, str], rules: Rules) -> Row | Invalid:
     name = fields.get("name") or None
     if name is not None and (
         len(name) > MAX_NAME_LENGTH
-        or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name)
+        # isprintable() is false for every control, format and separator character but space
+        or (
+            not name.isprintable()
+            and any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name)
+        )
     ):
         return Invalid(line, f"name longer than {MAX_NAME_LENGTH} or with control characters")
     locale = (fields.get("locale") or "").lower()
@@ -166,6 +187,35 @@ def check(line: int, fields: dict[str, str], rules: Rules) -> Row | Invalid:
     return Row(line, address, name, list_name, locale, consent_at, source, ip, blocked)
 
 
+def address_of(raw: str, smtputf8: bool) -> str:
+    """normalise(), about ten times faster for a list: a list has few distinct domains, so
+    each domain is checked once (in full, by email-validator), and a plain ASCII local part
+    (dot-atom: what email-validator accepts and leaves as it is) by a pattern; any other
+    local part is checked by email-validator with a stand-in domain (its checks of the local
+    part do not depend on the domain). The whole address's length is checked here."""
+    local, at, domain = raw.rpartition("@")
+    if not at or not local:
+        raise InvalidAddress("not an address")
+    domain_part = _domain(domain, smtputf8)
+    if domain_part is None:
+        raise InvalidAddress("not a valid domain")
+    if len(local) > _MAX_LOCAL or not _DOT_ATOM.fullmatch(local):
+        local = normalise(f"{local}@{_STAND_IN}", smtputf8=smtputf8).rsplit("@", 1)[0]
+    address = f"{local}@{domain_part}"
+    if len(address) > MAX_ADDRESS_LENGTH or len(raw) > MAX_ADDRESS_LENGTH:
+        raise InvalidAddress("The email address is too long.")
+    return address
+
+
+@functools.lru_cache(maxsize=4096)
+def _domain(domain: str, smtputf8: bool) -> str | None:
+    """The domain as normalise() writes it, or None if it is not valid."""
+    try:
+        return normalise(f"postmaster@{domain}", smtputf8=smtputf8).rsplit("@", 1)[1]
+    except InvalidAddress:
+        return None
+
+
 def _time(value: str) -> datetime.datetime | None:
     try:
         parsed = datetime.datetime.fromisoformat(value.strip())
@@ -176,12 +226,12 @@ def _time(value: str) -> datetime.datetime | None:
 
 def spooled(row: Row) -> str:
     """A checked row as one line of the spool file the second pass reads."""
-    at = row.consent_at.isoformat() if row.consent_at else None
+    at = row.consent_at.timestamp() if row.consent_at else None
     fields = [row.line, row.address, row.name, row.list_name, row.locale, at, row.source]
     return json.dumps([*fields, row.consent_ip, row.blocked], ensure_ascii=False) + "\n"
 
 
 def unspooled(text: str) -> Row:
     line, address, name, list_name, locale, at, source, ip, blocked = json.loads(text)
-    consent_at = datetime.datetime.fromisoformat(at) if at else None
+    consent_at = datetime.datetime.fromtimestamp(at, datetime.UTC) if at is not None else None
     return Row(line, address, name, list_name, locale, consent_at, source, ip, blocked)
