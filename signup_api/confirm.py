@@ -115,6 +115,7 @@ async def _spend(request: Request, token_hash: bytes) -> tuple[Outcome, str | No
                 subscription_id=row["subscription_id"],
                 ip_hash=ip_hash,
                 user_agent=consent.browser_family(request.headers.get("user-agent")),
+                events=request.app.state.settings.events_enabled,
             )
             await q.consume_token(conn, token_hash=token_hash)
             return Outcome.CONFIRMED, list_name

@@ -43,25 +43,28 @@ async def record(
         await audit.record(conn, actor, action, params, counts, outcome)
 
 
-async def _erase_one(pool: asyncpg.Pool, index: bytes) -> Any:
+async def _erase_one(pool: asyncpg.Pool, index: bytes, events: bool) -> Any:
     # The mail rows are locked first, as the sender locks them; a deadlock with some other
     # writer is still possible in principle, and PostgreSQL's answer to one is to try again.
     for attempt in range(3):
         try:
             async with pool.acquire() as conn, conn.transaction():
                 _ = [r async for r in db.queries().lock_address_mail(conn, email_index=index)]
-                return await db.queries().erase_address(conn, email_index=index)
+                return await db.queries().erase_address(conn, email_index=index, events=events)
         except asyncpg.DeadlockDetectedError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-async def erase(pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes]) -> dict[str, int]:
-    """Erase everything held about each address but its suppression entry; totals per kind."""
+async def erase(
+    pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes], events: bool = False
+) -> dict[str, int]:
+    """Erase everything held about each address but its suppression entry; totals per kind.
+    With `events`, each erased address is announced (subscriber.erased) to the owner's tools."""
     totals = dict.fromkeys(ERASE_COUNTS, 0)
     for index in indexes:
-        row = await _erase_one(pool, index)
+        row = await _erase_one(pool, index, events)
         for name in ("subscriptions", "tokens", "outbox", "events"):
             totals[name] += row[name]
         totals["suppressions_kept"] += int(row["suppression_kept"])
@@ -70,13 +73,23 @@ async def erase(pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes]) -> dic
 
 
 async def suppress(
-    pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes], reason: str, index_key: str
+    pool: asyncpg.Pool,
+    actor: str,
+    indexes: Sequence[bytes],
+    reason: str,
+    index_key: str,
+    events: bool = False,
 ) -> dict[str, int]:
     """Suppress each address; `index_key` names the blind-index key the indexes were made with."""
     for index in indexes:
         async with pool.acquire() as conn:
             await db.queries().suppress_address(
-                conn, email_index=index, index_key=index_key, reason=reason, provider=None
+                conn,
+                email_index=index,
+                index_key=index_key,
+                reason=reason,
+                provider=None,
+                events=events,
             )
     counts = {"addresses": len(indexes)}
     params = {"reason": reason, "email_indexes": [i.hex() for i in indexes]}
@@ -116,11 +129,25 @@ async def dead_letters(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
         return [dict(r) async for r in db.queries().dead_letters(conn, limit=limit)]
 
 
+async def dead_events(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
+    """Outbound events the worker gave up on (or that the receiver refused with 410)."""
+    async with pool.acquire() as conn:
+        return [dict(r) async for r in db.queries().dead_hooks(conn, limit=limit)]
+
+
 async def replay_dead_letters(pool: asyncpg.Pool, actor: str, outbox_id: int | None) -> int:
     """Put one (or, with None, every) dead-lettered mail back on the queue; how many."""
     async with pool.acquire() as conn:
         n = await db.queries().replay_dead_letters(conn, outbox_id=outbox_id)
     await record(pool, actor, "dead-letters-replay", {"id": outbox_id}, {"replayed": n})
+    return n
+
+
+async def replay_dead_events(pool: asyncpg.Pool, actor: str, event_id: int | None) -> int:
+    """Send one (or, with None, every) dead-lettered outbound event again, same webhook-id."""
+    async with pool.acquire() as conn:
+        n = await db.queries().replay_dead_hooks(conn, event_id=event_id)
+    await record(pool, actor, "dead-events-replay", {"id": event_id}, {"replayed": n})
     return n
 
 

@@ -2,3 +2,4 @@
 
 MAIL_QUEUE = "mail"
 EVENTS_QUEUE = "events"
+HOOKS_QUEUE = "hooks"

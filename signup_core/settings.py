@@ -185,6 +185,17 @@ class Settings:
     consent_key: Secret | None = None
     retain_closed: int = 30 * 86400
     retain_dead_letters: int = 30 * 86400
+    # Outbound events (Standard Webhooks): off unless a URL is set.
+    events_url: str | None = None
+    events_secret: Secret | None = None
+    events_min_backoff_ms: int = 5_000
+    events_max_backoff_ms: int = 120_000
+    events_max_retries: int = 20
+    events_timeout: float = 10.0
+
+    @property
+    def events_enabled(self) -> bool:
+        return self.events_url is not None
 
     @property
     def default_list(self) -> str:
@@ -597,5 +608,17 @@ _VARIABLES.update(
         "SIGNUP_CONSENT_KEY": ("consent_key", _key, False),
         "SIGNUP_RETAIN_CLOSED": ("retain_closed", _duration, False),
         "SIGNUP_RETAIN_DEAD_LETTERS": ("retain_dead_letters", _duration, False),
+        "SIGNUP_EVENTS_URL": ("events_url", _url("http", "https"), False),
+        "SIGNUP_EVENTS_SECRET": ("events_secret", _svix_secret, False),
+        "SIGNUP_EVENTS_MIN_BACKOFF_MS": ("events_min_backoff_ms", _positive(_int), False),
+        "SIGNUP_EVENTS_MAX_BACKOFF_MS": ("events_max_backoff_ms", _positive(_int), False),
+        "SIGNUP_EVENTS_MAX_RETRIES": ("events_max_retries", _int, False),
+        "SIGNUP_EVENTS_TIMEOUT": ("events_timeout", _positive(float), False),
     }
 )
+
+
+def check_events(settings: Settings) -> None:
+    """What outbound events cannot work without; called where the worker starts."""
+    if settings.events_url and settings.events_secret is None:
+        raise ConfigError("SIGNUP_EVENTS_SECRET is required with SIGNUP_EVENTS_URL")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from signup_core import db, keycheck
 from signup_core.sealing import UnknownKeyId
-from signup_core.settings import ConfigError, Settings, load_settings
+from signup_core.settings import ConfigError, Settings, check_events, load_settings
 
 # Dramatiq's idle consumer backs off up to this many ms between polls; its default of 1000 ms
 # would add up to a second to every mail sent after a quiet spell.
@@ -31,6 +31,7 @@ def main() -> None:
         return
     try:
         settings = load_settings()
+        check_events(settings)
     except ConfigError as e:
         sys.exit(f"signup-worker: configuration error: {e}")
     try:

@@ -86,6 +86,7 @@ async def deliver(res: Opened, outbox_id: int) -> str:
                     subscription_id=job["subscription_id"],
                     reason="refused",
                     provider=s.mail_transport,
+                    events=s.events_enabled,
                 )
             log.warning("mail refused for good", extra={"outbox_id": outbox_id, "failure": str(e)})
             metrics.mail(job["kind"], "failed")

@@ -43,6 +43,26 @@ RELAY_RELEASED = Counter(
 )
 
 
+HOOK_TYPES = frozenset(
+    {
+        "subscriber.confirmed",
+        "subscriber.unsubscribed",
+        "subscriber.suppressed",
+        "subscriber.erased",
+    }
+)
+HOOKS = Counter(
+    "signup_outbound_events_total",
+    "Outbound events to SIGNUP_EVENTS_URL by type and result: sent, retried (the receiver did "
+    "not take it; a retry follows), gone (410: dead-lettered), gave_up (retries exhausted).",
+    ["type", "result"],
+)
+
+
+def hook(event_type: str, result: str) -> None:
+    HOOKS.labels(event_type if event_type in HOOK_TYPES else "other", result).inc()
+
+
 def mail(kind: str, result: str) -> None:
     MAILS.labels(kind if kind in MAIL_KINDS else "unknown", result).inc()
 

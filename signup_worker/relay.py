@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signup_core import db, tracing
-from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
+from signup_core.queue import EVENTS_QUEUE, HOOKS_QUEUE, MAIL_QUEUE
 from signup_worker import broker_keys, metrics
 from signup_worker.resources import Opened
 
@@ -38,6 +38,9 @@ class Channel:
     record: str  # named query: store each claimed row's message id
     relayed: str  # named query: rows relayed before a cutoff and still not done
     release: str  # named query: give rows whose message is lost back to the claim
+    min_backoff: str = "mail_min_backoff_ms"  # Settings fields: the retry backoff
+    max_backoff: str = "mail_max_backoff_ms"
+    switch: str | None = None  # a Settings property that must be true for the channel to run
 
 
 CHANNELS = (
@@ -57,7 +60,22 @@ CHANNELS = (
         "relayed_events_unapplied",
         "release_events",
     ),
+    Channel(
+        HOOKS_QUEUE,
+        "deliver_event",
+        "claim_unrelayed_hooks",
+        "record_hook_messages",
+        "relayed_hooks_unsent",
+        "release_hooks",
+        "events_min_backoff_ms",
+        "events_max_backoff_ms",
+        "events_enabled",
+    ),
 )
+
+
+def _channels(res: Opened) -> list[Channel]:
+    return [c for c in CHANNELS if c.switch is None or getattr(res.settings, c.switch)]
 
 
 async def run(res: Opened, stop: asyncio.Event) -> None:
@@ -66,10 +84,10 @@ async def run(res: Opened, stop: asyncio.Event) -> None:
         try:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + res.settings.relay_check_after / 2
-                for channel in CHANNELS:
+                for channel in _channels(res):
                     await release_lost(res, channel)
             busy = False
-            for channel in CHANNELS:
+            for channel in _channels(res):
                 busy |= await relay(res, channel) >= BATCH
             if not busy:
                 await _sleep_unless(stop, res.settings.relay_interval)
@@ -132,8 +150,8 @@ async def _send(
     messages = [
         actor.message_with_options(
             args=(chunk,),
-            min_backoff=s.mail_min_backoff_ms,
-            max_backoff=s.mail_max_backoff_ms,
+            min_backoff=getattr(s, channel.min_backoff),
+            max_backoff=getattr(s, channel.max_backoff),
             **extra(chunk),
         )
         for chunk in chunks

@@ -193,7 +193,8 @@ async def _encoded(lines: Any) -> Any:
 @needs("signup:erase")
 async def erase(request: Request, who: Principal) -> Response:
     indexes = await _indexes(request, await _body(request))
-    totals = await operations.erase(request.app.state.pool, who.subject, indexes)
+    state = request.app.state
+    totals = await operations.erase(state.pool, who.subject, indexes, state.settings.events_enabled)
     return _json({"addresses": len(indexes), **totals})
 
 
@@ -205,7 +206,14 @@ async def suppress(request: Request, who: Principal) -> Response:
         raise Problem(400, "reason must be a short string.", slug="invalid-field")
     indexes = await _indexes(request, body)
     key_id = index_keys(request.app.state.settings).current_id
-    await operations.suppress(request.app.state.pool, who.subject, indexes, reason, key_id)
+    await operations.suppress(
+        request.app.state.pool,
+        who.subject,
+        indexes,
+        reason,
+        key_id,
+        request.app.state.settings.events_enabled,
+    )
     return _json({"addresses": len(indexes), "email_indexes": [i.hex() for i in indexes]})
 
 

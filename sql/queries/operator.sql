@@ -6,10 +6,17 @@ WHERE s.email_index = :email_index
 ORDER BY o.id
 FOR UPDATE OF o;
 
--- name: erase_address(email_index)^
--- Deletes every subscription, token, outbox row and provider event of an address; counts each.
+-- name: erase_address(email_index, events)^
+-- Deletes every subscription, token, outbox row, provider event and undelivered outbound event of an address (with events, announcing the erasure); counts each.
 WITH subs AS (
-    SELECT id FROM subscriptions WHERE email_index = :email_index FOR UPDATE
+    SELECT id, email_sealed, seal_key_id FROM subscriptions WHERE email_index = :email_index
+    FOR UPDATE
+), forgotten AS (
+    DELETE FROM outbound_events WHERE email_index = :email_index RETURNING 1
+), announced AS (
+    INSERT INTO outbound_events (type, email_index, email_sealed, seal_key_id)
+    SELECT 'subscriber.erased', :email_index, email_sealed, seal_key_id FROM subs
+    WHERE :events ORDER BY id LIMIT 1
 ), tokens AS (
     DELETE FROM confirmation_tokens WHERE subscription_id IN (SELECT id FROM subs) RETURNING 1
 ), mails AS (

@@ -44,6 +44,8 @@ WITH upserted AS (
                                     ELSE s.consent_wording_hash END,
         consent_actor = CASE WHEN s.status IN ('pending', 'unsubscribed')
                              THEN NULL ELSE s.consent_actor END,
+        minimised_at = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                            THEN NULL ELSE s.minimised_at END,
         last_mailed_at = CASE
             WHEN s.status = 'suppressed' THEN s.last_mailed_at
             WHEN s.status = 'confirmed' AND :reveal_existing THEN s.last_mailed_at
