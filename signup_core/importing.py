@@ -57,10 +57,12 @@ class Report:
     dry_run: bool = False
     refused: bool = False  # invalid rows and no --skip-invalid: nothing was imported
     problems: list[dict[str, Any]] = field(default_factory=list)
+    # When the first paced confirmation is due; later batches continue from it.
+    paced_from: datetime.datetime | None = None
 
     def counts(self) -> dict[str, Any]:
         """What the audit row keeps: counts and the batch id, never a line's content."""
-        return {k: v for k, v in asdict(self).items() if k != "problems"}
+        return {k: v for k, v in asdict(self).items() if k not in ("problems", "paced_from")}
 
 
 def first_pass(
@@ -164,33 +166,45 @@ async def _second_pass(
     now: datetime.datetime,
     report: Report,
 ) -> None:
+    # A confirmed import prepares the next batch (sealing, hashing) while PostgreSQL inserts
+    # the one before; paced confirmations need each batch's count before the next is timed.
+    overlap = options.confirmed
+    in_flight: asyncio.Task | None = None
     batch: list[rows.Row] = []
-    for text in spool:
-        row = rows.unspooled(text)
-        if row.blocked:
-            report.blocklisted += 1
-            continue
-        batch.append(row)
-        if len(batch) == BATCH:
-            await _insert(pool, settings, batch, options, actor, now, report)
+    try:
+        for text in spool:
+            row = rows.unspooled(text)
+            if row.blocked:
+                report.blocklisted += 1
+                continue
+            batch.append(row)
+            if len(batch) < BATCH:
+                continue
+            arrays = _arrays(settings, batch, now)
+            if in_flight is not None:
+                await in_flight
+            in_flight = asyncio.create_task(
+                _insert(pool, settings, arrays, len(batch), options, actor, now, report)
+            )
+            if not overlap:
+                await in_flight
+                in_flight = None
             batch = []
-    if batch:
-        await _insert(pool, settings, batch, options, actor, now, report)
+        if in_flight is not None:
+            await in_flight
+            in_flight = None
+        if batch:
+            arrays = _arrays(settings, batch, now)
+            await _insert(pool, settings, arrays, len(batch), options, actor, now, report)
+    finally:
+        if in_flight is not None and not in_flight.done():
+            in_flight.cancel()
 
 
-async def _insert(
-    pool: asyncpg.Pool,
-    settings: Settings,
-    batch: list[rows.Row],
-    options: Options,
-    actor: str,
-    now: datetime.datetime,
-    report: Report,
-) -> None:
+def _arrays(settings: Settings, batch: list[rows.Row], now: datetime.datetime) -> dict:
     keys, seal = index_keys(settings), settings.seal_keys
-    _, ip_key_id = consent.ip_key(settings)
     stated = {s: consent.stated_hash(s) for s in {r.source for r in batch if r.source}}
-    arrays = {
+    return {
         "list_names": [r.list_name for r in batch],
         "email_indexes": [keys.index(r.address) for r in batch],
         "emails_sealed": [seal.seal(r.address, sealing.EMAIL) for r in batch],
@@ -202,6 +216,20 @@ async def _insert(
             consent.hash_ip(settings, r.consent_ip)[0] if r.consent_ip else None for r in batch
         ],
     }
+
+
+async def _insert(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    arrays: dict,
+    size: int,
+    options: Options,
+    actor: str,
+    now: datetime.datetime,
+    report: Report,
+) -> None:
+    keys, seal = index_keys(settings), settings.seal_keys
+    _, ip_key_id = consent.ip_key(settings)
     async with pool.acquire() as conn:
         tr = conn.transaction()
         await tr.start()
@@ -216,7 +244,7 @@ async def _insert(
                 batch_id=report.batch_id,
                 actor=actor,
                 confirmed=options.confirmed,
-                start=now,
+                start=report.paced_from or now,
                 first=report.queued,
                 spacing=60.0 / options.rate,
             )
@@ -231,4 +259,6 @@ async def _insert(
     report.suppressed += got["suppressed"]
     report.resumed += got["resumed"]
     report.queued += got["queued"]
-    report.existing += len(batch) - got["imported"] - got["suppressed"] - got["resumed"]
+    if got["queued"] and report.paced_from is None:
+        report.paced_from = got["paced_from"]
+    report.existing += size - got["imported"] - got["suppressed"] - got["resumed"]

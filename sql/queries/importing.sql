@@ -35,11 +35,14 @@ WITH input AS (
 ), queued AS (
     -- One confirmation per new address, each `spacing` seconds after the one before.
     INSERT INTO outbox (subscription_id, kind, not_before)
+    -- Paced from the first batch's own time, never from the past: a mail due before it was
+    -- queued would go at once, closer to the one before than the rate allows.
     SELECT id, 'confirmation',
-           CAST(:start AS timestamptz)
+           greatest(CAST(:start AS timestamptz), now())
            + make_interval(secs => (:first + row_number() OVER (ORDER BY id) - 1) * :spacing)
     FROM added WHERE NOT :confirmed
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM added) AS imported, (SELECT count(*) FROM blocked) AS suppressed,
-       (SELECT count(*) FROM earlier) AS resumed, (SELECT count(*) FROM queued) AS queued;
+       (SELECT count(*) FROM earlier) AS resumed, (SELECT count(*) FROM queued) AS queued,
+       greatest(CAST(:start AS timestamptz), now()) AS paced_from;
