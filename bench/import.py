@@ -88,7 +88,13 @@ def main() -> None:
     finally:
         pg.stop()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
-    document = {"bench": "import", "cpus": os.cpu_count(), "results": results}
+    # The machine's load says how far the figures are from an idle machine's.
+    document = {
+        "bench": "import",
+        "cpus": os.cpu_count(),
+        "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
+        "results": results,
+    }
     out = RESULTS / f"import-{stamp}.json"
     out.write_text(json.dumps(document, indent=2) + "\n")
     print(out)

@@ -12,6 +12,7 @@ killed half-way is finished by running it again.
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime
 import hashlib
 import tempfile
@@ -71,6 +72,22 @@ def first_pass(
     """Read and check every row, spool the good ones; sets the batch id from the input."""
     digest = hashlib.sha256()
     text = _HashingText(source, digest)
+    try:
+        _check_all(text, spool, options, rules, report)
+    except UnicodeDecodeError:
+        raise rows.ImportFormatError(f"line {text.lines} is not UTF-8 text") from None
+    except csv.Error as e:
+        raise rows.ImportFormatError(f"line {text.lines} is not CSV: {e}") from None
+    for chunk in iter(lambda: source.read(1 << 16), b""):  # whatever a reader left unread
+        digest.update(chunk)
+    settings = (options.confirmed, options.columns, options.list_name, options.source)
+    digest.update(repr(settings).encode())
+    report.batch_id = str(uuid.UUID(bytes=digest.digest()[:16]))
+
+
+def _check_all(
+    text: _HashingText, spool: Any, options: Options, rules: rows.Rules, report: Report
+) -> None:
     for line, fields in rows.records(text, options.fmt, options.columns):
         report.rows += 1
         checked = rows.check(line, fields, rules)
@@ -80,11 +97,6 @@ def first_pass(
                 report.problems.append({"line": checked.line, "reason": checked.reason})
             continue
         spool.write(rows.spooled(checked))
-    for chunk in iter(lambda: source.read(1 << 16), b""):  # whatever a reader left unread
-        digest.update(chunk)
-    settings = (options.confirmed, options.columns, options.list_name, options.source)
-    digest.update(repr(settings).encode())
-    report.batch_id = str(uuid.UUID(bytes=digest.digest()[:16]))
 
 
 class _HashingText:
@@ -92,6 +104,7 @@ class _HashingText:
 
     def __init__(self, raw: BinaryIO, digest: Any) -> None:
         self._raw, self._digest = raw, digest
+        self.lines = 0
 
     def __iter__(self) -> _HashingText:
         return self
@@ -101,6 +114,7 @@ class _HashingText:
         if not line:
             raise StopIteration
         self._digest.update(line)
+        self.lines += 1
         return line.decode("utf-8-sig" if line.startswith(b"\xef\xbb\xbf") else "utf-8")
 
 

@@ -119,6 +119,14 @@ async def test_evidence_is_required_per_row_with_confirmed(db, env, tmp_path):
     other = signupctl(env, "import", str(path), "--confirmed", "--list", "nope", "--source", "x")
     assert other.returncode == 1 and "unknown list 'nope'" in other.stderr
     assert signupctl(env, "import", str(path)).returncode == 2  # a mode is required
+    # A file that is not text, or has no address column, is refused as a whole
+    path.write_bytes(b"email,name\nok@example.org,A\n\xff\xfe@example.org,B\n")
+    binary = signupctl(env, "import", str(path), "--confirm-by-mail")
+    assert binary.returncode == 1 and "line 3 is not UTF-8 text" in binary.stderr
+    path.write_text("who,when\nx,y\n")
+    headless = signupctl(env, "import", str(path), "--confirm-by-mail")
+    assert headless.returncode == 1 and "no address column" in headless.stderr
+    assert "Traceback" not in binary.stderr + headless.stderr
 
 
 async def test_existing_suppressed_and_blocklisted_are_left_and_counted(db, env, tmp_path):
