@@ -182,37 +182,42 @@ async def _second_pass(
 ) -> None:
     # A confirmed import prepares the next batch (sealing, hashing) while PostgreSQL inserts
     # the one before; paced confirmations need each batch's count before the next is timed.
+    # Batches are read and prepared in a thread: the admin API runs this on the loop that
+    # also serves signups.
     overlap = options.confirmed
     in_flight: asyncio.Task | None = None
-    batch: list[rows.Row] = []
     try:
-        for text in spool:
-            row = rows.unspooled(text)
-            if row.blocked:
-                report.blocklisted += 1
-                continue
-            batch.append(row)
-            if len(batch) < BATCH:
-                continue
-            arrays = _arrays(settings, batch, now)
+        while True:
+            arrays, size, blocked = await asyncio.to_thread(_next_batch, spool, settings, now)
+            report.blocklisted += blocked
+            if in_flight is not None and (not overlap or not size):
+                await in_flight
+                in_flight = None
+            if not size:
+                break
             if in_flight is not None:
                 await in_flight
             in_flight = asyncio.create_task(
-                _insert(pool, settings, arrays, len(batch), options, actor, now, report)
+                _insert(pool, settings, arrays, size, options, actor, now, report)
             )
-            if not overlap:
-                await in_flight
-                in_flight = None
-            batch = []
-        if in_flight is not None:
-            await in_flight
-            in_flight = None
-        if batch:
-            arrays = _arrays(settings, batch, now)
-            await _insert(pool, settings, arrays, len(batch), options, actor, now, report)
     finally:
         if in_flight is not None and not in_flight.done():
             in_flight.cancel()
+
+
+def _next_batch(spool: Any, settings: Settings, now: datetime.datetime) -> tuple[dict, int, int]:
+    """The next batch's arrays, its size (0 at the end) and the blocklisted rows passed over."""
+    batch: list[rows.Row] = []
+    blocked = 0
+    for text in spool:
+        row = rows.unspooled(text)
+        if row.blocked:
+            blocked += 1
+            continue
+        batch.append(row)
+        if len(batch) == BATCH:
+            break
+    return (_arrays(settings, batch, now) if batch else {}), len(batch), blocked
 
 
 def _arrays(settings: Settings, batch: list[rows.Row], now: datetime.datetime) -> dict:
