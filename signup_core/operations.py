@@ -124,6 +124,15 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+async def known_list(pool: asyncpg.Pool, settings: Settings, list_name: str) -> bool:
+    """A list that is configured, or that still holds subscriptions (since taken out of
+    SIGNUP_LISTS): anything else is a typo worth saying so."""
+    if list_name in settings.lists:
+        return True
+    async with pool.acquire() as conn:
+        return bool(await db.queries().list_has_rows(conn, list_name=list_name))
+
+
 async def dead_letters(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
     async with pool.acquire() as conn:
         return [dict(r) async for r in db.queries().dead_letters(conn, limit=limit)]

@@ -59,6 +59,12 @@ HOOKS = Counter(
 )
 
 
+# Every series at zero from the start: the alert's ratio needs them before the first event.
+for _type in HOOK_TYPES:
+    for _result in ("sent", "retried", "gone", "gave_up"):
+        HOOKS.labels(_type, _result)
+
+
 def hook(event_type: str, result: str) -> None:
     HOOKS.labels(event_type if event_type in HOOK_TYPES else "other", result).inc()
 

@@ -46,15 +46,16 @@ async def export(
     The file holds personal data: keep it no longer than you need it.
     """
     settings = context().settings
-    if list_name is not None and list_name not in settings.lists:
-        raise click.BadParameter(
-            f"no list {list_name!r} (SIGNUP_LISTS: {', '.join(settings.lists)})",
-            param_hint="--list",
-        )
     out = output or sys.stdout
     show = sys.stderr.isatty()
     pool = await open_pool(settings)
     try:
+        if list_name is not None and not await operations.known_list(pool, settings, list_name):
+            raise click.BadParameter(
+                f"no list {list_name!r}: not in SIGNUP_LISTS ({', '.join(settings.lists)}) "
+                "and no subscription on it",
+                param_hint="--list",
+            )
         async with pool.acquire() as conn:
             n = await exporting.export(
                 conn,

@@ -155,7 +155,9 @@ async def export(request: Request, who: Principal) -> Response:
     if fmt not in ("csv", "jsonl"):
         raise Problem(400, "format must be csv or jsonl.", slug="invalid-field")
     list_name = request.query_params.get("list")
-    if list_name is not None and list_name not in state.settings.lists:
+    if list_name is not None and not await operations.known_list(
+        state.pool, state.settings, list_name
+    ):
         raise Problem(400, f"There is no list {list_name!r}.", slug="invalid-field")
     lines = operations.export_lines(
         state.pool,

@@ -137,3 +137,7 @@ FROM audit_log
 WHERE CAST(:since AS timestamptz) IS NULL OR at >= :since
 ORDER BY at DESC, id DESC
 LIMIT :limit;
+
+-- name: list_has_rows(list_name)$
+-- Whether any subscription is on a list (one that is no longer configured may still hold rows).
+SELECT EXISTS (SELECT 1 FROM subscriptions WHERE list_name = :list_name);
