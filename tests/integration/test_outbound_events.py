@@ -5,6 +5,7 @@ worker: each kind of event, retries with the same webhook-id, a receiver down fo
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 import time
@@ -154,6 +155,30 @@ async def test_each_event_arrives_signed_once_with_its_data(db, receiver, events
     # And a delivered event keeps no address (the erased one, the last left, has none)
     rows = await db.fetch("SELECT email_sealed, sent_at FROM outbound_events")
     assert [(r["email_sealed"], r["sent_at"] is not None) for r in rows] == [(None, True)]
+
+
+async def test_a_one_click_unsubscribe_is_announced(db, receiver, events_worker):
+    from signup_core import unsubscribe_links
+    from signup_core.settings import load_settings
+    from tests.support import app_client
+
+    env = events_worker.events_env
+    email = f"un-{uuid.uuid4().hex[:8]}@example.com"
+    await _confirm(db, env, email)
+    await eventually(lambda: len(receiver.received) == 1, timeout=20)
+    unsubscribe_id = await db.fetchval(
+        "SELECT unsubscribe_id FROM subscriptions WHERE email_index = $1", index(email)
+    )
+    link = unsubscribe_links.url(load_settings(env), unsubscribe_id)
+    async with app_client(env) as client:
+        answer = await client.post(link, data={"List-Unsubscribe": "One-Click"})
+        assert answer.status_code == 200
+        await client.post(link, data={"List-Unsubscribe": "One-Click"})  # twice: one event
+    await eventually(lambda: len(receiver.received) == 2, timeout=20)
+    await asyncio.sleep(1)
+    [event] = receiver.received[1:]
+    assert event["type"] == "subscriber.unsubscribed"
+    assert event["data"] == {"email": email, "list": "newsletter"}
 
 
 async def test_a_receiver_down_for_a_minute_loses_nothing(db, receiver, patient_worker):
