@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import click
 
-from signupctl import addresses, blindindex, data, doctor, keys, mail, maintenance, tokens
+from signupctl import (
+    addresses,
+    blindindex,
+    data,
+    doctor,
+    importer,
+    keys,
+    lookup,
+    mail,
+    maintenance,
+    tokens,
+)
 from signupctl.common import Context
 
 
@@ -37,7 +48,18 @@ def cli(ctx: click.Context, actor: str | None) -> None:
     ctx.obj.setdefault("context", Context(actor=actor, clock=ctx.obj.get("clock")))
 
 
-for module in (doctor, maintenance, data, addresses, keys, blindindex, mail, tokens):
+for module in (
+    doctor,
+    maintenance,
+    data,
+    importer,
+    lookup,
+    addresses,
+    keys,
+    blindindex,
+    mail,
+    tokens,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 

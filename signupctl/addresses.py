@@ -44,7 +44,7 @@ async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
     pool = await open_pool(settings)
     try:
         indexes = await refiled(pool, settings, given)
-        totals = await operations.erase(pool, context().who, indexes)
+        totals = await operations.erase(pool, context().who, indexes, settings.events_enabled)
     finally:
         await pool.close()
     say(f"erased {len(indexes)} address(es): " + ", ".join(f"{v} {k}" for k, v in totals.items()))
@@ -63,7 +63,9 @@ async def suppress(addresses: tuple[str, ...], source: TextIO | None, reason: st
     try:
         indexes = await refiled(pool, settings, given)
         key_id = index_keys(settings).current_id
-        await operations.suppress(pool, context().who, indexes, reason, key_id)
+        await operations.suppress(
+            pool, context().who, indexes, reason, key_id, settings.events_enabled
+        )
     finally:
         await pool.close()
     say(f"suppressed {len(indexes)} address(es)")

@@ -38,7 +38,10 @@ async def purge(dry_run: bool, batch: int | None) -> None:
 
     Unconfirmed subscriptions (SIGNUP_RETAIN_PENDING), spent or expired confirmation tokens
     (SIGNUP_RETAIN_TOKENS), sent outbox rows (SIGNUP_RETAIN_OUTBOX) and applied provider events
-    (SIGNUP_RETAIN_EVENTS), in short batches. The worker does the same every
+    (SIGNUP_RETAIN_EVENTS); unsubscribed and suppressed subscriptions are stripped of address
+    and name (SIGNUP_RETAIN_CLOSED; "closed"), dead-lettered mails (SIGNUP_RETAIN_DEAD_LETTERS),
+    delivered and dead-lettered outbound events ("outbound_sent", "outbound_dead") are
+    deleted; in short batches. The worker does the same every
     SIGNUP_PURGE_INTERVAL; this is for doing it now.
     """
     ctx = context()
