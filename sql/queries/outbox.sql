@@ -51,6 +51,16 @@ FOR UPDATE OF o;
 -- Records that the mail for an outbox row was handed to the mail server.
 UPDATE outbox SET sent_at = now() WHERE id = :outbox_id;
 
+-- name: mark_sent_after_outage(outbox_id, token_hash, subscription_id, ttl_seconds)!
+-- Records a mail handed over whose sent mark died with its connection; nothing if that mark committed.
+WITH sent AS (
+    UPDATE outbox SET sent_at = now() WHERE id = :outbox_id AND sent_at IS NULL RETURNING id
+)
+INSERT INTO confirmation_tokens (token_hash, subscription_id, expires_at)
+SELECT :token_hash, :subscription_id, now() + make_interval(secs => :ttl_seconds)
+FROM sent WHERE :token_hash::bytea IS NOT NULL
+ON CONFLICT (token_hash) DO NOTHING;
+
 -- name: mark_outbox_failed(outbox_id, failure)!
 -- Records that an outbox row will never be sent, and why.
 UPDATE outbox SET failed_at = now(), failure = :failure

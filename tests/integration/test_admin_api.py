@@ -78,6 +78,17 @@ def _tokens(clock: FixedClock) -> dict[str, str]:
         "RS256 token under the EC key's kid": a.sign(RS, alg="RS256", kid="es-1"),
         "no sub": a.sign(ES, sub=None),
         "missing scope": a.sign(ES, scope="signup:read signup:export"),
+        "sub with a lone surrogate": a.sign_raw(ES, sub='"ops\\ud800"'),
+        "sub with a control character": a.sign_raw(ES, sub='"ops\\u0000"'),
+        "exp 1e400": a.sign_raw(ES, exp="1e400"),
+        "exp NaN": a.sign_raw(ES, exp="NaN"),
+        "exp Infinity": a.sign_raw(ES, exp="Infinity"),
+        "exp not whole seconds": a.sign_raw(ES, exp=f"{a.NOW.timestamp() + 600.5}"),
+        "exp beyond the year 9999": a.sign_raw(ES, exp=str(10**30)),
+        "nbf NaN": a.sign_raw(ES, nbf="NaN"),
+        "nbf -Infinity": a.sign_raw(ES, nbf="-Infinity"),
+        "iat NaN": a.sign_raw(ES, iat="NaN"),
+        "iat 1.5": a.sign_raw(ES, iat="1.5"),
     }
 
 
