@@ -84,6 +84,12 @@ UNSIGNED = [
     ("/webhooks/brevo", b"{}", {**JSON, "authorization": b"Bearer \xe9\xe9"}),
     ("/webhooks/brevo", b"{}", {**JSON, "authorization": "Bearer"}),
     ("/webhooks/brevo", DEEP, {**JSON, "authorization": f"Bearer {p.BREVO_SECRET}"}),
+    ("/webhooks/mailgun", b"event=\xff&timestamp=1", FORM),  # Mailgun's legacy form webhooks
+    ("/webhooks/mailgun", b"timestamp=%ff&token=t&signature=s", FORM),
+    ("/webhooks/mailgun", b"&".join(b"f%d=1" % i for i in range(300)), FORM),
+    ("/webhooks/mailgun", b"timestamp=1&token=t", FORM),
+    ("/webhooks/mailgun", b"no parts", {"content-type": "multipart/form-data; boundary=b"}),
+    ("/webhooks/mailgun", b"x", {"content-type": b"multipart/form-data; boundary=\xe9"}),
     ("/unsubscribe", signed_link(2**64), FORM),  # no bigint row number
     ("/unsubscribe", signed_link(-(2**70)), FORM),
     ("/unsubscribe", signed_link([1]), FORM),
