@@ -22,7 +22,7 @@ from signup_core.clock import FixedClock
 from signup_core.settings import load_settings
 from tests import admin_support as a
 from tests.privacy_support import privacy
-from tests.support import BLIND_INDEX_KEY, inspect, store_signup
+from tests.support import BLIND_INDEX_KEY, inspect, store_unmailed
 
 ES = a.ec_key("es-1")
 RS = a.rsa_key("rs-1")
@@ -98,7 +98,7 @@ REFUSALS = list(_tokens(FixedClock(a.NOW)))
 @pytest.mark.parametrize("case", REFUSALS)
 async def test_a_refused_token_gets_401_or_403_and_writes_nothing(admin, db, clock, idp, case):
     email = f"keep-{uuid.uuid4().hex[:8]}@example.com"
-    await store_signup(db, email)
+    await store_unmailed(db, email)
     if case == "HS256 after the grace date":
         clock.at = a.NOW + datetime.timedelta(days=60)
     token = _tokens(clock)[case]
@@ -118,7 +118,7 @@ async def test_a_refused_token_gets_401_or_403_and_writes_nothing(admin, db, clo
 @pytest.mark.parametrize("key", [ES, RS], ids=["ES256", "RS256"])
 async def test_valid_tokens_pass_and_the_subject_is_the_audit_actor(admin, db, key):
     email = f"gone-{uuid.uuid4().hex[:8]}@example.com"
-    await store_signup(db, email)
+    await store_unmailed(db, email)
     token = a.sign(key, sub=f"robot-{key.get('alg')}")
     answer = await admin.post(
         "/admin/v1/erasures", json={"address": email}, headers=a.bearer(token)
@@ -208,7 +208,7 @@ async def test_scopes_per_route_and_admin_holds_them_all(admin, db):
 
 async def test_suppress_unsuppress_dead_letters_and_audit_over_the_api(admin, db):
     email = f"s-{uuid.uuid4().hex[:8]}@example.com"
-    await store_signup(db, email)
+    await store_unmailed(db, email)
     headers = a.bearer(a.sign(ES, sub="dpo"))
     done = await admin.post(
         "/admin/v1/suppressions", json={"addresses": [email], "reason": "asked"}, headers=headers
