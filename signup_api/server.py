@@ -132,6 +132,7 @@ class GuardedHttp(HttpToolsProtocol):
         # until it closes (asyncio then closes the transport) or the linger time is up.
         self._lingering = True
         self.transport.write_eof()
+        self._disarm()  # the header deadline, if armed: the linger time replaces it
         self._deadline = self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
