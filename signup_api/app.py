@@ -74,6 +74,16 @@ async def _schema_behind(request: Request, exc: Exception) -> Response:
     return problem_response(unavailable("The database"))
 
 
+async def _database_down(request: Request, exc: Exception) -> Response:
+    # The surfaces map an outage themselves; this is the net under every other path, so that
+    # no form of a lost connection reaches a visitor as a 500.
+    log.warning("database unavailable", extra={"error": type(exc).__name__})
+    problem = unavailable("The database")
+    if pages.wants_html(request):
+        return pages.error_page(request, 503, {"Retry-After": str(problem.retry_after)})
+    return problem_response(problem)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", extra={"error": type(exc).__name__})
     if pages.wants_html(request):
@@ -134,6 +144,7 @@ def create_app(settings: Settings) -> Starlette:
             Problem: _problem,
             HTTPException: _http_error,
             **{error: _schema_behind for error in SCHEMA_BEHIND},
+            **{error: _database_down for error in db.UNAVAILABLE},
             Exception: _unexpected,
         },
         lifespan=lifespan,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from typing import Any
 
 import asyncpg
 from starlette.requests import Request
@@ -45,9 +46,33 @@ async def _redis(request: Request) -> None:
     await request.app.state.redis.ping()
 
 
+# Probes given up on, still cleaning up (kept referenced so the loop does not drop them).
+_ABANDONED: set[asyncio.Task] = set()
+
+
+def _forget(task: asyncio.Task) -> None:
+    _ABANDONED.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: its failure was already answered as "down"
+
+
+async def _within(coro: Any) -> Any:
+    """`coro`'s result, or TimeoutError after CHECK_TIMEOUT without waiting for its cleanup:
+    asyncio.wait_for waits for the cancelled call to unwind, and asyncpg, cancelling a query
+    on a server that hangs, waits on that server again (a probe took twice its timeout)."""
+    task = asyncio.ensure_future(coro)
+    done, _ = await asyncio.wait({task}, timeout=CHECK_TIMEOUT)
+    if not done:
+        task.cancel()
+        _ABANDONED.add(task)
+        task.add_done_callback(_forget)
+        raise TimeoutError
+    return task.result()
+
+
 async def _check(probe, request: Request) -> str:
     try:
-        await asyncio.wait_for(probe(request), CHECK_TIMEOUT)
+        await _within(probe(request))
     except Exception:  # any failure at all means "not ready"; the kind is not the probe's business
         return "down"
     return "up"
@@ -65,7 +90,7 @@ async def _schema(request: Request) -> str:
     if state.schema_current:
         return "current"
     try:
-        applied = await asyncio.wait_for(_applied(request), CHECK_TIMEOUT)
+        applied = await _within(_applied(request))
     except asyncpg.UndefinedTableError:  # not even the migrations table: never migrated
         return "behind"
     except Exception:

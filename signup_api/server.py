@@ -29,6 +29,13 @@ MAX_HEADER_BYTES = 16 * 1024
 HEADER_TIMEOUT = 10.0
 # Open connections plus running requests; beyond, uvicorn answers 503 at once.
 MAX_CONCURRENCY = 1000
+# After refusing a head, how long the rest of what the client sends is read and dropped before
+# the socket closes: closing with unread bytes makes TCP reset, which can destroy the answer.
+LINGER_SECONDS = 2.0
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a head over the cap."""
 
 
 class GuardedHttp(HttpToolsProtocol):
@@ -37,10 +44,13 @@ class GuardedHttp(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._in_head, self._head_bytes = True, 0
+        self._parsed_head, self._oversize, self._lingering = 0, False, False
         self._deadline: asyncio.TimerHandle | None = None
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # the answer has gone; what still arrives is dropped
         if self._in_head:
             self._head_bytes += len(data)
         super().data_received(data)
@@ -50,7 +60,31 @@ class GuardedHttp(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._parsed_head = 0
         self._arm()
+
+    # Counting what the parser has read as well: a whole oversized head can arrive, end and
+    # all, in the one read (a single write, or a pipelined request), where the count of raw
+    # bytes still unparsed after a read never sees it.
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
+
+    def _count_head(self, n: int) -> None:
+        self._parsed_head += n
+        if self._parsed_head > MAX_HEADER_BYTES:
+            self._oversize = True
+            raise _HeadTooLarge  # uvicorn turns a callback's error into send_400_response
+
+    def send_400_response(self, msg: str) -> None:
+        if self._oversize:
+            self._refuse(431, "The request's headers are too large.")
+        else:
+            super().send_400_response(msg)
 
     def on_headers_complete(self) -> None:
         self._disarm()
@@ -79,7 +113,7 @@ class GuardedHttp(HttpToolsProtocol):
         self._refuse(408, "The request's headers did not arrive in time.")
 
     def _refuse(self, status: int, detail: str) -> None:
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._lingering:
             return
         if self.cycle is not None and not self.cycle.response_complete:
             self.transport.close()  # an answer is being written: nothing can go in between
@@ -94,7 +128,12 @@ class GuardedHttp(HttpToolsProtocol):
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
         self.transport.write(head.encode() + body)
-        self.transport.close()
+        # Half-close: the client reads the answer, then EOF; what it still sends is dropped
+        # until it closes (asyncio then closes the transport) or the linger time is up.
+        self._lingering = True
+        self.transport.write_eof()
+        self._disarm()  # the header deadline, if armed: the linger time replaces it
+        self._deadline = self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
 def config(app: ASGIApp, settings: Settings) -> uvicorn.Config:

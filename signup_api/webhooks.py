@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.asyncio as redis
 from starlette.requests import Request
@@ -17,7 +18,7 @@ from signup_api.problems import Problem, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core import db, tracing
 from signup_core.addresses import InvalidAddress, normalise
-from signup_core.index_keys import index_keys, refile, rotating
+from signup_core.index_keys import IndexKeys, index_keys, refile, rotating
 from signup_core.providers import (
     Context,
     Event,
@@ -139,33 +140,63 @@ def _address(address: str) -> str:
         return address.strip()
 
 
+# An event may name thousands of recipients (an SES bounce lists every bounced one): stored in
+# batches of this many, each one short statement (one transaction in a rotation), so a request
+# never holds thousands of row locks at once, and a provider's retry after a failure part-way
+# stores only the batches still missing (each row is unique by its event id).
+STORE_BATCH = 500
+
+
 async def _store(request: Request, provider: str, events: list[Event]) -> list[int]:
     if not events:
         return []
     keys = index_keys(request.app.state.settings)
     addresses = [_address(e.address) for e in events]
     indexes = [keys.index(a) for a in addresses]
+    stored: list[int] = []
     try:
-        async with request.app.state.pool.acquire() as conn, rotating(conn, keys):
-            # Stored under the current key, so the address's rows must be filed there too
-            # (in one order for every request, so two batches never wait on each other).
-            for address in sorted(set(addresses)):
-                await refile(conn, keys, address)
-            rows = db.queries().insert_events(
-                conn,
-                providers=[provider] * len(events),
-                # One event per recipient: the provider's id plus (a prefix of) the blind index.
-                event_ids=[
-                    f"{e.event_id}:{i.hex()[:16]}" for e, i in zip(events, indexes, strict=True)
-                ],
-                kinds=[e.kind for e in events],
-                email_indexes=indexes,
-                occurred=[e.occurred_at for e in events],
-                details=[(e.detail or "")[:200] or None for e in events],
-                traceparent=tracing.traceparent(),
-                index_key=keys.current_id,
-            )
-            return [r["id"] async for r in rows]
+        async with request.app.state.pool.acquire() as conn:
+            for start in range(0, len(events), STORE_BATCH):
+                end = start + STORE_BATCH
+                stored += await _store_batch(
+                    conn,
+                    keys,
+                    provider,
+                    events[start:end],
+                    addresses[start:end],
+                    indexes[start:end],
+                )
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on webhook", extra={"error": type(e).__name__})
         raise unavailable("The database") from None
+    return stored
+
+
+async def _store_batch(
+    conn: Any,
+    keys: IndexKeys,
+    provider: str,
+    events: list[Event],
+    addresses: list[str],
+    indexes: list[bytes],
+) -> list[int]:
+    async with rotating(conn, keys):
+        # Stored under the current key, so the address's rows must be filed there too
+        # (in one order for every request, so two batches never wait on each other).
+        for address in sorted(set(addresses)):
+            await refile(conn, keys, address)
+        rows = db.queries().insert_events(
+            conn,
+            providers=[provider] * len(events),
+            # One event per recipient: the provider's id plus (a prefix of) the blind index.
+            event_ids=[
+                f"{e.event_id}:{i.hex()[:16]}" for e, i in zip(events, indexes, strict=True)
+            ],
+            kinds=[e.kind for e in events],
+            email_indexes=indexes,
+            occurred=[e.occurred_at for e in events],
+            details=[(e.detail or "")[:200] or None for e in events],
+            traceparent=tracing.traceparent(),
+            index_key=keys.current_id,
+        )
+        return [r["id"] async for r in rows]

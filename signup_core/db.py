@@ -25,20 +25,20 @@ def _folder_on_disk(package: str) -> Path:
 SQL_DIR = _folder_on_disk("signup_core.sql")
 
 # Errors that mean "the database is unreachable right now", as opposed to a bug in a query.
-UNAVAILABLE = (
+# Every form a lost or refused connection takes in asyncpg: a socket error (reset, refused:
+# OSError), a timeout, SQLSTATE class 08 (the connection is gone), class 57 (the server shuts
+# down or is starting: AdminShutdown, CrashShutdown, CannotConnectNow), too many connections,
+# a connection in a bad state (InterfaceError: closed, or another operation in progress) and
+# the client's own protocol errors (InternalClientError) that a connection cut mid-message
+# leaves behind. A standby that became read-only after a switchover is an outage as well.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-    # wt-datatier: what a PostgreSQL switchover shows besides. asyncpg's own InternalClientError
-    # when the server goes away mid-exchange (and TargetServerAttributeNotMatched, its kind,
-    # while no host of a multi-host DATABASE_URL is read-write yet), a crashed server, and a
-    # write refused by a server that is now a standby.
     asyncpg.InternalClientError,
-    asyncpg.CrashShutdownError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
     asyncpg.ReadOnlySQLTransactionError,
 )
 

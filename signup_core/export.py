@@ -1,5 +1,6 @@
 """Export of confirmed subscribers as CSV or JSON Lines, streamed row by row from a server-side
-cursor: memory stays flat whatever the list's size."""
+cursor: memory stays flat whatever the list's size. CSV cells a spreadsheet would run as a
+formula are written as text; JSON Lines stay exact."""
 
 from __future__ import annotations
 
@@ -81,9 +82,26 @@ async def lines(
             )
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): these first
+# characters, also behind leading whitespace, which spreadsheets skip before deciding.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(cell: str) -> str:
+    """`cell` as a spreadsheet will show it, never run it: a leading single quote, as OWASP
+    advises, before a cell that would start a formula. Other cells come out as they are."""
+    rest = cell.lstrip()
+    if cell.startswith(FORMULA_STARTS) or rest.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def _csv_line(row: tuple) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(["" if v is None else v for v in row])
+    # QUOTE_ALL, as OWASP also advises: a cell is one cell whatever separator it holds.
+    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(
+        ["" if c is None else as_text(str(c)) for c in row]
+    )
     return buffer.getvalue()
 
 

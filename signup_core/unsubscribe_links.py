@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, URLSafeSerializer
 
 from signup_core.settings import Settings
 
@@ -32,14 +32,16 @@ def sign(settings: Settings, unsubscribe_id: uuid.UUID) -> str:
 def verify(settings: Settings, token: str) -> LinkId | None:
     try:
         value = _serializer(settings).loads(token)
-    except BadSignature:
+    except BadData:  # a bad signature, or a signed payload that is not JSON
         return None
     if isinstance(value, str):
         try:
             return uuid.UUID(hex=value)
         except ValueError:
             return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    # A row number is a bigint: one that does not fit names no row (and would fail the query).
+    is_row = isinstance(value, int) and not isinstance(value, bool)
+    return value if is_row and 0 < value < 2**63 else None
 
 
 def url(settings: Settings, unsubscribe_id: uuid.UUID) -> str:

@@ -73,6 +73,18 @@ def sign(key: jwk.JWK, alg: str | None = None, kid: Any = "key", **claim_overrid
     return token.serialize()
 
 
+def sign_raw(key: jwk.JWK, **raw_claims: str) -> str:
+    """A token whose payload has some claims spliced in as raw JSON text: `1e400`, `NaN`,
+    `"\\ud800"`, which json.dumps would never write as such."""
+    payload = json.dumps({**claims(), **{k: f"@{k}@" for k in raw_claims}})
+    for name, raw in raw_claims.items():
+        payload = payload.replace(f'"@{name}@"', raw)
+    token = jwt.JWT(header={"alg": key.get("alg"), "typ": "JWT", "kid": key.get("kid")})
+    token.claims = payload
+    token.make_signed_token(key)
+    return token.serialize()
+
+
 def hs256(secret: bytes, kid: str | None = None, **claim_overrides: Any) -> str:
     key = jwk.JWK(kty="oct", k=base64.urlsafe_b64encode(secret).rstrip(b"=").decode())
     return sign(key, "HS256", kid=kid, **claim_overrides)

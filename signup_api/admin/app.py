@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from signup_api.admin import openapi, routes, subscribers
 from signup_api.admin.jwks import KeySource
 from signup_api.admin.tokens import Refused, Trusted, Verifier
-from signup_api.problems import Problem, problem_response
+from signup_api.problems import Problem, problem_response, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core import admin_keys, db, redis_client
 from signup_core.clock import Clock
@@ -76,6 +76,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem_response(Problem(exc.status_code, str(exc.detail), slug="http-error"))
 
 
+async def _database_down(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable on the admin API", extra={"error": type(exc).__name__})
+    return problem_response(unavailable("The database"))
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled admin error", extra={"error": type(exc).__name__})
     return problem_response(Problem(500, "Something went wrong on our side.", slug="internal"))
@@ -109,6 +114,7 @@ def create_admin_app(
             Refused: _refused,
             Problem: _problem,
             HTTPException: _http_error,
+            **{error: _database_down for error in db.UNAVAILABLE},
             Exception: _unexpected,
         },
         lifespan=lifespan,

@@ -133,7 +133,7 @@ class Verifier:
         now = self.clock.now().timestamp()
         exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
         if not _number(exp):
-            raise Refused(401, "The token has no expiry (exp).", "claims")
+            raise Refused(401, "The token has no expiry (exp) in whole seconds.", "claims")
         if now > exp + self.leeway:
             raise Refused(401, "The token has expired.", "expired")
         if nbf is not None and (not _number(nbf) or now + self.leeway < nbf):
@@ -149,6 +149,9 @@ class Verifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 200:
             raise Refused(401, "The token names no subject (sub).", "claims")
+        if not _text(subject):
+            # It becomes the audit trail's actor: a lone surrogate cannot be stored (or logged).
+            raise Refused(401, "The token's subject (sub) is not text.", "claims")
         return Principal(subject, _scopes(claims), alg)
 
 
@@ -199,8 +202,22 @@ def _scopes(claims: dict[str, Any]) -> frozenset[str]:
     return frozenset()
 
 
+# A time claim is whole seconds between 1970 and the year 9999: not a float (1e400 reads as
+# infinity, NaN compares false with everything, so neither would ever expire), not a bool.
+_LAST_SECOND = 253_402_300_799
+
+
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _LAST_SECOND
+
+
+def _text(value: str) -> bool:
+    """Encodable as UTF-8 and free of control characters."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return value.isprintable()
 
 
 def _shown(alg: Any) -> str:

@@ -24,7 +24,8 @@ from signup_core.providers import (
 from signup_core.providers.bounces import DEFERRED, HARD, SOFT, SUPPRESSED, classify
 
 SIMPLE = {
-    "spam": "complaint",
+    "spam": "complaint",  # "Marked as spam", in the transactional and marketing webhooks
+    "complaint": "complaint",
     "unsubscribed": "unsubscribe",
     "unsubscribe": "unsubscribe",  # the marketing webhooks' spelling
     "delivered": "delivered",

@@ -17,7 +17,7 @@ from signup_core.providers import (
     parse_time,
     text,
 )
-from signup_core.providers.bounces import BLOCKED, HARD, OTHER, SOFT, classify
+from signup_core.providers.bounces import BLOCKED, HARD, OTHER, SOFT, SUPPRESSED, classify
 
 # Postmark's bounce types, by what they say about the address.
 BOUNCE_TYPES = {
@@ -87,14 +87,16 @@ def events(record: dict[str, Any], ctx: Context) -> list[Event]:
             return _one(record, "complaint", "Email", "BouncedAt", ctx, label, given)
         if label in IGNORED:
             return []
-        found = classify(text(record, "Details"), BOUNCE_TYPES.get(label or "", OTHER))
+        # A bounce without a type is hard: only a type Postmark gives says otherwise.
+        found = classify(text(record, "Details"), BOUNCE_TYPES.get(label, OTHER) if label else HARD)
         return _one(record, found, "Email", "BouncedAt", ctx, label, given)
     if kind == "SpamComplaint":
         return _one(record, "complaint", "Email", "BouncedAt", ctx, label, given)
     message_id = text(record, "MessageID")
     if kind == "SubscriptionChange" and record.get("SuppressSending") is True:
         reason = text(record, "SuppressionReason")
-        found = SUPPRESSION.get(reason or "")
+        # Postmark stopped sending there (its inactive recipients): for any reason, suppressed.
+        found = SUPPRESSION.get(reason or "", SUPPRESSED)
         changed = text(record, "ChangedAt")
         given = f"sub:{message_id}:{changed}" if message_id and changed else None
         return _one(record, found, "Recipient", "ChangedAt", ctx, reason, given)

@@ -23,7 +23,7 @@ from signup_core.providers import (
     unix_time,
     within,
 )
-from signup_core.providers.bounces import DEFERRED, HARD, OTHER, SOFT, SUPPRESSED, classify
+from signup_core.providers.bounces import DEFERRED, HARD, SOFT, SUPPRESSED, classify
 
 # Svix's own names first; Standard Webhooks (which Svix white-labels) names the same headers so.
 HEADERS = (
@@ -37,7 +37,10 @@ SIMPLE = {
     "email.suppressed": SUPPRESSED,
 }
 # A bounce's `type`, as SES (which Resend sends through) reports it.
-BOUNCE_TYPES = {"Permanent": HARD, "Transient": SOFT, "Undetermined": OTHER}
+# No type, or Undetermined, is hard: only Transient says the mailbox may take mail later.
+BOUNCE_TYPES = {"Permanent": HARD, "Transient": SOFT}
+# Subtypes that say SES (under Resend) did not send at all: the address is suppressed.
+SUPPRESSED_SUBTYPES = {"Suppressed", "OnAccountSuppressionList"}
 
 
 def signature(secret: str, msg_id: str, stamp: str, body: bytes) -> bytes:
@@ -84,8 +87,10 @@ def events(msg_id: str, body: dict[str, Any], ctx: Context) -> list[Event]:
     recipients = [one] if isinstance(one, str) else array(data, "to", str)
     if name == "email.bounced":
         bounce = mapping(data, "bounce")
-        label = BOUNCE_TYPES.get(text(bounce, "type") or "", OTHER)
+        label = BOUNCE_TYPES.get(text(bounce, "type") or "", HARD)
         kind: str | None = classify(_diagnosis(bounce), label)
+        if text(bounce, "subType") in SUPPRESSED_SUBTYPES:
+            kind = SUPPRESSED
         detail = text(bounce, "subType") or text(bounce, "type")
     else:
         kind = SIMPLE.get(name or "")

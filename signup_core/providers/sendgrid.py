@@ -22,7 +22,7 @@ from signup_core.providers import (
     unix_time,
     within,
 )
-from signup_core.providers.bounces import BLOCKED, DEFERRED, HARD, OTHER, classify
+from signup_core.providers.bounces import BLOCKED, DEFERRED, HARD, OTHER, SUPPRESSED, classify
 
 SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
@@ -38,10 +38,11 @@ BOUNCE_TYPES = {"bounce": HARD, "blocked": BLOCKED}
 # Why SendGrid dropped a mail without trying, as its documentation lists them, matched whole:
 # a substring match took "Invalid SMTPAPI header" (our error) for "Invalid" (the address).
 DROPPED = {
-    "bounced address": HARD,
+    # On SendGrid's own suppression lists: it will not send there again.
+    "bounced address": SUPPRESSED,
+    "unsubscribed address": SUPPRESSED,
     "invalid": HARD,
     "spam reporting address": "complaint",
-    "unsubscribed address": "unsubscribe",
     "invalid smtpapi header": OTHER,
     "spam content": OTHER,
     "recipient list over package quota": OTHER,

@@ -29,7 +29,14 @@ from signup_core.providers import (
     text,
     within,
 )
-from signup_core.providers.bounces import HARD, OTHER, SOFT, classify, enhanced_status
+from signup_core.providers.bounces import (
+    HARD,
+    OTHER,
+    SOFT,
+    SUPPRESSED,
+    classify,
+    enhanced_status,
+)
 
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 _CONFIRMATION_FIELDS = (
@@ -56,6 +63,8 @@ _STRING_FIELDS = {
 _HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 # Transient bounces caused by what we sent, not by the mailbox.
 _CONTENT_SUBTYPES = {"MessageTooLarge", "ContentRejected", "AttachmentRejected"}
+# SES did not send at all: the address is on the account's or SES's global suppression list.
+_SUPPRESSED_SUBTYPES = {"OnAccountSuppressionList", "Suppressed"}
 _MAX_CERTIFICATES = 32
 
 
@@ -151,11 +160,11 @@ async def receive(inbound: Inbound, ctx: Context) -> list[Event]:
 def _bounce_label(bounce: dict[str, Any]) -> str:
     """SES's bounceType and bounceSubType, for when the recipient's status says nothing."""
     bounce_type, sub_type = text(bounce, "bounceType"), text(bounce, "bounceSubType")
-    if bounce_type == "Permanent":
-        return HARD
+    if sub_type in _SUPPRESSED_SUBTYPES:
+        return SUPPRESSED
     if bounce_type == "Transient":
         return OTHER if sub_type in _CONTENT_SUBTYPES else SOFT
-    return OTHER  # Undetermined
+    return HARD  # Permanent, Undetermined or no type: hard unless SES says it was transient
 
 
 def events(ses: dict[str, Any], sns: dict[str, Any], ctx: Context) -> list[Event]:
@@ -172,7 +181,8 @@ def events(ses: dict[str, Any], sns: dict[str, Any], ctx: Context) -> list[Event
         for r in array(bounce, "bouncedRecipients"):
             address, status = text(r, "emailAddress"), text(r, "status")
             if address:
-                kind = classify(status or text(r, "diagnosticCode"), label)
+                diagnosis = " ".join(filter(None, (status, text(r, "diagnosticCode"))))
+                kind = label if label == SUPPRESSED else classify(diagnosis, label)
                 detail = enhanced_status(status) or text(bounce, "bounceType")
                 found.append(Event(base, kind, address, when, detail, derived))
         return found

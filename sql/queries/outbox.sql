@@ -53,6 +53,7 @@ FOR UPDATE OF o;
 -- Records that the mail for an outbox row was handed to the mail server.
 UPDATE outbox SET sent_at = now() WHERE id = :outbox_id;
 
+
 -- name: mark_outbox_failed(outbox_id, failure)!
 -- Records that an outbox row will never be sent, and why.
 UPDATE outbox SET failed_at = now(), failure = :failure

@@ -22,7 +22,7 @@ from signup_core.clock import FixedClock
 from signup_core.settings import load_settings
 from tests import admin_support as a
 from tests.privacy_support import privacy
-from tests.support import BLIND_INDEX_KEY, inspect, store_signup
+from tests.support import BLIND_INDEX_KEY, inspect, store_unmailed
 
 ES = a.ec_key("es-1")
 RS = a.rsa_key("rs-1")
@@ -78,6 +78,17 @@ def _tokens(clock: FixedClock) -> dict[str, str]:
         "RS256 token under the EC key's kid": a.sign(RS, alg="RS256", kid="es-1"),
         "no sub": a.sign(ES, sub=None),
         "missing scope": a.sign(ES, scope="signup:read signup:export"),
+        "sub with a lone surrogate": a.sign_raw(ES, sub='"ops\\ud800"'),
+        "sub with a control character": a.sign_raw(ES, sub='"ops\\u0000"'),
+        "exp 1e400": a.sign_raw(ES, exp="1e400"),
+        "exp NaN": a.sign_raw(ES, exp="NaN"),
+        "exp Infinity": a.sign_raw(ES, exp="Infinity"),
+        "exp not whole seconds": a.sign_raw(ES, exp=f"{a.NOW.timestamp() + 600.5}"),
+        "exp beyond the year 9999": a.sign_raw(ES, exp=str(10**30)),
+        "nbf NaN": a.sign_raw(ES, nbf="NaN"),
+        "nbf -Infinity": a.sign_raw(ES, nbf="-Infinity"),
+        "iat NaN": a.sign_raw(ES, iat="NaN"),
+        "iat 1.5": a.sign_raw(ES, iat="1.5"),
     }
 
 
@@ -87,7 +98,7 @@ REFUSALS = list(_tokens(FixedClock(a.NOW)))
 @pytest.mark.parametrize("case", REFUSALS)
 async def test_a_refused_token_gets_401_or_403_and_writes_nothing(admin, db, clock, idp, case):
     email = f"keep-{uuid.uuid4().hex[:8]}@example.com"
-    await store_signup(db, email)
+    await store_unmailed(db, email)
     if case == "HS256 after the grace date":
         clock.at = a.NOW + datetime.timedelta(days=60)
     token = _tokens(clock)[case]
@@ -107,7 +118,7 @@ async def test_a_refused_token_gets_401_or_403_and_writes_nothing(admin, db, clo
 @pytest.mark.parametrize("key", [ES, RS], ids=["ES256", "RS256"])
 async def test_valid_tokens_pass_and_the_subject_is_the_audit_actor(admin, db, key):
     email = f"gone-{uuid.uuid4().hex[:8]}@example.com"
-    await store_signup(db, email)
+    await store_unmailed(db, email)
     token = a.sign(key, sub=f"robot-{key.get('alg')}")
     answer = await admin.post(
         "/admin/v1/erasures", json={"address": email}, headers=a.bearer(token)
@@ -197,7 +208,7 @@ async def test_scopes_per_route_and_admin_holds_them_all(admin, db):
 
 async def test_suppress_unsuppress_dead_letters_and_audit_over_the_api(admin, db):
     email = f"s-{uuid.uuid4().hex[:8]}@example.com"
-    await store_signup(db, email)
+    await store_unmailed(db, email)
     headers = a.bearer(a.sign(ES, sub="dpo"))
     done = await admin.post(
         "/admin/v1/suppressions", json={"addresses": [email], "reason": "asked"}, headers=headers

@@ -20,7 +20,7 @@ import pytest
 from devstack.processes import die_with_parent, free_port, stop
 from signup_core.addresses import blind_index
 from tests.privacy_support import privacy, signupctl
-from tests.support import BLIND_INDEX_KEY, inspect, keyring, store_signup
+from tests.support import BLIND_INDEX_KEY, inspect, keyring, store_unmailed
 
 
 @pytest.fixture
@@ -80,9 +80,8 @@ async def _erasable(db, tag: str) -> list[str]:
     emails = [f"{tag}-{n}-{uuid.uuid4().hex[:6]}@example.com" for n in range(2)]
     for email in emails:
         index = blind_index(BLIND_INDEX_KEY.encode(), email)
-        await store_signup(db, email)
-        await store_signup(db, email, list_name="other")
-        await inspect().mark_relayed(db, email_index=index)
+        await store_unmailed(db, email)
+        await store_unmailed(db, email, list_name="other")
         await privacy().insert_event(
             db, email_index=index, event_id=uuid.uuid4().hex, kind="hard_bounce", applied=True
         )

@@ -10,7 +10,7 @@ import json
 from typing import Any
 from urllib.parse import quote_from_bytes
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests import providers as p
@@ -319,3 +319,49 @@ async def test_brevo_webhook(armed, signed, event, hostile):
     body, extra = (json.dumps(event).encode(), auth) if signed else hostile
     response = await armed.post("/webhooks/brevo", content=body, headers=extra)
     assert_no_server_error(response)
+
+
+LEGACY_FIELDS = st.dictionaries(
+    st.sampled_from(
+        ["event", "recipient", "code", "error", "reason", "description", "Message-Id", "domain"]
+    ),
+    nasty_text,
+    max_size=6,
+)
+
+
+def _form(fields: dict[str, str]) -> bytes:
+    # Lone surrogates go out as the bytes a broken client would send: invalid UTF-8 escapes.
+    return "&".join(
+        f"{quote_from_bytes(k.encode())}={quote_from_bytes(v.encode('utf-8', 'surrogatepass'))}"
+        for k, v in fields.items()
+    ).encode()
+
+
+@FAST
+@given(signed=st.booleans(), fields=LEGACY_FIELDS, token=st.uuids(), hostile=unsigned)
+async def test_mailgun_legacy_form_webhook(armed, signed, fields, token, hostile):
+    signature = p.mailgun({}, token=token.hex)["signature"]
+    body = _form({**fields, **signature}) if signed else hostile[0]
+    response = await armed.post(
+        "/webhooks/mailgun", content=body, headers={"content-type": FORM_TYPE}
+    )
+    assert_no_server_error(response)
+
+
+@FAST
+@given(value=json_values | st.integers(-(2**80), 2**80), kind=st.sampled_from(["get", "post"]))
+async def test_signed_unsubscribe_links_holding_anything(armed, value, kind):
+    from itsdangerous import URLSafeSerializer
+
+    from tests.support import SIGNING_KEY
+
+    try:
+        token = URLSafeSerializer(SIGNING_KEY, salt="signet-signup.unsubscribe").dumps(value)
+    except UnicodeEncodeError:  # a lone surrogate: nothing anyone could sign
+        assume(False)
+    if kind == "get":
+        response = await armed.get("/unsubscribe", params={"token": token})
+    else:
+        response = await armed.post("/unsubscribe", data={"token": token})
+    assert_no_server_error(response, api=False)

@@ -8,8 +8,10 @@ import logging
 import uuid
 
 import pytest
+from itsdangerous import URLSafeSerializer
 
 from tests import providers as p
+from tests.support import SIGNING_KEY
 
 DEEP = b"[" * 1500 + b"]" * 1500  # 3 KB, 1,500 levels
 PROBLEM = "application/problem+json"
@@ -35,6 +37,14 @@ def mailgun_signature(**fields: str) -> dict:
     body["signature"].update(fields)
     return body
 
+
+def signed_link(value: object) -> bytes:
+    """A one-click unsubscribe form post whose link is signed with the real key."""
+    token = URLSafeSerializer(SIGNING_KEY, salt="signet-signup.unsubscribe").dumps(value)
+    return f"token={token}".encode()
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 UNSIGNED = [
     ("/signup", DEEP, JSON),
@@ -74,6 +84,15 @@ UNSIGNED = [
     ("/webhooks/brevo", b"{}", {**JSON, "authorization": b"Bearer \xe9\xe9"}),
     ("/webhooks/brevo", b"{}", {**JSON, "authorization": "Bearer"}),
     ("/webhooks/brevo", DEEP, {**JSON, "authorization": f"Bearer {p.BREVO_SECRET}"}),
+    ("/webhooks/mailgun", b"event=\xff&timestamp=1", FORM),  # Mailgun's legacy form webhooks
+    ("/webhooks/mailgun", b"timestamp=%ff&token=t&signature=s", FORM),
+    ("/webhooks/mailgun", b"&".join(b"f%d=1" % i for i in range(300)), FORM),
+    ("/webhooks/mailgun", b"timestamp=1&token=t", FORM),
+    ("/webhooks/mailgun", b"no parts", {"content-type": "multipart/form-data; boundary=b"}),
+    ("/webhooks/mailgun", b"x", {"content-type": b"multipart/form-data; boundary=\xe9"}),
+    ("/unsubscribe", signed_link(2**64), FORM),  # no bigint row number
+    ("/unsubscribe", signed_link(-(2**70)), FORM),
+    ("/unsubscribe", signed_link([1]), FORM),
 ]
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -162,3 +165,49 @@ async def test_a_hung_redis_makes_a_mailgun_webhook_503_not_a_hang(env, db, hung
 
 def _address() -> str:
     return f"hung-{uuid.uuid4().hex[:10]}@example.com"
+
+
+@pytest.mark.parametrize("dependency", ["postgres", "redis"])
+async def test_readyz_answers_not_ready_within_its_timeout_while_a_dependency_hangs(
+    env, request, dependency
+):
+    from signup_api.health import CHECK_TIMEOUT
+
+    server = request.getfixturevalue(f"own_{dependency}")
+    if dependency == "postgres":
+        await _migrate(server.url)
+    variable = "DATABASE_URL" if dependency == "postgres" else "REDIS_URL"
+    async with app_client({**env, variable: server.url}) as client:
+        # Given a ready API, its pooled connections open, then the server stops answering
+        assert (await client.get("/readyz")).status_code == 200
+        _signal(server, signal.SIGSTOP)
+        try:
+            for _ in range(2):  # the second probe meets whatever the first left behind
+                started = time.monotonic()
+                response = await asyncio.wait_for(client.get("/readyz"), 10)
+                waited = time.monotonic() - started
+                # Then not ready, said within the probe's own timeout (plus scheduling slack)
+                assert response.status_code == 503
+                assert response.json()["checks"][dependency] == "down"
+                assert waited < CHECK_TIMEOUT + 1.0, waited
+        finally:
+            _signal(server, signal.SIGCONT)
+        await eventually(lambda: _is_ready(client), timeout=15)
+
+
+def _signal(server, sig: int) -> None:
+    """To the server and its children: PostgreSQL's backends (each in its own process group)
+    serve the pool's open connections, so stopping the postmaster alone hangs nothing."""
+    top = server.process.pid
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            if ppid == top:
+                children.append(int(entry.name))
+    for pid in [top, *children]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)

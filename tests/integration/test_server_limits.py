@@ -70,6 +70,27 @@ async def test_headers_over_the_limit_are_answered_431(served):
     assert converse(served, big).startswith(b"HTTP/1.1 431 ")
 
 
+@pytest.mark.parametrize("size", [16_500, 40_000, 300_000])
+async def test_a_whole_oversized_head_in_one_write_is_answered_431(served, size):
+    head = b"GET /healthz HTTP/1.1\r\nHost: signup.test\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    answer = converse(served, head)  # the head ends in the same write
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+    assert b"application/problem+json" in answer
+
+
+async def test_many_small_headers_over_the_limit_in_one_write_are_answered_431(served):
+    fields = b"".join(b"X-F%d: %s\r\n" % (i, b"v" * 60) for i in range(400))  # ~28 KiB
+    answer = converse(served, b"GET /healthz HTTP/1.1\r\nHost: signup.test\r\n" + fields + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+
+
+async def test_an_oversized_head_pipelined_behind_a_good_request_is_not_served(served):
+    small = b"GET /healthz HTTP/1.1\r\nHost: signup.test\r\n\r\n"
+    big = b"GET /healthz HTTP/1.1\r\nHost: signup.test\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
+    answer = converse(served, small + big)
+    assert answer.count(b"HTTP/1.1 200 ") <= 1  # the first may be answered; the second never
+
+
 async def test_keep_alive_requests_under_the_limits_are_served(served):
     one = b"GET /healthz HTTP/1.1\r\nHost: signup.test\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n"
     last = b"GET /healthz HTTP/1.1\r\nHost: signup.test\r\nConnection: close\r\n\r\n"

@@ -587,10 +587,10 @@ async def test_sendgrid_blocked_by_policy_is_stored_and_never_suppresses(hooks, 
         ("Spam Content", "other"),
         ("Recipient List over Package Quota", "other"),
         ("A reason SendGrid adds next year", "other"),
-        ("Bounced Address", "hard_bounce"),
+        ("Bounced Address", "suppressed"),  # on SendGrid's own suppression list
         ("Invalid", "hard_bounce"),
         ("Spam Reporting Address", "complaint"),
-        ("Unsubscribed Address", "unsubscribe"),
+        ("Unsubscribed Address", "suppressed"),
     ],
 )
 async def test_sendgrid_dropped_reasons_are_matched_whole(hooks, db, reason, kind):

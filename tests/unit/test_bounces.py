@@ -30,3 +30,27 @@ from signup_core.providers.bounces import BLOCKED, HARD, OTHER, SOFT, classify
 )
 def test_classify(status, label, kind):
     assert classify(status, label) == kind
+
+
+@pytest.mark.parametrize(
+    ("status", "label", "kind"),
+    [
+        # An unspecific enhanced code: the basic code and the words decide
+        ("smtp; 550 5.0.0 Requested action not taken: mailbox unavailable", OTHER, HARD),
+        ("550 5.5.0 Requested action not taken: mailbox unavailable", OTHER, HARD),
+        ("550 5.5.0 <a@example.com>: Recipient address rejected: User unknown", SOFT, HARD),
+        ("550-5.0.0 No such user here", BLOCKED, HARD),
+        ("450 4.0.0 mailbox unavailable, try later", OTHER, SOFT),
+        ("552 5.0.0 Mailbox full", HARD, SOFT),
+        ("554 5.0.0 Message rejected: listed on a blocklist", HARD, BLOCKED),
+        ("550 5.5.0 syntax error", HARD, OTHER),  # still a protocol matter
+        ("5.0.0", OTHER, OTHER),  # nothing more to go on
+        # No enhanced code and no type from the provider: the basic code and the words
+        ("550 Requested action not taken: mailbox unavailable", OTHER, HARD),
+        ("550 Sorry, no mailbox here by that name", OTHER, OTHER),  # unknown words
+        ("421 mailbox unavailable", OTHER, SOFT),
+        ("mailbox unavailable", OTHER, OTHER),  # no code at all
+    ],
+)
+def test_unspecific_codes_fall_back_on_the_basic_code_and_the_words(status, label, kind):
+    assert classify(status, label) == kind
