@@ -180,6 +180,12 @@ class Settings:
     admin_token_issuer: str | None = None
     admin_rate: Rate | None = Rate(120, 60)
 
+    # wt-operator: the consent record's IP-hash key; retention of closed subscriptions and
+    # dead letters (docs/operator.md).
+    consent_key: Secret | None = None
+    retain_closed: int = 30 * 86400
+    retain_dead_letters: int = 30 * 86400
+
     @property
     def default_list(self) -> str:
         return self.lists[0]
@@ -583,3 +589,13 @@ def check_admin(settings: Settings) -> None:
         errors.append("SIGNUP_ADMIN_JWT_LEEWAY must be between 0 and 300 seconds")
     if errors:
         raise ConfigError("; ".join(errors))
+
+
+# wt-operator: consent record, import and data minimisation (docs/operator.md).
+_VARIABLES.update(
+    {
+        "SIGNUP_CONSENT_KEY": ("consent_key", _key, False),
+        "SIGNUP_RETAIN_CLOSED": ("retain_closed", _duration, False),
+        "SIGNUP_RETAIN_DEAD_LETTERS": ("retain_dead_letters", _duration, False),
+    }
+)

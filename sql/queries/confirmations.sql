@@ -15,11 +15,12 @@ FOR UPDATE OF t, s;
 UPDATE confirmation_tokens SET consumed_at = now()
 WHERE token_hash = :token_hash AND consumed_at IS NULL;
 
--- name: confirm_subscription(subscription_id)$
--- Confirms a pending subscription and queues its welcome mail; returns the outbox id.
+-- name: confirm_subscription(subscription_id, ip_hash, user_agent)$
+-- Confirms a pending subscription (recording the click's IP hash and browser family) and queues its welcome mail; returns the outbox id.
 WITH confirmed AS (
     UPDATE subscriptions
-    SET status = 'confirmed', confirmed_at = now(), updated_at = now(), last_mailed_at = now()
+    SET status = 'confirmed', confirmed_at = now(), updated_at = now(), last_mailed_at = now(),
+        confirmed_via = 'link', confirmed_ip_hash = :ip_hash, confirmed_user_agent = :user_agent
     WHERE id = :subscription_id AND status = 'pending'
     RETURNING id
 )

@@ -57,7 +57,9 @@ SELECT count(*) FROM queued;
 -- name: export_confirmed(list_name, since, until)
 -- Confirmed subscribers, oldest first, optionally of one list and confirmed within [since, until).
 SELECT s.email_sealed, s.name_sealed, s.seal_key_id, s.list_name, s.locale, s.confirmed_at,
-       s.consent_form_version, s.unsubscribe_id
+       s.consent_form_version, s.unsubscribe_id, s.consent_at, s.consent_source, s.consent_origin,
+       s.consent_wording_hash, s.consent_ip_hash, s.consent_ip_key, s.consent_actor,
+       s.confirmed_via, s.confirmed_ip_hash, s.confirmed_user_agent
 FROM subscriptions s
 WHERE s.status = 'confirmed'
   AND (CAST(:list_name AS text) IS NULL OR s.list_name = :list_name)
