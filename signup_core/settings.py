@@ -186,6 +186,17 @@ class Settings:
     retain_closed: int = 30 * 86400
     retain_dead_letters: int = 30 * 86400
 
+    # wt-subscriber: the preference page's links and "Join with GitHub" (docs/subscriber.md,
+    # docs/github-join.md).
+    manage_link_ttl: int = 60 * 86400
+    data_link_ttl: int = 3600
+    github_client_id: str | None = None
+    github_client_secret: Secret | None = None
+
+    @property
+    def github_join(self) -> bool:
+        return bool(self.github_client_id and self.github_client_secret)
+
     @property
     def default_list(self) -> str:
         return self.lists[0]
@@ -515,6 +526,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if values.get("retain_events", 30 * 86400) < values.get("soft_bounce_window", 7 * 86400):
         # The soft-bounce rule counts stored events within its window.
         errors.append("SIGNUP_RETAIN_EVENTS must be at least SIGNUP_SOFT_BOUNCE_WINDOW")
+    errors.extend(_github_errors(values))  # wt-subscriber
     if errors:
         raise ConfigError("; ".join(errors))
     return Settings(**values)
@@ -599,3 +611,26 @@ _VARIABLES.update(
         "SIGNUP_RETAIN_DEAD_LETTERS": ("retain_dead_letters", _duration, False),
     }
 )
+
+
+# wt-subscriber: the preference page's links and "Join with GitHub".
+_VARIABLES.update(
+    {
+        "SIGNUP_MANAGE_LINK_TTL": ("manage_link_ttl", _duration, False),
+        "SIGNUP_DATA_LINK_TTL": ("data_link_ttl", _duration, False),
+        "SIGNUP_GITHUB_CLIENT_ID": ("github_client_id", str, False),
+        "SIGNUP_GITHUB_CLIENT_SECRET": ("github_client_secret", Secret, False),
+    }
+)
+
+
+def _github_errors(values: Mapping[str, Any]) -> list[str]:
+    """GitHub join needs both halves of the OAuth app's credentials, or neither."""
+    has_id, has_secret = (
+        bool(values.get("github_client_id")),
+        bool(values.get("github_client_secret")),
+    )
+    if has_id == has_secret:
+        return []
+    missing = "SIGNUP_GITHUB_CLIENT_SECRET" if has_id else "SIGNUP_GITHUB_CLIENT_ID"
+    return [f"{missing} is required when the other SIGNUP_GITHUB_CLIENT_* variable is set"]
