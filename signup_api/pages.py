@@ -89,6 +89,8 @@ def base_context(settings: Settings, lang: str) -> dict[str, Any]:
         "honeypot": settings.honeypot_field,
         "captcha": settings.captcha,
         "site_key": settings.captcha_site_key,
+        "github": settings.github_join,
+        "i18n": None,
         "base": "",
         "values": {},
         "errors": {},

@@ -102,6 +102,9 @@ async def _admit_and_store(request: Request) -> str:
     origins.check(request, state.allowed_origins)
     fields = await parse_fields(request, s.max_body_bytes)
     request.state.fields = fields  # kept for the page that may have to show the form again
+    if not fields.get("locale"):
+        # The kit for every language without its script: the browser's language decides.
+        fields["locale"] = pages.locale_of(request)
     if fields.get(s.honeypot_field):
         # Bots get the same answer as everyone and learn nothing; nothing is stored or sent.
         metrics.BLOCKED.labels("honeypot").inc()

@@ -51,3 +51,41 @@ def test_unlisted_origin_is_refused_with_a_page_that_says_why(visit, stack, js):
     assert v.page.get_attribute("main a", "href") == "/"
     v.shot("refused-origin")
     assert rows(stack, email) == []
+
+
+LANGUAGES = pytest.mark.parametrize(
+    ("locale", "label", "answer", "subject"),
+    [
+        ("de-DE", "E-Mail-Adresse", "Sehen Sie in Ihrem Postfach nach", "Bitte bestätigen Sie"),
+        ("en-GB", "Email address", "Check your inbox", "Confirm your subscription"),
+    ],
+    ids=["de", "en"],
+)
+
+
+@JS
+@LANGUAGES
+def test_one_snippet_answers_each_visitor_in_their_language(
+    visit, stack, js, locale, label, answer, subject
+):
+    # Given the one snippet on the static site, and a browser that prefers `locale`
+    v = visit(js=js, locale=locale)
+    v.allow_origin(stack.listed.url)
+    email = address(f"kit-{locale}")
+    v.page.goto(stack.listed.url + "/")
+    if js:
+        # The script shows the visitor's texts; without it the snippet's own (English) stay.
+        assert v.page.inner_text("label[for=signup-email]") == label
+    v.shot(f"kit-{locale}-form")
+    fill_and_send(v, email)
+    # Then the answer, in place or on our page after the post, is in their language
+    if js:
+        assert answer in status_text(v, answer)
+    else:
+        v.page.wait_for_url(stack.api + "/thanks")
+        assert v.page.locator("h1").inner_text() == answer
+    v.shot(f"kit-{locale}-sent")
+    # And so is the confirmation mail
+    link = confirm_link(stack, email, subject)
+    assert link.startswith(stack.api)
+    assert rows(stack, email)[0]["locale"] == locale[:2]
