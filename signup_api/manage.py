@@ -75,7 +75,7 @@ async def find(request: Request, token: str, purpose: str = "manage") -> Person 
         async with state.pool.acquire() as conn:
             rows = [
                 r
-                async for r in db.queries().person_subscriptions(
+                async for r in db.queries().manage_link_subscriptions(
                     conn, unsubscribe_id=verdict.unsubscribe_id
                 )
             ]

@@ -1,4 +1,4 @@
--- name: person_subscriptions(unsubscribe_id)
+-- name: manage_link_subscriptions(unsubscribe_id)
 -- Every subscription of the person one of whose subscriptions a preference link names, with whether the address is suppressed.
 SELECT s.id, s.list_name, s.status::text AS status, s.email_index, s.email_sealed, s.seal_key_id,
        s.locale, s.unsubscribe_id,
