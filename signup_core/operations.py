@@ -14,6 +14,7 @@ import asyncpg
 from signup_core import audit, db
 from signup_core import export as exporting
 from signup_core.index_keys import index_keys, refile
+from signup_core.person import person_record
 from signup_core.settings import Settings
 
 ERASE_COUNTS = ("subscriptions", "tokens", "outbox", "events", "suppressions_kept")
@@ -143,3 +144,16 @@ async def export_lines(
     rows = max(n - 1, 0) if fmt == "csv" else n
     params = {"format": fmt, "list": list_name, "since": since, "until": until}
     await audit.record(pool, actor, "export", params, {"rows": rows})
+
+
+async def lookup(
+    pool: asyncpg.Pool, settings: Settings, actor: str, address: str, how: str
+) -> dict[str, Any]:
+    """One person's record (signup_core.person); the look-up is audited by blind index only.
+    `how` says what the record was for (summary, json, api) in the audit row."""
+    (index,) = await refiled(pool, settings, [address])
+    async with pool.acquire() as conn:
+        found = await person_record(conn, settings, address)
+    counts = {"subscriptions": len(found["subscriptions"]), "mails": len(found["mails"])}
+    await audit.record(pool, actor, "lookup", {"email_index": index.hex(), "how": how}, counts)
+    return found

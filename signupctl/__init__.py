@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import click
 
-from signupctl import addresses, blindindex, data, importer, keys, mail, maintenance, tokens
+from signupctl import (
+    addresses,
+    blindindex,
+    data,
+    importer,
+    keys,
+    lookup,
+    mail,
+    maintenance,
+    tokens,
+)
 from signupctl.common import Context
 
 
@@ -36,7 +46,7 @@ def cli(ctx: click.Context, actor: str | None) -> None:
     ctx.obj.setdefault("context", Context(actor=actor, clock=ctx.obj.get("clock")))
 
 
-for module in (maintenance, data, importer, addresses, keys, blindindex, mail, tokens):
+for module in (maintenance, data, importer, lookup, addresses, keys, blindindex, mail, tokens):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -40,10 +40,18 @@ async def export(
     """Write confirmed subscribers as CSV or JSON Lines, streamed in constant memory.
 
     Columns: address, name, list, locale, confirmed_at, consent_form_version, unsubscribe_url
-    (a one-click unsubscribe link per subscriber, for your newsletter tool to put in each mail).
+    (a one-click unsubscribe link per subscriber, for your newsletter tool to put in each mail),
+    then the consent record: consent_at, consent_source, consent_origin, consent_wording_sha256,
+    consent_ip_hash, consent_ip_key, consent_actor, confirmed_via, confirmed_ip_hash,
+    confirmed_user_agent (see docs/operator.md).
     The file holds personal data: keep it no longer than you need it.
     """
     settings = context().settings
+    if list_name is not None and list_name not in settings.lists:
+        raise click.BadParameter(
+            f"no list {list_name!r} (SIGNUP_LISTS: {', '.join(settings.lists)})",
+            param_hint="--list",
+        )
     out = output or sys.stdout
     show = sys.stderr.isatty()
     pool = await open_pool(settings)

@@ -23,6 +23,8 @@ async def list_dead(limit: int) -> None:
         rows = await operations.dead_letters(pool, limit)
     finally:
         await pool.close()
+    if not rows:
+        say("no dead letters: every mail was sent or is still being tried")
     for r in rows:
         click.echo(
             f"{r['id']}\t{r['kind']}\t{r['list_name']}\t"

@@ -155,12 +155,15 @@ async def export(request: Request, who: Principal) -> Response:
     fmt = request.query_params.get("format", "csv")
     if fmt not in ("csv", "jsonl"):
         raise Problem(400, "format must be csv or jsonl.", slug="invalid-field")
+    list_name = request.query_params.get("list")
+    if list_name is not None and list_name not in state.settings.lists:
+        raise Problem(400, f"There is no list {list_name!r}.", slug="invalid-field")
     lines = operations.export_lines(
         state.pool,
         state.settings,
         who.subject,
         fmt,
-        request.query_params.get("list"),
+        list_name,
         _time(request, "since"),
         _time(request, "until"),
     )
