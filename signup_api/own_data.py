@@ -15,7 +15,7 @@ from signup_api import manage
 from signup_api.bodies import parse_fields
 from signup_api.pages import page
 from signup_api.problems import Problem
-from signup_core import audit, db, operations
+from signup_core import db, operations
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,13 @@ async def download(request: Request) -> Response:
     if isinstance(person, Response):
         return person
     try:
-        record = await _record(request, person.address)
+        # The operator's per-person record, audited as a look-up (by blind index only).
+        record = await operations.lookup(
+            state.pool, state.settings, manage.ACTOR, person.address, "subscriber-download"
+        )
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on data download", extra={"error": type(e).__name__})
         return manage.result(request, "unavailable", 503)
-    await audit.record(state.pool, manage.ACTOR, "data-download", {}, {"files": 1})
     body = json.dumps(record, indent=2, ensure_ascii=False, default=str).encode()
     headers = {
         "Content-Disposition": 'attachment; filename="my-subscription-data.json"',
@@ -83,10 +85,3 @@ async def download(request: Request) -> Response:
         "X-Content-Type-Options": "nosniff",
     }
     return Response(body, media_type="application/json", headers=headers)
-
-
-async def _record(request: Request, address: str) -> dict:
-    from signup_core.person import person_record  # wt-operator's per-person export
-
-    async with request.app.state.pool.acquire() as conn:
-        return await person_record(conn, request.app.state.settings, address)

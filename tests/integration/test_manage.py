@@ -5,6 +5,7 @@ data" mailed, "erase me" with a confirm step; every action audited without the a
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import uuid
 
@@ -170,6 +171,33 @@ async def test_send_me_my_data_mails_a_short_lived_link_once_per_window(
     assert (await client.get("/manage", params={"token": link.group(1)})).status_code == 404
     actions = [r["action"] for r in await audit(db)]
     assert actions.count("data-link-request") == 2
+
+    # The button downloads the operator's per-person record, as a JSON file
+    download = await client.post("/manage/data", data={"token": link.group(1)})
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "application/json"
+    assert "attachment" in download.headers["content-disposition"]
+    record = json.loads(download.text)
+    assert record["address"] == email and record["format"].startswith("signet-signup/person-record")
+    assert [s["status"] for s in record["subscriptions"]] == ["confirmed"]
+    assert "data_link" in [m["kind"] for m in record["mails"]]
+    lookup = [r for r in await audit(db) if r["action"] == "lookup"]
+    assert lookup[0]["actor"] == "subscriber" and email not in str(lookup)
+
+
+async def test_the_data_link_expires(env, db, smtp_server):
+    email = person()
+    made = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.UTC)
+    async with app_client(env) as client:
+        await client.post("/signup", json={"email": email})
+    [row] = await rows(db, email)
+    settings = client_settings(env)
+    token = manage_links.sign(settings, "data", row["unsubscribe_id"], FixedClock(made))
+    later = made + datetime.timedelta(seconds=settings.data_link_ttl + 1)
+    async with app_client(env, clock=FixedClock(later)) as client:
+        page = await client.get("/manage/data", params={"token": token})
+        assert page.status_code == 410
+        assert (await client.post("/manage/data", data={"token": token})).status_code == 410
 
 
 async def test_erase_me_asks_first_then_erases_like_the_operator(
