@@ -6,7 +6,6 @@ never opens the other's door."""
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from dataclasses import dataclass
 
@@ -67,6 +66,3 @@ def url(settings: Settings, purpose: str, unsubscribe_id: uuid.UUID, clock: Cloc
         f"{settings.public_base_url}{path}?token={sign(settings, purpose, unsubscribe_id, clock)}"
     )
 
-
-def expires_at(settings: Settings, purpose: str, clock: Clock) -> datetime.datetime:
-    return clock.now() + datetime.timedelta(seconds=_ttl(settings, purpose))
