@@ -24,6 +24,7 @@ from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core import consent, db, domains, github_oauth, sealing
 from signup_core.addresses import InvalidAddress, normalise
 from signup_core.index_keys import index_keys, refile, rotating
+from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -85,22 +86,16 @@ async def callback(request: Request) -> Response:
     s = state.settings
     if not (s.github_join and s.signup_enabled):
         return pages.error_page(request, 404)
-    flow = github_oauth.unseal(s, request.cookies.get(COOKIE), state.clock)
-    given = request.query_params.get("state", "")
-    if flow is None or not hmac.compare_digest(flow.state.encode(), given.encode()):
-        log.info("github sign-in refused", extra={"reason": "state"})
-        return _page(request, "invalid", flow.locale if flow else None)
-    if not await _first_use(request, flow.state):
-        log.info("github sign-in refused", extra={"reason": "replayed"})
-        return _page(request, "invalid", flow.locale)
+    flow = await _flow(request)
+    if isinstance(flow, Response):
+        return flow
     if request.query_params.get("error"):
         # access_denied: the visitor pressed Cancel on GitHub's page.
         cancelled = request.query_params["error"] == "access_denied"
         return _page(request, "cancelled" if cancelled else "invalid", flow.locale, flow.list_name)
+    code = request.query_params.get("code", "")
     try:
-        found = await github_oauth.address(
-            state.http, s, request.query_params.get("code", ""), flow.verifier
-        )
+        found = await github_oauth.address(state.http, s, code, flow.verifier)
     except github_oauth.Refused as e:
         log.info("github sign-in refused", extra={"reason": str(e)})
         return _page(request, "invalid", flow.locale)
@@ -108,6 +103,20 @@ async def callback(request: Request) -> Response:
         log.warning("github unavailable", extra={"error": str(e)})
         return _page(request, "down", flow.locale, flow.list_name)
     return await _join(request, flow, found)
+
+
+async def _flow(request: Request) -> github_oauth.Flow | Response:
+    """The sign-in this browser started, if the callback's state is its state, seen once."""
+    s = request.app.state.settings
+    flow = github_oauth.unseal(s, request.cookies.get(COOKIE), request.app.state.clock)
+    given = request.query_params.get("state", "")
+    if flow is None or not hmac.compare_digest(flow.state.encode(), given.encode()):
+        log.info("github sign-in refused", extra={"reason": "state"})
+        return _page(request, "invalid", flow.locale if flow else None)
+    if not await _first_use(request, flow.state):
+        log.info("github sign-in refused", extra={"reason": "replayed"})
+        return _page(request, "invalid", flow.locale)
+    return flow
 
 
 async def _first_use(request: Request, flow_state: str) -> bool:
@@ -124,15 +133,21 @@ async def _first_use(request: Request, flow_state: str) -> bool:
     return bool(fresh)
 
 
+def _usable(s: Settings, found: github_oauth.Address | None) -> str | None:
+    """The address normalised, if it is one the form would take."""
+    try:
+        email = normalise(found.email, smtputf8=s.smtputf8) if found else None
+    except InvalidAddress:
+        return None
+    return None if email is None or domains.is_refused(email.rsplit("@", 1)[1], s) else email
+
+
 async def _join(
     request: Request, flow: github_oauth.Flow, found: github_oauth.Address | None
 ) -> Response:
     s = request.app.state.settings
-    try:
-        email = normalise(found.email, smtputf8=s.smtputf8) if found else None
-    except InvalidAddress:
-        email = None
-    if email is None or domains.is_refused(email.rsplit("@", 1)[1], s):
+    email = _usable(s, found)
+    if found is None or email is None:
         return _page(request, "no-address", flow.locale, flow.list_name)
     form = SignupForm(email=email, name=None, list_name=flow.list_name, locale=flow.locale)
     client_ip = request.client.host if request.client else "unknown"
@@ -140,7 +155,7 @@ async def _join(
     try:
         # The signup limits hold here too: an unverified address gets a mail.
         await signup.rate_limit(request, client_ip, index, None)
-        if not found or not found.verified:
+        if not found.verified:
             # GitHub has not checked the address: the normal confirmation mail does.
             await signup.store(request, form, index, client_ip, source=("github", None))
             log.info("github sign-in", extra={"verified": False})

@@ -65,4 +65,3 @@ def url(settings: Settings, purpose: str, unsubscribe_id: uuid.UUID, clock: Cloc
     return (
         f"{settings.public_base_url}{path}?token={sign(settings, purpose, unsubscribe_id, clock)}"
     )
-
