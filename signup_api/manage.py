@@ -41,6 +41,12 @@ class Person:
         return masked(self.address)
 
     @property
+    def anchor(self) -> asyncpg.Record | None:
+        """A subscription that still holds the address (retention strips closed ones): what a
+        list joined from here and the data-link mail are made from."""
+        return next((r for r in self.rows if r["email_sealed"] is not None), None)
+
+    @property
     def suppressed(self) -> bool:
         return any(r["suppressed"] for r in self.rows)
 
@@ -84,9 +90,14 @@ async def find(request: Request, token: str, purpose: str = "manage") -> Person 
         return result(request, "unavailable", 503)
     if not rows:  # erased since the link was made
         return result(request, "unknown", 404)
-    keys, first = state.settings.seal_keys, rows[0]
-    address = sealing.open_column(keys, first["email_sealed"], sealing.EMAIL, first["seal_key_id"])
-    return Person(token, rows, address or "")
+    person = Person(token, rows, "")
+    if person.anchor is not None:
+        keys, anchor = state.settings.seal_keys, person.anchor
+        address = sealing.open_column(
+            keys, anchor["email_sealed"], sealing.EMAIL, anchor["seal_key_id"]
+        )
+        person = Person(token, rows, address or "")
+    return person
 
 
 def _lists(request: Request, person: Person) -> list[dict[str, str]]:
@@ -148,7 +159,7 @@ async def _save(request: Request, person: Person, wanted: set[str]) -> None:
     ip_hash, ip_key = consent.hash_ip(s, ip)
     user_agent = consent.browser_family(request.headers.get("user-agent"))
     joined, left = [], []
-    anchor = person.rows[0]["id"]
+    anchor = person.anchor
     async with state.pool.acquire() as conn, conn.transaction():
         for row in person.rows:
             on = row["status"] == "confirmed" or (not wanted and row["status"] == "pending")
@@ -157,14 +168,14 @@ async def _save(request: Request, person: Person, wanted: set[str]) -> None:
             if await q.leave_list(conn, subscription_id=row["id"]) is not None:
                 left.append(row["list_name"])
         for key in sorted(wanted):
-            if person.status(key) in ("confirmed", "suppressed"):
+            if anchor is None or person.status(key) in ("confirmed", "suppressed"):
                 continue
             outbox_id = await q.join_from_preferences(
                 conn,
-                subscription_id=anchor,
+                subscription_id=anchor["id"],
                 list_name=key,
                 form_version=s.form_version,
-                wording_hash=consent.wording_hash(person.rows[0]["locale"], s.templates_dir),
+                wording_hash=consent.wording_hash(anchor["locale"], s.templates_dir),
                 ip_hash=ip_hash,
                 ip_key=ip_key,
                 user_agent=user_agent,
@@ -179,10 +190,14 @@ async def _save(request: Request, person: Person, wanted: set[str]) -> None:
 
 async def _request_data(request: Request, person: Person) -> None:
     state = request.app.state
-    async with state.pool.acquire() as conn:
-        outbox_id = await db.queries().request_data_link(
-            conn, subscription_id=person.rows[0]["id"], window=float(state.settings.resend_window)
-        )
+    outbox_id = None
+    if person.anchor is not None:  # else there is no address left to mail
+        async with state.pool.acquire() as conn:
+            outbox_id = await db.queries().request_data_link(
+                conn,
+                subscription_id=person.anchor["id"],
+                window=float(state.settings.resend_window),
+            )
     queued = int(outbox_id is not None)
     await audit.record(state.pool, ACTOR, "data-link-request", {}, {"queued": queued})
     log.info("data link requested", extra={"queued": bool(queued)})

@@ -43,8 +43,13 @@ async def erase(request: Request) -> Response:
         context = {"token": person.token, "masked": person.masked, "missing": True}
         return page(request, "manage_erase.html", context, status=400)
     try:
-        # The operator's erasure, refiling first what a blind-index rotation left behind.
-        indexes = await operations.refiled(state.pool, state.settings, [person.address])
+        # The operator's erasure, refiling first what a blind-index rotation left behind (by
+        # the address, while a subscription still holds it).
+        indexes = (
+            await operations.refiled(state.pool, state.settings, [person.address])
+            if person.address
+            else [person.rows[0]["email_index"]]
+        )
         counts = await operations.erase(state.pool, manage.ACTOR, indexes)
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on erasure", extra={"error": type(e).__name__})
@@ -70,6 +75,8 @@ async def download(request: Request) -> Response:
     person = await manage.find(request, fields.get("token", ""), "data")
     if isinstance(person, Response):
         return person
+    if not person.address:  # stripped by retention since the link was mailed
+        return manage.result(request, "unknown", 404)
     try:
         # The operator's per-person record, audited as a look-up (by blind index only).
         record = await operations.lookup(
