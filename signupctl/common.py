@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import asyncpg
 import click
 
-from signup_core import audit, logs
+from signup_core import audit, db, logs
 from signup_core.addresses import InvalidAddress, normalise
 from signup_core.clock import Clock
 from signup_core.migrations import MigrationError
@@ -70,7 +70,11 @@ def run(command: Callable[..., Awaitable[Any]]) -> Callable[..., None]:
 async def open_pool(settings: Settings) -> asyncpg.Pool:
     # Not the request path's 5 s command timeout: an operator's batch may take longer.
     return await asyncpg.create_pool(
-        settings.database_url.value, min_size=1, max_size=2, command_timeout=120
+        settings.database_url.value,
+        min_size=1,
+        max_size=2,
+        command_timeout=120,
+        **db.session_options(settings.database_pool_mode),
     )
 
 

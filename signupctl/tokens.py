@@ -9,7 +9,7 @@ import click
 
 from signup_core import admin_keys
 from signup_core.audit import record
-from signup_core.settings import _duration
+from signup_core.settings import duration as _duration
 from signupctl.common import context, open_pool, run, say
 
 
