@@ -2,7 +2,9 @@
  * Without it every form still works: it posts, and the server answers with a page.
  * With it, a form marked data-signup is sent with fetch() and answered in place, and a
  * confirm form marked data-autosubmit is pressed for the visitor.
- * The texts it shows come from the form's data-msg-* attributes (localised by the server). */
+ * The texts it shows come from the form's data-msg-* attributes (localised by the server);
+ * the kit for every language also carries each locale's texts (data-i18n), and the script
+ * shows the visitor's (their browser's, or the host page's lang) and sends that locale. */
 (function () {
   "use strict";
 
@@ -50,11 +52,45 @@
     status.setAttribute("role", isError ? "alert" : "status");
   }
 
+  function pick(catalogues, tags) {
+    // The first tag we have texts for, whole ("de-at") or by its language ("de").
+    for (var i = 0; i < tags.length; i++) {
+      var tag = String(tags[i] || "").toLowerCase().replace("_", "-");
+      if (catalogues[tag]) return tag;
+      if (catalogues[tag.split("-")[0]]) return tag.split("-")[0];
+    }
+    return null;
+  }
+
+  function localise(form) {
+    // The kit for every language (data-i18n): show the visitor's texts and send their locale.
+    if (!form.dataset.i18n || form.elements.locale.value) return;
+    var catalogues = JSON.parse(form.dataset.i18n);
+    var tags = form.dataset.locale === "page"
+      ? [document.documentElement.lang]
+      : (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]);
+    var chosen = pick(catalogues, tags);
+    if (!chosen) return;  // none of ours: the server answers in its default language
+    var texts = catalogues[chosen];
+    form.elements.locale.value = chosen;
+    form.setAttribute("lang", chosen);
+    Array.prototype.forEach.call(form.querySelectorAll("[data-t]"), function (node) {
+      if (texts[node.dataset.t]) node.textContent = texts[node.dataset.t];
+    });
+    ["sending", "robot", "done", "network"].forEach(function (name) {
+      var key = "msg" + name.charAt(0).toUpperCase() + name.slice(1);
+      if (texts["form." + name]) form.dataset[key] = texts["form." + name];
+    });
+  }
+
   function enhance(form) {
+    localise(form);
     var status = form.querySelector("[data-status]");
     var button = form.querySelector("button[type=submit], button:not([type])");
     var msg = form.dataset;
     form.addEventListener("submit", async function (event) {
+      // A button that posts elsewhere (Join with GitHub) takes the plain way there.
+      if (event.submitter && event.submitter.hasAttribute("formaction")) return;
       event.preventDefault();
       if (button.disabled) return;
       clearErrors(form);

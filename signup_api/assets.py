@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signup_api import pages
+from signup_core import i18n
 from signup_core.settings import Settings
 
 # Short: a changed accent colour or template shows within minutes, without cache busting.
@@ -45,10 +46,35 @@ async def icon(request: Request) -> Response:
 
 
 async def kit_form(request: Request) -> Response:
-    """GET /kit/form.html: the landing page's own form with absolute addresses, in the
-    language asked for (?lang=de, or the browser's), for a static site to paste in."""
+    """GET /kit/form.html: the landing page's own form with absolute addresses, for a static
+    site to paste in. Without ?lang it serves every language: the texts of each locale ride
+    along for the script to pick the visitor's, and a post without the script is answered in
+    the browser's language. ?lang=page does the same from the host page's <html lang>;
+    ?lang=de pins one language."""
     s: Settings = request.app.state.settings
-    lang = pages.locale_of(request, request.query_params.get("lang"))
+    asked = request.query_params.get("lang") or ""
+    pinned = asked not in ("", "page")
+    lang = pages.locale_of(request, asked) if pinned else s.default_locale
     ctx = {**pages.base_context(s, lang), "base": s.public_base_url}
+    if not pinned:
+        ctx["i18n"] = _texts(s)
+        ctx["locale_from"] = "page" if asked == "page" else "browser"
     html = pages.templates(s.templates_dir).get_template("form.html").render(ctx)
     return Response(html, media_type="text/html", headers=CACHED)
+
+
+# What the kit's form shows or says, in each locale, for the script to swap in.
+KIT_TEXTS = (
+    "form.email", "form.name", "form.optional", "form.list", "form.submit", "form.sending",
+    "form.robot", "form.done", "form.network", "form.consent", "github.or", "github.button",
+)  # fmt: skip
+
+
+@functools.cache
+def _texts(settings: Settings) -> dict[str, dict[str, str]]:
+    return {
+        locale: {
+            key: i18n.catalogue(locale, settings.templates_dir).get(key, key) for key in KIT_TEXTS
+        }
+        for locale in settings.locales
+    }

@@ -53,6 +53,9 @@ def csp(settings: Settings) -> str:
     extra = CAPTCHA_SOURCES.get(settings.captcha, "")
     # A form may be sent on to the configured thanks / error pages, which may live elsewhere.
     targets = {_origin(settings.thanks_url), _origin(settings.error_url)} - {None}
+    if settings.github_join:
+        # The form's GitHub button posts to us and is sent on to GitHub's sign-in page.
+        targets.add("https://github.com")
     ancestors = " ".join(settings.frame_ancestors) or "'none'"
     return " ".join(
         [
@@ -89,6 +92,8 @@ def base_context(settings: Settings, lang: str) -> dict[str, Any]:
         "honeypot": settings.honeypot_field,
         "captcha": settings.captcha,
         "site_key": settings.captcha_site_key,
+        "github": settings.github_join,
+        "i18n": None,
         "base": "",
         "values": {},
         "errors": {},

@@ -102,6 +102,9 @@ async def _admit_and_store(request: Request) -> str:
     origins.check(request, state.allowed_origins)
     fields = await parse_fields(request, s.max_body_bytes)
     request.state.fields = fields  # kept for the page that may have to show the form again
+    if not fields.get("locale"):
+        # The kit for every language without its script: the browser's language decides.
+        fields["locale"] = pages.locale_of(request)
     if fields.get(s.honeypot_field):
         # Bots get the same answer as everyone and learn nothing; nothing is stored or sent.
         metrics.BLOCKED.labels("honeypot").inc()
@@ -111,17 +114,17 @@ async def _admit_and_store(request: Request) -> str:
     once = captcha.solved_altcha(fields, s)
     client_ip = request.client.host if request.client else "unknown"
     index = blind_index(s.blind_index_key.bytes(), form.email)
-    await _rate_limit(request, client_ip, index, once)
+    await rate_limit(request, client_ip, index, once)
     await captcha.verify_remote(fields, client_ip, s, state.http)
     # The outbox row written with the subscription is the hand-over: the worker's relay
     # polls for it, so no further call is made here.
-    status = await _store(request, form, index, client_ip)
+    status = await store(request, form, index, client_ip)
     if status == "confirmed" and s.reveal_existing:
         raise Problem(409, "This address is already subscribed.", slug="already-subscribed")
     return "accepted"
 
 
-async def _rate_limit(request: Request, ip: str, index: bytes, once) -> None:
+async def rate_limit(request: Request, ip: str, index: bytes, once) -> None:
     try:
         verdict = await request.app.state.limiter.check(ip, index, once)
     except (redis.RedisError, OSError) as e:
@@ -143,13 +146,20 @@ async def _rate_limit(request: Request, ip: str, index: bytes, once) -> None:
         )
 
 
-async def _store(request: Request, form: SignupForm, index: bytes, client_ip: str) -> str:
-    """Upsert the subscription and queue its mail when one is due; returns the status."""
+async def store(
+    request: Request,
+    form: SignupForm,
+    index: bytes,
+    client_ip: str,
+    source: tuple[str, str | None] | None = None,
+) -> str:
+    """Upsert the subscription and queue its mail when one is due; returns the status.
+    `source` is the consent source and origin when the request's Origin does not say it."""
     state = request.app.state
     keys = state.settings.seal_keys
     keys_in_use = index_keys(state.settings)
     ip_hash, ip_key = consent.hash_ip(state.settings, client_ip)
-    source, origin = consent.source_of(request.headers.get("origin"), state.settings)
+    source, origin = source or consent.source_of(request.headers.get("origin"), state.settings)
     try:
         async with state.pool.acquire() as conn, rotating(conn, keys_in_use):
             # During a blind-index rotation the address's rows may still be under the old key.

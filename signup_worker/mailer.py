@@ -11,7 +11,8 @@ from email.utils import parseaddr
 
 import asyncpg
 
-from signup_core import db, sealing, tokens, unsubscribe_links
+from signup_core import db, manage_links, sealing, tokens, unsubscribe_links
+from signup_core.clock import Clock
 from signup_core.mail.failures import PermanentMailError, TransientMailError
 from signup_core.mail.render import Envelope, render
 from signup_core.settings import Settings
@@ -20,12 +21,16 @@ from signup_worker.resources import Opened
 
 log = logging.getLogger(__name__)
 
-# Which subscription status each kind of mail may go to; anything else is never sent.
+CLOCK = Clock()
+
+# Which subscription statuses each kind of mail may go to; anything else is never sent.
 ALLOWED = {
-    "confirmation": "pending",
-    "welcome": "confirmed",
-    "already_subscribed": "confirmed",
-    "unsubscribed": "unsubscribed",
+    "confirmation": ("pending",),
+    "welcome": ("confirmed",),
+    "already_subscribed": ("confirmed",),
+    "unsubscribed": ("unsubscribed",),
+    # Asked for on the preference page, by someone on a list, waiting, or gone from all.
+    "data_link": ("pending", "confirmed", "unsubscribed"),
 }
 
 
@@ -90,7 +95,7 @@ async def _deliver(res: Opened, outbox_id: int, sent: list[tuple[Record, str]]) 
         job = await q.lock_outbox_mail(conn, outbox_id=outbox_id)
         if job is None:
             return "done-before"
-        if ALLOWED[job["kind"]] != job["status"]:
+        if job["status"] not in ALLOWED[job["kind"]]:
             await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {job['status']}")
             metrics.mail(job["kind"], "skipped")
             return "skipped"
@@ -109,6 +114,13 @@ async def _deliver(res: Opened, outbox_id: int, sent: list[tuple[Record, str]]) 
             token, token_hash = tokens.mint()
             context["confirm_url"] = f"{s.public_base_url}/confirm?token={token}"
             context["ttl_hours"] = s.token_ttl // 3600
+        else:
+            # Not in the confirmation: until the address is proven, a page that joins lists
+            # without a confirmation has no business in a mail anyone may have asked for.
+            context["manage_url"] = manage_links.url(s, "manage", job["unsubscribe_id"], CLOCK)
+        if job["kind"] == "data_link":
+            context["data_url"] = manage_links.url(s, "data", job["unsubscribe_id"], CLOCK)
+            context["ttl_minutes"] = s.data_link_ttl // 60
         envelope = Envelope(
             to_address=sealing.open_column(keys, job["email_sealed"], sealing.EMAIL, key_id) or "",
             to_name=context["name"],
@@ -116,7 +128,8 @@ async def _deliver(res: Opened, outbox_id: int, sent: list[tuple[Record, str]]) 
             reply_to=s.mail_reply_to,
             domain=s.mail_domain,
             unsubscribe_url=unsubscribe_links.url(s, job["unsubscribe_id"]),
-            list_name=job["list_name"],
+            # The data link is a mail to one person, not a mail of the list.
+            list_name=None if job["kind"] == "data_link" else job["list_name"],
             list_title=context["list_title"],
         )
         message = render(

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-MAIL_KINDS = frozenset({"confirmation", "welcome", "already_subscribed", "unsubscribed"})
+MAIL_KINDS = frozenset(
+    {"confirmation", "welcome", "already_subscribed", "unsubscribed", "data_link"}
+)
 PROVIDERS = frozenset({"ses", "postmark", "sendgrid", "mailgun"})
 EVENT_KINDS = frozenset({"hard_bounce", "soft_bounce", "complaint", "unsubscribe", "delivered"})
 

@@ -103,6 +103,7 @@ def render(
     context = {
         "site_name": "",
         "accent": "#1d4ed8",
+        "manage_url": None,  # every mail but the confirmation links to the preference page
         **context,
         "list": context.get("list_title") or context["list_name"],
         "lang": lang,

@@ -14,6 +14,7 @@ from signup_core.settings.admin import Admin, admin_problems
 from signup_core.settings.hooks import Hooks
 from signup_core.settings.mail import Mail, Webhooks
 from signup_core.settings.service import Keys, Observability, Privacy, Service
+from signup_core.settings.subscriber import Subscriber, subscriber_problems
 from signup_core.settings.visitors import Abuse, Pages, Signup
 
 # In the order docs/configuration.md shows them.
@@ -26,6 +27,7 @@ CONCERNS = (
     Hooks,
     Abuse,
     Pages,
+    Subscriber,
     Privacy,
     Observability,
     Admin,
@@ -37,6 +39,7 @@ class Settings(
     Hooks,
     Observability,
     Privacy,
+    Subscriber,
     Pages,
     Abuse,
     Webhooks,
@@ -143,4 +146,4 @@ def problems(values: Mapping[str, Any]) -> list[str]:
         errors.append("SIGNUP_RETAIN_EVENTS must be at least SIGNUP_SOFT_BOUNCE_WINDOW")
     if values.get("events_url") is not None and values.get("events_secret") is None:
         errors.append("SIGNUP_EVENTS_SECRET is required with SIGNUP_EVENTS_URL")
-    return errors + admin_problems(values)
+    return errors + admin_problems(values) + subscriber_problems(values)

@@ -113,9 +113,9 @@ class Stack:
 
 
 def _kit_page(site: Site, api: str, title: str) -> None:
-    """What kit/README.md tells a site owner to do: paste GET /kit/form.html into a page,
-    serve kit/signup.js beside it."""
-    snippet = httpx.get(f"{api}/kit/form.html", params={"lang": "en"}, timeout=10).text
+    """What kit/README.md tells a site owner to do: paste GET /kit/form.html (the snippet for
+    every language) into a page, serve kit/signup.js beside it."""
+    snippet = httpx.get(f"{api}/kit/form.html", timeout=10).text
     shutil.copy(REPO / "kit" / "signup.js", site.folder / "signup.js")
     (site.folder / "index.html").write_text(
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
