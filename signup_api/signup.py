@@ -16,9 +16,10 @@ from signup_api.bodies import FORM, media_type, parse_fields
 from signup_api.forms import SignupForm, validate
 from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.problems import Problem, problem_response, unavailable
+from signup_api.stale_keys import stale_key
 from signup_core import db, i18n, sealing, tracing
 from signup_core.addresses import blind_index, hash_ip
-from signup_core.index_keys import index_keys, refile, rotating
+from signup_core.index_keys import StaleIndexKey, index_keys, refile, rotating
 
 log = logging.getLogger(__name__)
 
@@ -157,12 +158,16 @@ async def _store(request: Request, form: SignupForm, index: bytes, client_ip: st
                 list_name=form.list_name,
                 email_index=index,
                 index_key=keys_in_use.current_id,
+                # Its suppression may be filed under any key this process knows.
+                lookups=keys_in_use.lookup(form.email).every,
                 email_sealed=keys.seal(form.email, sealing.EMAIL),
                 name_sealed=keys.seal(form.name, sealing.NAME),
                 seal_key_id=keys.current_id,
                 locale=form.locale,
                 form_version=state.settings.form_version,
-                ip_hash=hash_ip(state.settings.blind_index_key.bytes(), client_ip),
+                # Under the long-lived key, and which one said: checkable after a rotation.
+                ip_hash=hash_ip(keys_in_use.held_key, client_ip),
+                ip_key=keys_in_use.held_id,
                 resend_window=float(state.settings.resend_window),
                 reveal_existing=state.settings.reveal_existing,
                 traceparent=tracing.traceparent(),
@@ -170,6 +175,8 @@ async def _store(request: Request, form: SignupForm, index: bytes, client_ip: st
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on signup", extra={"error": type(e).__name__})
         raise unavailable("The database") from None
+    except StaleIndexKey:
+        raise await stale_key(state.pool, keys_in_use) from None
     except SCHEMA_BEHIND as e:
         log.error(MIGRATE_HINT, extra={"error": type(e).__name__})
         raise unavailable("The database") from None

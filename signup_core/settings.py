@@ -180,6 +180,11 @@ class Settings:
     admin_token_issuer: str | None = None
     admin_rate: Rate | None = Rate(120, 60)
 
+    # wt-suppress
+    # Suppression entries and consent IP hashes are keyed with this long-lived key, so they
+    # outlive every blind-index key. None: the blind-index key (as before it existed).
+    suppression_key: Secret | None = None
+
     @property
     def default_list(self) -> str:
         return self.lists[0]
@@ -463,6 +468,9 @@ _VARIABLES.update(
         "SIGNUP_FRAME_ANCESTORS": ("frame_ancestors", _origins, False),
     }
 )
+
+# wt-suppress
+_VARIABLES.update({"SIGNUP_SUPPRESSION_KEY": ("suppression_key", _key, False)})
 
 # What each mode cannot work without.
 _NEEDS = {

@@ -19,8 +19,9 @@ async def apply(res: Opened, event_id: int) -> str:
         if event is None:
             return "done-before"
         kind, index = event["kind"], event["email_index"]
-        # A suppression is filed under the key the event's index was made with.
-        filed = {"email_index": index, "index_key": event["email_index_key"]}
+        # The entry is filed under the hash the event carries for it (under the suppression
+        # key); the rows are found by the event's blind index.
+        filed = {"email_index": index, "held": event["held"], "held_key": event["held_key"]}
         if kind in ("hard_bounce", "complaint"):
             await q.suppress_address(conn, **filed, reason=kind, provider=event["provider"])
         elif kind == "soft_bounce":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from email.utils import parseaddr
 
-from signup_core import db, sealing, tokens, unsubscribe_links
+from signup_core import db, key_registry, sealing, tokens, unsubscribe_links
+from signup_core.index_keys import IndexKeys, StaleIndexKey, index_keys
 from signup_core.mail.failures import PermanentMailError, TransientMailError
 from signup_core.mail.render import Envelope, render
 from signup_core.settings import Settings
@@ -35,17 +37,43 @@ def sender(settings: Settings) -> str:
 
 async def deliver(res: Opened, outbox_id: int) -> str:
     """Send the row's mail; returns what happened. Transient errors propagate for a retry."""
+    keys = index_keys(res.settings)
+    try:
+        return await _deliver(res, keys, outbox_id)
+    except StaleIndexKey:
+        # Another process made a newer blind-index key current: this worker can no longer
+        # tell where a suppression is filed. The row goes back to the relay, for a worker on
+        # the current key; registering again makes this one's key current if it is the newer.
+        log.error("blind-index key is not the database's current one: restart with it")
+        async with res.pool.acquire() as conn:
+            await db.queries().release_outbox_row(conn, outbox_id=outbox_id)
+        with contextlib.suppress(key_registry.KeyMismatch):
+            await key_registry.register(res.pool, keys)
+        return "stale-key"
+
+
+async def _deliver(res: Opened, index: IndexKeys, outbox_id: int) -> str:
     q = db.queries()
     s = res.settings
     async with res.pool.acquire() as conn, conn.transaction():
         job = await q.lock_outbox_mail(conn, outbox_id=outbox_id)
         if job is None:
             return "done-before"
-        if ALLOWED[job["kind"]] != job["status"]:
-            await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {job['status']}")
+        keys, key_id = s.seal_keys, job["seal_key_id"]
+        to_address = sealing.open_column(keys, job["email_sealed"], sealing.EMAIL, key_id) or ""
+        status = job["status"]
+        if status != "suppressed":
+            # The address itself, under every key this process knows, not the row's stored
+            # index, which a rotation may not have reached yet (or may have moved on from).
+            lookup = index.lookup(str(to_address))
+            check = await q.check_mail_address(
+                conn, index_key=index.current_id, lookups=lookup.every
+            )
+            status = "suppressed" if check["suppressed"] else status
+        if ALLOWED[job["kind"]] != status:
+            await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {status}")
             metrics.mail(job["kind"], "skipped")
             return "skipped"
-        keys, key_id = s.seal_keys, job["seal_key_id"]
         context = {
             "name": sealing.open_column(keys, job["name_sealed"], sealing.NAME, key_id),
             "list_name": job["list_name"],
@@ -61,7 +89,7 @@ async def deliver(res: Opened, outbox_id: int) -> str:
             context["confirm_url"] = f"{s.public_base_url}/confirm?token={token}"
             context["ttl_hours"] = s.token_ttl // 3600
         envelope = Envelope(
-            to_address=sealing.open_column(keys, job["email_sealed"], sealing.EMAIL, key_id) or "",
+            to_address=to_address,
             to_name=context["name"],
             sender=sender(s),
             reply_to=s.mail_reply_to,
@@ -84,6 +112,8 @@ async def deliver(res: Opened, outbox_id: int) -> str:
                 await q.suppress_subscription(
                     conn,
                     subscription_id=job["subscription_id"],
+                    held=index.held(str(to_address)),
+                    held_key=index.held_id,
                     reason="refused",
                     provider=s.mail_transport,
                 )

@@ -42,11 +42,11 @@ async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
     settings = context().settings
     pool = await open_pool(settings)
     try:
-        indexes = await refiled(pool, settings, given)
-        totals = await operations.erase(pool, context().who, indexes)
+        lookups = await refiled(pool, settings, given)
+        totals = await operations.erase(pool, context().who, lookups)
     finally:
         await pool.close()
-    say(f"erased {len(indexes)} address(es): " + ", ".join(f"{v} {k}" for k, v in totals.items()))
+    say(f"erased {len(lookups)} address(es): " + ", ".join(f"{v} {k}" for k, v in totals.items()))
 
 
 @click.command()
@@ -60,12 +60,12 @@ async def suppress(addresses: tuple[str, ...], source: TextIO | None, reason: st
     settings = context().settings
     pool = await open_pool(settings)
     try:
-        indexes = await refiled(pool, settings, given)
-        key_id = index_keys(settings).current_id
-        await operations.suppress(pool, context().who, indexes, reason, key_id)
+        lookups = await refiled(pool, settings, given)
+        key_id = index_keys(settings).held_id
+        await operations.suppress(pool, context().who, lookups, reason, key_id)
     finally:
         await pool.close()
-    say(f"suppressed {len(indexes)} address(es)")
+    say(f"suppressed {len(lookups)} address(es)")
 
 
 @click.command()
@@ -82,8 +82,8 @@ async def unsuppress(addresses: tuple[str, ...], source: TextIO | None) -> None:
     settings = context().settings
     pool = await open_pool(settings)
     try:
-        indexes = await refiled(pool, settings, given)
-        counts = await operations.unsuppress(pool, context().who, indexes)
+        lookups = await refiled(pool, settings, given)
+        counts = await operations.unsuppress(pool, context().who, lookups)
     finally:
         await pool.close()
     lifted, rows = counts["suppressions"], counts["subscriptions"]
@@ -103,15 +103,15 @@ async def resend_confirmation(address: str, list_name: str | None) -> None:
     given = address_of(address, 1)
     pool = await open_pool(settings)
     try:
-        (index,) = await refiled(pool, settings, [given])
+        (lookup,) = await refiled(pool, settings, [given])
         async with pool.acquire() as conn:
             queued = await db.queries().resend_confirmation(
-                conn, email_index=index, list_name=list_name
+                conn, email_index=lookup.index, lookups=lookup.every, list_name=list_name
             )
         await record(
             pool,
             "resend-confirmation",
-            {"email_index": index.hex(), "list": list_name},
+            {"email_index": lookup.index.hex(), "list": list_name},
             {"queued": queued},
         )
     finally:

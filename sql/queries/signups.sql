@@ -1,15 +1,17 @@
--- name: upsert_signup(list_name, email_index, index_key, email_sealed, name_sealed, seal_key_id, locale, form_version, ip_hash, resend_window, reveal_existing, traceparent)^
+-- name: upsert_signup(list_name, email_index, index_key, lookups, email_sealed, name_sealed, seal_key_id, locale, form_version, ip_hash, ip_key, resend_window, reveal_existing, traceparent)^
 -- Creates or refreshes a subscription and, when a mail is due, queues it in the outbox; one round trip.
 -- With reveal_existing, a confirmed address is told so on screen (409) and gets no mail.
+-- Refused (SQLSTATE 55000, blind_index_key_guard) when index_key is no longer the current key.
 WITH upserted AS (
     INSERT INTO subscriptions AS s
         (list_name, email_index, email_index_key, email_sealed, name_sealed, seal_key_id, locale,
-         consent_form_version, consent_ip_hash, last_mailed_at, status)
+         consent_form_version, consent_ip_hash, consent_ip_key, last_mailed_at, status)
     VALUES
-        (:list_name, :email_index, :index_key, :email_sealed, :name_sealed, :seal_key_id, :locale,
-         :form_version, :ip_hash, now(),
-         -- An address suppressed on any list (or with no row at all) is suppressed on this one.
-         CASE WHEN EXISTS (SELECT 1 FROM suppressions WHERE email_index = :email_index)
+        (:list_name, :email_index, blind_index_key_guard(:index_key), :email_sealed, :name_sealed,
+         :seal_key_id, :locale, :form_version, :ip_hash, :ip_key, now(),
+         -- An address suppressed on any list (or with no row at all) is suppressed on this one,
+         -- whichever key its entry is filed under.
+         CASE WHEN EXISTS (SELECT 1 FROM suppressions WHERE email_index = ANY(:lookups::bytea[]))
               THEN 'suppressed'::subscription_status ELSE 'pending' END)
     ON CONFLICT (email_index, list_name) DO UPDATE SET
         -- Someone who unsubscribed may sign up again; a suppressed address stays suppressed.
@@ -32,6 +34,8 @@ WITH upserted AS (
                                     ELSE s.consent_form_version END,
         consent_ip_hash = CASE WHEN s.status IN ('pending', 'unsubscribed')
                                THEN EXCLUDED.consent_ip_hash ELSE s.consent_ip_hash END,
+        consent_ip_key = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                              THEN EXCLUDED.consent_ip_key ELSE s.consent_ip_key END,
         last_mailed_at = CASE
             WHEN s.status = 'suppressed' THEN s.last_mailed_at
             WHEN s.status = 'confirmed' AND :reveal_existing THEN s.last_mailed_at
