@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from signup_core import db
-from signup_core.addresses import blind_index, keyed_hash
+from signup_core.addresses import blind_index, hash_ip, keyed_hash
 from signup_core.settings import Settings
 
 # What blind_index_key_guard raises in a process whose key is no longer the current one.
@@ -86,6 +86,17 @@ class IndexKeys:
 
     def lookup(self, address: str) -> Lookup:
         return Lookup(self.index(address), self.held(address), self.previous_index(address))
+
+    def consent_ip_matches(self, ip: str, stored: bytes, key_id: str | None) -> bool | None:
+        """Whether a consent IP hash was made from `ip`; None when the key it names (by
+        fingerprint) is not one this process has. A hash stored before the key was recorded
+        (key_id None) was made with the blind-index key then in force: each known key is tried."""
+        keys = [k for k in (self.held_key, self.current, self.previous) if k is not None]
+        if key_id is not None:
+            keys = [k for k in keys if fingerprint(k) == key_id]
+            if not keys:
+                return None
+        return any(hash_ip(k, ip) == stored for k in keys)
 
 
 def index_keys(settings: Settings) -> IndexKeys:
