@@ -19,6 +19,7 @@ async def stale_key(pool: asyncpg.Pool, keys: IndexKeys) -> Problem:
     writes nothing more (503; a load balancer tries another). Registering again makes this
     process's key current if it is the newer one (its start could not reach the database)."""
     log.error("blind-index key is not the database's current one: restart with the current key")
-    with contextlib.suppress(key_registry.KeyMismatch):
-        await key_registry.register(pool, keys)
+    if keys.previous is not None:  # only a process with a previous key can be the newer one
+        with contextlib.suppress(key_registry.KeyMismatch):
+            await key_registry.register(pool, keys)
     return unavailable("The database")

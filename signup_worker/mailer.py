@@ -47,8 +47,9 @@ async def deliver(res: Opened, outbox_id: int) -> str:
         log.error("blind-index key is not the database's current one: restart with it")
         async with res.pool.acquire() as conn:
             await db.queries().release_outbox_row(conn, outbox_id=outbox_id)
-        with contextlib.suppress(key_registry.KeyMismatch):
-            await key_registry.register(res.pool, keys)
+        if keys.previous is not None:  # only a worker with a previous key can be the newer
+            with contextlib.suppress(key_registry.KeyMismatch):
+                await key_registry.register(res.pool, keys)
         return "stale-key"
 
 
