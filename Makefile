@@ -64,7 +64,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Also this checkout's PostgreSQL data outside it (as root); the README says what stays.
+# Also this checkout's PostgreSQL data outside it (as root); docs/development.md says what stays.
 clean:
 	$(PYTHON) -m devstack.clean
 	rm -rf $(VENV) var

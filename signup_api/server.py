@@ -117,7 +117,7 @@ HELP = """usage: signup-api [-h]
 
 Serve the signup API (uvicorn) on HOST:PORT. All configuration comes from the environment
 (DATABASE_URL, REDIS_URL, PUBLIC_BASE_URL, SIGNUP_BLIND_INDEX_KEY, SIGNUP_SIGNING_KEY,
-SIGNUP_SEAL_KEYS, ...; any secret also as NAME_FILE); see the README's configuration table."""
+SIGNUP_SEAL_KEYS, ...; any secret also as NAME_FILE); see docs/configuration.md."""
 
 
 def main() -> None:

@@ -46,18 +46,6 @@ async def lookup_of_index(pool: asyncpg.Pool, settings: Settings, index: bytes) 
     return Lookup(index, found.held, found.previous) if found.index != index else found
 
 
-async def record(
-    pool: asyncpg.Pool,
-    actor: str,
-    action: str,
-    params: dict[str, Any],
-    counts: dict[str, Any],
-    outcome: str = "done",
-) -> None:
-    async with pool.acquire() as conn:
-        await audit.record(conn, actor, action, params, counts, outcome)
-
-
 async def _erase_one(pool: asyncpg.Pool, lookup: Lookup) -> Any:
     # The mail rows are locked first, as the sender locks them; a deadlock with some other
     # writer is still possible in principle, and PostgreSQL's answer to one is to try again.
@@ -83,7 +71,7 @@ async def erase(pool: asyncpg.Pool, actor: str, lookups: Sequence[Lookup]) -> di
         for name in ("subscriptions", "tokens", "outbox", "events"):
             totals[name] += row[name]
         totals["suppressions_kept"] += int(row["suppression_kept"])
-    await record(pool, actor, "erase", {"addresses": len(lookups)}, totals)
+    await audit.record(pool, actor, "erase", {"addresses": len(lookups)}, totals)
     return totals
 
 
@@ -104,7 +92,7 @@ async def suppress(
             )
     counts = {"addresses": len(lookups)}
     params = {"reason": reason, "email_indexes": [lk.index.hex() for lk in lookups]}
-    await record(pool, actor, "suppress", params, counts)
+    await audit.record(pool, actor, "suppress", params, counts)
     return counts
 
 
@@ -119,7 +107,7 @@ async def unsuppress(pool: asyncpg.Pool, actor: str, lookups: Sequence[Lookup]) 
         counts["suppressions"] += row["suppressions"]
         counts["subscriptions"] += row["subscriptions"]
     params = {"email_indexes": [lk.index.hex() for lk in lookups]}
-    await record(pool, actor, "unsuppress", params, counts)
+    await audit.record(pool, actor, "unsuppress", params, counts)
     return counts
 
 
@@ -148,7 +136,7 @@ async def replay_dead_letters(pool: asyncpg.Pool, actor: str, outbox_id: int | N
     """Put one (or, with None, every) dead-lettered mail back on the queue; how many."""
     async with pool.acquire() as conn:
         n = await db.queries().replay_dead_letters(conn, outbox_id=outbox_id)
-    await record(pool, actor, "dead-letters-replay", {"id": outbox_id}, {"replayed": n})
+    await audit.record(pool, actor, "dead-letters-replay", {"id": outbox_id}, {"replayed": n})
     return n
 
 
@@ -181,4 +169,4 @@ async def export_lines(
             n += 1
     rows = max(n - 1, 0) if fmt == "csv" else n
     params = {"format": fmt, "list": list_name, "since": since, "until": until}
-    await record(pool, actor, "export", params, {"rows": rows})
+    await audit.record(pool, actor, "export", params, {"rows": rows})

@@ -1,16 +1,18 @@
 """Blind-index key rotation: every subscription's index recomputed from its sealed address,
-its address's suppression and provider events refiled with it. Small batches, each its own
-transaction holding every row of the addresses it moves (SKIP LOCKED: an address a request or
-the worker holds is left for the next pass). Killed midway, a run loses only its open batch."""
+its address's suppression and provider events refiled with it. In batches (signup_core.batches),
+each transaction holding every row of the addresses it moves (SKIP LOCKED: an address a request
+or the worker holds is left for the next pass). Killed midway, a run loses only its open batch."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
 from signup_core import db, sealing
+from signup_core.batches import in_batches
 from signup_core.index_keys import IndexKeys
 from signup_core.sealing import Keyring
 
@@ -63,62 +65,47 @@ async def _one_pass(
     outcome: Outcome,
     on_batch: Callable[[int], None] | None,
 ) -> int:
-    after, conflicts = 0, 0
-    while True:
-        for attempt in range(3):
-            try:
-                async with pool.acquire() as conn, conn.transaction():
-                    last, done = await _one_batch(conn, keys, seal_keys, after, batch)
-                break
-            except asyncpg.DeadlockDetectedError:
-                # Merging deletes a row whose mail a sender may hold: PostgreSQL's answer
-                # to the deadlock is to try the batch again.
-                if attempt == 2:
-                    raise
-        if last is None:
-            return conflicts
-        after, conflicts = last, conflicts + done["conflicts"]
-        outcome.moved += done["moved"]
-        outcome.merged += done["merged"]
-        if on_batch is not None:
-            on_batch(done["moved"])
-
-
-async def _one_batch(
-    conn: asyncpg.Connection, keys: IndexKeys, seal_keys: Keyring, after: int, batch: int
-) -> tuple[int | None, dict[str, int]]:
-    """Refile one batch, in the caller's transaction; returns the last id seen and counts."""
     q = db.queries()
-    rows = [
-        r
-        async for r in q.lock_rows_to_reindex(
-            conn, index_key=keys.current_id, after_id=after, batch=batch
+    conflicts = 0
+
+    def lock(conn: asyncpg.Connection, after: int) -> Any:
+        return q.lock_rows_to_reindex(conn, index_key=keys.current_id, after_id=after, batch=batch)
+
+    async def change(conn: asyncpg.Connection, rows: list[Any]) -> int:
+        nonlocal conflicts
+        pairs, helds = {}, {}
+        for r in rows:
+            address = str(
+                sealing.open_column(seal_keys, r["email_sealed"], sealing.EMAIL, r["seal_key_id"])
+            )
+            pairs[bytes(r["email_index"])] = keys.index(address)  # never NULL
+            helds[bytes(r["email_index"])] = keys.held(address)
+        held = q.lock_filed_under(conn, old_indexes=list(pairs))
+        busy = {bytes(r["email_index"]) async for r in held}
+        free = {old: new for old, new in pairs.items() if old not in busy}
+        # An address with a row on one list under both keys (written by a process that knew
+        # only the old one) keeps one: without this, both would be moved onto one index, a
+        # unique violation on every run. (A deadlock with a sender holding the deleted row's
+        # mail ends the run: run it again.)
+        outcome.merged += await q.merge_duplicate_rows(
+            conn, old_indexes=list(free), new_indexes=list(free.values())
         )
-    ]
-    if not rows:
-        return None, {}
-    pairs, helds = {}, {}
-    for r in rows:
-        address = str(
-            sealing.open_column(seal_keys, r["email_sealed"], sealing.EMAIL, r["seal_key_id"])
+        done = await q.reindex_addresses(
+            conn,
+            old_indexes=list(free),
+            new_indexes=list(free.values()),
+            helds=[helds[old] for old in free],
+            index_key=keys.current_id,
+            held_key=keys.held_id,
         )
-        pairs[bytes(r["email_index"])] = keys.index(address)  # never NULL
-        helds[bytes(r["email_index"])] = keys.held(address)
-    held = q.lock_filed_under(conn, old_indexes=list(pairs))
-    busy = {bytes(r["email_index"]) async for r in held}
-    free = {old: new for old, new in pairs.items() if old not in busy}
-    # An address with a row on one list under both keys (written by a process that knew only
-    # the old one) keeps one: without this, both would be moved onto one index, a unique
-    # violation on every run.
-    merged = await q.merge_duplicate_rows(
-        conn, old_indexes=list(free), new_indexes=list(free.values())
-    )
-    done = await q.reindex_addresses(
-        conn,
-        old_indexes=list(free),
-        new_indexes=list(free.values()),
-        helds=[helds[old] for old in free],
-        index_key=keys.current_id,
-        held_key=keys.held_id,
-    )
-    return rows[-1]["id"], {**dict(done), "merged": merged}
+        conflicts += done["conflicts"]
+        return done["moved"]
+
+    def committed(moved: int) -> None:
+        # Counted batch by batch, so a run that fails midway still reports what it moved.
+        outcome.moved += moved
+        if on_batch is not None:
+            on_batch(moved)
+
+    await in_batches(pool, lock, change, committed)
+    return conflicts

@@ -1,8 +1,13 @@
-"""Builds the Redis broker from settings; the worker calls setup() before importing actors."""
+"""The worker's entry point: Dramatiq calls setup() before it imports signup_worker.actors.
+
+It builds the Redis broker from settings and hands the middleware that opens the resources the
+two loops to run beside the actors: the relay and the purge. The actors declare themselves on
+the broker set here, when Dramatiq imports them next."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import dramatiq
 import uvloop
@@ -11,6 +16,7 @@ from dramatiq.middleware.asyncio import AsyncIO
 
 from signup_core import logs, tracing
 from signup_core.settings import load_settings
+from signup_worker import purge, relay
 from signup_worker.resources import Resources
 from signup_worker.scrape import Metrics
 
@@ -33,5 +39,7 @@ def setup() -> None:
         from signup_worker.tracing import Tracing
 
         broker.add_middleware(Tracing())
-    broker.add_middleware(Resources(settings))
+    # The relay finds the actors on this broker by name, once the worker has booted.
+    loops = {"relay": functools.partial(relay.run, broker), "purge": purge.run}
+    broker.add_middleware(Resources(settings, loops))
     dramatiq.set_broker(broker)

@@ -96,6 +96,8 @@ async def _deliver(res: Opened, index: IndexKeys, outbox_id: int) -> str:
             reply_to=s.mail_reply_to,
             domain=s.mail_domain,
             unsubscribe_url=unsubscribe_links.url(s, job["unsubscribe_id"]),
+            list_name=job["list_name"],
+            list_title=context["list_title"],
         )
         message = render(
             job["kind"], job["locale"], envelope, context, templates_dir=s.templates_dir

@@ -1,5 +1,6 @@
-"""What every signupctl command shares: settings and pool on demand, the audit record, addresses
-read from arguments or a file, errors turned into exit code 1 with one line on stderr."""
+"""What every signupctl command shares: settings and pool on demand, who acts (for the audit
+record), addresses read from arguments or a file, errors turned into exit code 1 with one line
+on stderr."""
 
 from __future__ import annotations
 
@@ -74,17 +75,6 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         settings.database_url.value, min_size=1, max_size=2, command_timeout=120
     )
-
-
-async def record(
-    pool: asyncpg.Pool,
-    action: str,
-    params: dict[str, Any],
-    counts: dict[str, Any],
-    outcome: str = "done",
-) -> None:
-    async with pool.acquire() as conn:
-        await audit.record(conn, context().who, action, params, counts, outcome)
 
 
 def say(message: str) -> None:

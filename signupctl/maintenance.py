@@ -9,9 +9,10 @@ import asyncpg
 import click
 
 from signup_core import operations, retention
+from signup_core.audit import record
 from signup_core.migrations import migrate as apply_migrations
 from signup_core.settings import load_database_url
-from signupctl.common import context, open_pool, record, run, say
+from signupctl.common import context, open_pool, run, say
 
 
 @click.command()
@@ -21,9 +22,7 @@ async def migrate() -> None:
     conn = await asyncpg.connect(load_database_url(), timeout=10)
     try:
         applied = await apply_migrations(conn)
-        from signup_core import audit
-
-        await audit.record(conn, context().who, "migrate", {}, {"applied": len(applied)})
+        await record(conn, context().who, "migrate", {}, {"applied": len(applied)})
     finally:
         await conn.close()
     say(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
@@ -50,10 +49,10 @@ async def purge(dry_run: bool, batch: int | None) -> None:
             counts = await retention.count(pool, settings, now)
             for name, n in counts.items():
                 click.echo(f"{name}\t{n}")
-            await record(pool, "purge", {"dry_run": True}, counts, "dry-run")
+            await record(pool, context().who, "purge", {"dry_run": True}, counts, "dry-run")
             return
         counts = await retention.purge(pool, settings, now, batch=batch)
-        await record(pool, "purge", {"batch": batch or settings.purge_batch}, counts)
+        await record(pool, context().who, "purge", {"batch": batch or settings.purge_batch}, counts)
     finally:
         await pool.close()
     say("purged " + ", ".join(f"{n} {name}" for name, n in counts.items()))
