@@ -104,12 +104,10 @@ async def test_the_sender_refuses_a_suppressed_address_after_the_keys_are_droppe
     rotate(on(held, K2, BLIND_INDEX_KEY))
     rotate(on(held, K3, K2))
     last = on(held, K3)
-    # Given a row for the suppressed address written as a process knowing only the old key
-    # filed it (the sender must not trust the row's own index or status)
-    async with db.transaction():
-        await db.execute("TRUNCATE blind_index_keys")
-        await store_signup(db, suppressed)
-        await store_signup(db, fresh)
+    # Given a pending row for the suppressed address, its stored index a stale one (the first
+    # key's), with a confirmation queued: the sender must not trust the row's index or status
+    for email in (suppressed, fresh):
+        await _store_under(db, BLIND_INDEX_KEY, email, index_key=K3)
     # When a worker on the newest key alone sends what is queued
     worker = Worker(last, scratch / f"worker-held-{uuid.uuid4().hex[:6]}.log")
     try:
@@ -195,7 +193,8 @@ async def test_the_rotation_merges_a_duplicate_pair_and_completes(db, env):
         ]
 
 
-async def _store_under(db, key: str, email: str) -> None:
+async def _store_under(db, key: str, email: str, index_key: str | None = None) -> None:
+    """A row filed under `key`'s index, recorded (and guarded) as made with `index_key`."""
     from signup_core import db as core_db
     from tests.support import seal_params
 
@@ -203,7 +202,7 @@ async def _store_under(db, key: str, email: str) -> None:
         db,
         list_name="newsletter",
         email_index=idx(key, email),
-        index_key=fingerprint(key.encode()),
+        index_key=fingerprint((index_key or key).encode()),
         lookups=[idx(key, email)],
         **seal_params(email),
         locale="en",
