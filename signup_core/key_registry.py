@@ -25,16 +25,27 @@ async def register(pool: asyncpg.Pool, keys: IndexKeys) -> str | None:
     A database that cannot be asked yet (down, not migrated) does not stop the start: the
     write guard still refuses a stale key, and the next stale write registers again."""
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            return await _register(conn, keys)
+        async with pool.acquire() as conn:
+            await _check_suppressions(conn, keys)
+            if await _settled(conn, keys):
+                # Nothing to change: no lock, so no write waits on a start or an admin call.
+                return None
+            async with conn.transaction():
+                return await _register(conn, keys)
     except (*db.UNAVAILABLE, asyncpg.UndefinedTableError, asyncpg.UndefinedFunctionError) as e:
         log.warning("blind-index keys not registered", extra={"error": type(e).__name__})
         return None
 
 
-async def _register(conn: asyncpg.Connection, keys: IndexKeys) -> str | None:
+async def _settled(conn: asyncpg.Connection, keys: IndexKeys) -> bool:
+    states = {r["key_id"]: r["state"] async for r in db.queries().index_key_states(conn)}
+    return states.get(keys.current_id) == "current" and (
+        keys.previous_id is None or keys.previous_id in states
+    )
+
+
+async def _check_suppressions(conn: asyncpg.Connection, keys: IndexKeys) -> None:
     q = db.queries()
-    await q.lock_index_key_registry(conn)
     unknown = [r["id"] async for r in q.suppression_key_ids(conn) if r["id"] not in keys.known_ids]
     if unknown:
         raise KeyMismatch(
@@ -42,6 +53,11 @@ async def _register(conn: asyncpg.Connection, keys: IndexKeys) -> str | None:
             "set SIGNUP_SUPPRESSION_KEY to that key (or keep it as "
             "SIGNUP_BLIND_INDEX_KEY_PREVIOUS); see docs/runbooks/rotating-secrets.md"
         )
+
+
+async def _register(conn: asyncpg.Connection, keys: IndexKeys) -> str | None:
+    q = db.queries()
+    await q.lock_index_key_registry(conn)
     states = {r["key_id"]: r["state"] async for r in q.index_key_states(conn)}
     current = next((k for k, s in states.items() if s == "current"), None)
     if current == keys.current_id or current is None:
