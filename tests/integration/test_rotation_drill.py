@@ -41,7 +41,7 @@ pytestmark = [
 ]
 
 NEW_KEY = "drill-blind-index-key-NEW-0123456789abcdef"
-EXISTING, FRESH, PER_KIND = 80, 80, 5
+EXISTING, FRESH, PER_KIND = 60, 80, 5
 
 
 @dataclass
@@ -190,7 +190,7 @@ def _rotate_until_done(env: dict[str, str]) -> tuple[int, float]:
     """Run the rotation job until it exits 0, as an operator would; runs and seconds."""
     start = time.monotonic()
     for run in range(1, 30):
-        if signupctl(env, "rotate-blind-index", "--batch", "20").returncode == 0:
+        if signupctl(env, "rotate-blind-index", "--batch", "3").returncode == 0:
             return run, time.monotonic() - start
         time.sleep(0.2)
     raise AssertionError("the rotation never completed")
@@ -239,17 +239,19 @@ async def test_no_suppressed_address_mailed_and_no_duplicate_during_a_rotation(s
         # signups keep arriving through both APIs, and the rotation job runs
         prepared = time.monotonic() - began
         apis = [old_api.url]  # the new API joins it once started, as behind a load balancer
-        load = asyncio.create_task(_load(apis, fresh[:20] + suppressed[:10] + existing[:20], tally))
-        new_api = Api(new_env, stack.folder / "api-new.log")
+        load = asyncio.create_task(_load(apis, fresh[:30] + suppressed[:10] + existing[:20], tally))
+        # Started in a thread: the signups above keep arriving while it starts (and switches
+        # the database to the new key)
+        new_api = await asyncio.to_thread(Api, new_env, stack.folder / "api-new.log")
         apis.append(new_api.url)
         started.append(new_api)
         new_worker = Worker(new_env, stack.folder / "worker-new.log")
         started.append(new_worker)
         rotation = asyncio.create_task(asyncio.to_thread(_rotate_until_done, new_env))
-        mixed = fresh[20:] + suppressed * 2 + existing[20:]
+        mixed = fresh[30:] + suppressed * 2 + existing[20:]
         mixed.sort(key=lambda e: hash((e, "order")))
         await load
-        new_worker.wait_ready()
+        await asyncio.to_thread(new_worker.wait_ready)
         _step("new processes ready", began)
         await _load(apis, mixed, tally)
         _step("signups during rotation", began)
