@@ -14,7 +14,7 @@ import uvloop
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware.asyncio import AsyncIO
 
-from signup_core import logs, tracing
+from signup_core import logs, redis_client, tracing
 from signup_core.settings import load_settings
 from signup_worker import purge, relay
 from signup_worker.resources import Resources
@@ -30,7 +30,7 @@ def setup() -> None:
     # A worker silent for the heartbeat timeout is dead: its unfinished messages go back to
     # their queues for the others.
     broker = RedisBroker(
-        url=settings.redis_url.value,
+        client=redis_client.sync_client(settings.redis_url.value),
         heartbeat_timeout=settings.worker_heartbeat_timeout * 1000,
     )
     broker.add_middleware(AsyncIO())

@@ -33,7 +33,7 @@ async def rotate_blind_index(batch: int, check: bool) -> None:
     (the one that mails least). Suppression entries are filed under SIGNUP_SUPPRESSION_KEY,
     which no rotation changes; see docs/runbooks/rotating-secrets.md.
     """
-    settings = context().settings
+    settings = context().settings_for("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY", "SIGNUP_SEAL_KEYS")
     keys = index_keys(settings)
     pool = await open_pool(settings)
     try:

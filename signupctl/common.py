@@ -15,13 +15,13 @@ from typing import Any, TextIO
 import asyncpg
 import click
 
-from signup_core import audit, logs
+from signup_core import audit, db, logs
 from signup_core.addresses import InvalidAddress, normalise
 from signup_core.clock import Clock
 from signup_core.key_registry import KeyMismatch
 from signup_core.migrations import MigrationError
 from signup_core.sealing import SealError
-from signup_core.settings import ConfigError, Settings, load_settings
+from signup_core.settings import ConfigError, Settings, load_for, load_settings
 
 
 @dataclass
@@ -42,6 +42,11 @@ class Context:
         if self._settings is None:
             self._settings = load_settings()
         return self._settings
+
+    def settings_for(self, *needs: str) -> Settings:
+        """The settings of a command that uses only these required variables: the others may
+        be missing (`stats` needs neither REDIS_URL nor PUBLIC_BASE_URL)."""
+        return self._settings or load_for(needs)
 
 
 def context() -> Context:
@@ -73,7 +78,11 @@ def run(command: Callable[..., Awaitable[Any]]) -> Callable[..., None]:
 async def open_pool(settings: Settings) -> asyncpg.Pool:
     # Not the request path's 5 s command timeout: an operator's batch may take longer.
     return await asyncpg.create_pool(
-        settings.database_url.value, min_size=1, max_size=2, command_timeout=120
+        settings.database_url.value,
+        min_size=1,
+        max_size=2,
+        command_timeout=120,
+        **db.session_options(settings.database_pool_mode),
     )
 
 

@@ -43,7 +43,9 @@ async def export(
     (a one-click unsubscribe link per subscriber, for your newsletter tool to put in each mail).
     The file holds personal data: keep it no longer than you need it.
     """
-    settings = context().settings
+    settings = context().settings_for(
+        "DATABASE_URL", "SIGNUP_SEAL_KEYS", "SIGNUP_SIGNING_KEY", "PUBLIC_BASE_URL"
+    )
     out = output or sys.stdout
     show = sys.stderr.isatty()
     pool = await open_pool(settings)
@@ -76,7 +78,7 @@ async def stats(as_json: bool) -> None:
     """Per list: subscriptions by status, signups and confirmations in the last day and week,
     the confirmation rate, and bounce and complaint rates (per mail sent) over 30 days."""
     ctx = context()
-    pool = await open_pool(ctx.settings)
+    pool = await open_pool(ctx.settings_for("DATABASE_URL"))
     try:
         rows = await operations.stats(pool, ctx.now())
     finally:

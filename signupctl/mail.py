@@ -18,7 +18,7 @@ def dead_letters() -> None:
 @run
 async def list_dead(limit: int) -> None:
     """List dead-lettered mails, newest first: id, kind, list, failed at, why."""
-    pool = await open_pool(context().settings)
+    pool = await open_pool(context().settings_for("DATABASE_URL"))
     try:
         rows = await operations.dead_letters(pool, limit)
     finally:
@@ -39,7 +39,7 @@ async def replay(outbox_id: int | None, replay_all: bool) -> None:
     them again, after checking once more that the subscription may receive them."""
     if (outbox_id is None) == (not replay_all):
         raise click.UsageError("give exactly one of --id N or --all")
-    pool = await open_pool(context().settings)
+    pool = await open_pool(context().settings_for("DATABASE_URL"))
     try:
         n = await operations.replay_dead_letters(pool, context().who, outbox_id)
     finally:

@@ -5,21 +5,22 @@ from __future__ import annotations
 import datetime
 import json
 
-import asyncpg
 import click
 
-from signup_core import operations, retention
+from signup_core import db, operations, retention
 from signup_core.audit import record
 from signup_core.migrations import migrate as apply_migrations
-from signup_core.settings import load_database_url
+from signup_core.settings import load_migrate_target
 from signupctl.common import context, open_pool, run, say
 
 
 @click.command()
 @run
 async def migrate() -> None:
-    """Apply pending database migrations (needs only DATABASE_URL; safe to run concurrently)."""
-    conn = await asyncpg.connect(load_database_url(), timeout=10)
+    """Apply pending database migrations (needs only DATABASE_URL, or DATABASE_MIGRATE_URL for
+    a direct connection past a pooler; safe to run concurrently)."""
+    url, mode = load_migrate_target()
+    conn = await db.connect(url, mode, timeout=10)
     try:
         applied = await apply_migrations(conn)
         await record(conn, context().who, "migrate", {}, {"applied": len(applied)})
@@ -41,7 +42,7 @@ async def purge(dry_run: bool, batch: int | None) -> None:
     SIGNUP_PURGE_INTERVAL; this is for doing it now.
     """
     ctx = context()
-    settings = ctx.settings
+    settings = ctx.settings_for("DATABASE_URL")
     pool = await open_pool(settings)
     try:
         now = ctx.now()
@@ -65,8 +66,8 @@ async def purge(dry_run: bool, batch: int | None) -> None:
 @run
 async def audit_log(since: datetime.datetime | None, limit: int, as_json: bool) -> None:
     """List operator actions, newest first: when, who, what, parameters, counts."""
-    settings = context().settings
-    conn = await asyncpg.connect(settings.database_url.value, timeout=10)
+    settings = context().settings_for("DATABASE_URL")
+    conn = await db.connect(settings.database_url.value, settings.database_pool_mode, timeout=10)
     try:
         since_utc = since.replace(tzinfo=datetime.UTC) if since else None
         for row in await operations.audit_entries(conn, since_utc, limit):

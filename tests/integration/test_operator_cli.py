@@ -21,7 +21,7 @@ SUBCOMMANDS = [
     ["migrate"], ["export"], ["stats"], ["erase"], ["suppress"], ["unsuppress"], ["purge"],
     ["rotate-keys"], ["rotate-blind-index"], ["resend-confirmation"], ["dead-letters"],
     ["dead-letters", "list"], ["dead-letters", "replay"], ["audit"], ["keys"],
-    ["keys", "generate"], ["token"],
+    ["keys", "generate"], ["token"], ["doctor"],
 ]  # fmt: skip
 
 
@@ -40,10 +40,41 @@ def test_usage_errors_exit_2_and_failures_exit_1_naming_every_missing_variable()
     assert signupctl(None, "no-such-command").returncode == 2
     assert signupctl(None, "export", "--format", "xml").returncode == 2
     assert signupctl(None, "erase").returncode == 2  # no address given
-    failed = signupctl(None, "stats")
+    failed = signupctl(None, "erase", "a@example.com")
     assert failed.returncode == 1 and failed.stdout == ""
-    for name in ("DATABASE_URL", "REDIS_URL", "SIGNUP_SEAL_KEYS", "SIGNUP_BLIND_INDEX_KEY"):
+    for name in ("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY"):
         assert name in failed.stderr
+    # Only what the command uses: erasing reads no Redis, seals nothing, links nothing.
+    for name in ("REDIS_URL", "PUBLIC_BASE_URL", "SIGNUP_SEAL_KEYS", "SIGNUP_SIGNING_KEY"):
+        assert name not in failed.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "needs"),
+    [
+        (["stats"], {"DATABASE_URL"}),
+        (["audit"], {"DATABASE_URL"}),
+        (["dead-letters", "list"], {"DATABASE_URL"}),
+        (["purge", "--dry-run"], {"DATABASE_URL"}),
+        (["rotate-keys"], {"DATABASE_URL", "SIGNUP_SEAL_KEYS"}),
+        (
+            ["rotate-blind-index", "--check"],
+            {"DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY", "SIGNUP_SEAL_KEYS"},
+        ),
+        (["export"], {"DATABASE_URL", "SIGNUP_SEAL_KEYS", "SIGNUP_SIGNING_KEY"}),
+    ],
+)
+def test_each_command_needs_only_the_settings_it_uses(env, db, words, needs):
+    from signup_core.settings import required
+
+    given = {k: v for k, v in env.items() if k not in required() or k in needs}
+    if "SIGNUP_SIGNING_KEY" in needs:
+        given["PUBLIC_BASE_URL"] = env["PUBLIC_BASE_URL"]  # the export's unsubscribe links
+    done = signupctl(given, *words)
+    assert done.returncode == 0, done.stderr
+    missing = sorted(needs)[0]
+    refused = signupctl({k: v for k, v in given.items() if k != missing}, *words)
+    assert refused.returncode == 1 and f"{missing} is required" in refused.stderr
 
 
 def test_migrate_needs_only_the_database(migrated):

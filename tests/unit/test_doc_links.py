@@ -11,8 +11,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # Pages generated on another branch of the same change (the settings model writes
 # docs/configuration.md with `make docs`): until it lands, a plain link to one is let through;
 # once the page exists it is checked like any other.
-PENDING = {"docs/configuration.md"}
-
 FENCE = re.compile(r"^\s*(```|~~~)")
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -81,8 +79,6 @@ def broken(root: Path, page: Path, target: str) -> str | None:
         return "points outside the repository"
     name = dest.relative_to(root).as_posix()
     if not dest.exists():
-        if name in PENDING and not anchor:
-            return None
         return f"{name} does not exist"
     if anchor and dest.suffix == ".md" and anchor not in anchors(dest):
         return f"{name} has no heading for #{anchor}"
@@ -118,10 +114,11 @@ def test_a_broken_file_or_anchor_is_found(tmp_path):
     (tmp_path / "README.md").write_text(
         "[ok](docs/sub/page.md#bounces-and-complaints-post-webhooksprovider)\n"
         "[ok](docs/sub/page.md#twice-1) [ok](#intro) [ok](https://example.org/x.md)\n"
-        "[ok](docs/configuration.md) `[not a link](nowhere.md)`\n"
+        "`[not a link](nowhere.md)`\n"
         "# Intro\n"
         "[bad](docs/missing.md) [bad](docs/sub/page.md#not-a-heading)\n"
-        "[bad](#nowhere) [bad](docs/configuration.md#service)\n\n"
+        "[bad](#nowhere) [bad](docs/configuration.md#service)\n"
+        "[bad](docs/configuration.md)\n\n"
         "[ref]: docs/sub/gone.md\n"
     )
     assert problems(tmp_path) == [
@@ -130,5 +127,6 @@ def test_a_broken_file_or_anchor_is_found(tmp_path):
         "#not-a-heading",
         "README.md: (#nowhere) README.md has no heading for #nowhere",
         "README.md: (docs/configuration.md#service) docs/configuration.md does not exist",
+        "README.md: (docs/configuration.md) docs/configuration.md does not exist",
         "README.md: (docs/sub/gone.md) docs/sub/gone.md does not exist",
     ]
