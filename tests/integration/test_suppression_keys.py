@@ -237,3 +237,17 @@ async def test_the_consent_ip_hash_can_be_checked_after_a_rotation(db, env, supp
         assert ip_hash == hash_ip(suppression_key.encode(), "203.0.113.7")
     else:
         assert IndexKeys(K3.encode()).consent_ip_matches("203.0.113.7", ip_hash, key_id) is None
+
+
+async def test_doctor_counts_suppressions_under_the_suppression_key_as_filed(db, env):
+    from signup_core.diagnosis import stores
+    from signup_core.settings import load_settings
+
+    held = {**env, "SIGNUP_SUPPRESSION_KEY": HELD}
+    # Given an address suppressed under the suppression key, and the blind-index key rotated
+    assert signupctl(held, "suppress", address("held")).returncode == 0
+    rotate(on(held, K2, BLIND_INDEX_KEY))
+    # When signupctl doctor checks the blind index with only the new key
+    found = {r.name: r for r in await stores.check(load_settings(on(held, K2)))}
+    # Then the entry is where it belongs: not a row under an unknown key
+    assert found["blind-index"].status == "pass", found["blind-index"].detail
