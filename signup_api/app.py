@@ -33,8 +33,9 @@ from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.middleware import Edge
 from signup_api.problems import Problem, problem_response, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT, Limiter
-from signup_core import db, keycheck, redis_client, tracing
+from signup_core import db, key_registry, keycheck, redis_client, tracing
 from signup_core.clock import Clock
+from signup_core.index_keys import index_keys
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,8 @@ def create_app(settings: Settings) -> Starlette:
         app.state.settings = settings
         app.state.pool = await db.create_pool(settings)
         await keycheck.check_keyring(app.state.pool, settings.seal_keys)
+        # Refuses to start on keys the database has moved past; may start a rotation.
+        await key_registry.register(app.state.pool, index_keys(settings))
         # No socket timeout (redis-py's default is 5 s): with one, every write runs under
         # asyncio.wait_for, a new task per command. Callers bound whole calls with
         # asyncio.timeout(REDIS_TIMEOUT) instead.

@@ -45,12 +45,14 @@ async def erase(request: Request) -> Response:
     try:
         # The operator's erasure, refiling first what a blind-index rotation left behind (by
         # the address, while a subscription still holds it).
-        indexes = (
-            await operations.refiled(state.pool, state.settings, [person.address])
-            if person.address
-            else [person.rows[0]["email_index"]]
-        )
-        counts = await operations.erase(state.pool, manage.ACTOR, indexes)
+        if person.address:
+            lookups = await operations.refiled(state.pool, state.settings, [person.address])
+        else:
+            # Minimised rows keep no address: the lookup finds them by their index alone.
+            index = bytes(person.rows[0]["email_index"])
+            lookups = [await operations.lookup_of_index(state.pool, state.settings, index)]
+        events = state.settings.events_enabled
+        counts = await operations.erase(state.pool, manage.ACTOR, lookups, events)
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on erasure", extra={"error": type(e).__name__})
         return manage.result(request, "unavailable", 503)

@@ -16,9 +16,10 @@ from signup_api.bodies import FORM, media_type, parse_fields
 from signup_api.forms import SignupForm, validate
 from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.problems import Problem, problem_response, unavailable
+from signup_api.stale_keys import stale_key
 from signup_core import consent, db, i18n, sealing, tracing
 from signup_core.addresses import blind_index
-from signup_core.index_keys import index_keys, refile, rotating
+from signup_core.index_keys import StaleIndexKey, index_keys, refile, rotating
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,8 @@ async def store(
                 list_name=form.list_name,
                 email_index=index,
                 index_key=keys_in_use.current_id,
+                # Its suppression may be filed under any key this process knows.
+                lookups=keys_in_use.lookup(form.email).every,
                 email_sealed=keys.seal(form.email, sealing.EMAIL),
                 name_sealed=keys.seal(form.name, sealing.NAME),
                 seal_key_id=keys.current_id,
@@ -186,6 +189,8 @@ async def store(
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on signup", extra={"error": type(e).__name__})
         raise unavailable("The database") from None
+    except StaleIndexKey:
+        raise await stale_key(state.pool, keys_in_use) from None
     except SCHEMA_BEHIND as e:
         log.error(MIGRATE_HINT, extra={"error": type(e).__name__})
         raise unavailable("The database") from None

@@ -16,9 +16,10 @@ from signup_api import metrics
 from signup_api.bodies import read_limited
 from signup_api.problems import Problem, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT
+from signup_api.stale_keys import stale_key
 from signup_core import db, tracing
 from signup_core.addresses import InvalidAddress, normalise
-from signup_core.index_keys import IndexKeys, index_keys, refile, rotating
+from signup_core.index_keys import IndexKeys, StaleIndexKey, index_keys, refile, rotating
 from signup_core.providers import (
     Context,
     Event,
@@ -169,6 +170,8 @@ async def _store(request: Request, provider: str, events: list[Event]) -> list[i
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on webhook", extra={"error": type(e).__name__})
         raise unavailable("The database") from None
+    except StaleIndexKey:
+        raise await stale_key(request.app.state.pool, keys) from None
     return stored
 
 
@@ -198,5 +201,7 @@ async def _store_batch(
             details=[(e.detail or "")[:200] or None for e in events],
             traceparent=tracing.traceparent(),
             index_key=keys.current_id,
+            helds=[keys.held(a) for a in addresses],
+            held_key=keys.held_id,
         )
         return [r["id"] async for r in rows]

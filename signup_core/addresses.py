@@ -64,6 +64,12 @@ def blind_index(key: bytes, address: str) -> bytes:
     return keyed_hash(key, "email", address.casefold().encode())
 
 
+def derived_ip_key(base: bytes) -> bytes:
+    """The consent IP key made from a longer-lived key under its own purpose, so a consent
+    hash never equals any other hash made with that key."""
+    return keyed_hash(base, "consent-ip-key", b"")
+
+
 def hash_ip(key: bytes, ip: str | None) -> bytes | None:
     """A keyed hash of the client IP for the consent record; the IP itself is never stored."""
     if not ip:

@@ -3,10 +3,11 @@ visitor was shown, where consent came from, the confirming click's browser famil
 record as the exports and the per-person export carry it.
 
 The IP hash key: SIGNUP_CONSENT_KEY when set (a long-lived key that never needs to rotate: it
-guards only a hash of an IP). Otherwise a key derived from SIGNUP_BLIND_INDEX_KEY under its own
-purpose ("consent-ip-key"), so a consent hash never equals any blind index. Each row records
-the key's fingerprint, so a hash can be checked later with the key it was made with, also
-after a blind-index rotation (keep the old blind-index key, or set SIGNUP_CONSENT_KEY once).
+guards only a hash of an IP). Otherwise a key derived, under its own purpose
+("consent-ip-key"), from the key suppressions are kept under: SIGNUP_SUPPRESSION_KEY, which
+outlives every blind-index rotation, or the blind-index key when that is unset. Each row
+records the key's fingerprint, so a hash can be checked later with the key it was made with
+(signup_core.index_keys.IndexKeys.consent_ip_matches).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from signup_core import i18n
-from signup_core.addresses import keyed_hash
-from signup_core.index_keys import fingerprint
+from signup_core.addresses import derived_ip_key, keyed_hash
+from signup_core.index_keys import fingerprint, index_keys
 from signup_core.settings import Settings
 
 # The catalogue message that is the consent wording of the form (landing page and kit alike).
@@ -42,13 +43,11 @@ def ip_key(settings: Settings) -> tuple[bytes, str]:
     if settings.consent_key is not None:
         key = settings.consent_key.bytes()
     else:
-        key = _derived(settings.blind_index_key.bytes())
+        key = _derived(index_keys(settings).held_key)
     return key, fingerprint(key)
 
 
-@functools.lru_cache(maxsize=4)
-def _derived(blind_index_key: bytes) -> bytes:
-    return keyed_hash(blind_index_key, "consent-ip-key", b"")
+_derived = functools.lru_cache(maxsize=4)(derived_ip_key)
 
 
 def hash_ip(settings: Settings, ip: str | None) -> tuple[bytes | None, str | None]:

@@ -11,34 +11,53 @@ from typing import Any
 
 import asyncpg
 
-from signup_core import audit, db
+from signup_core import audit, db, key_registry, sealing
 from signup_core import export as exporting
-from signup_core.index_keys import index_keys, refile
+from signup_core.index_keys import Lookup, index_keys, refile
 from signup_core.person import person_record
 from signup_core.settings import Settings
 
 ERASE_COUNTS = ("subscriptions", "tokens", "outbox", "events", "suppressions_kept")
 
 
-async def refiled(pool: asyncpg.Pool, settings: Settings, addresses: Sequence[str]) -> list[bytes]:
-    """Each (normalised) address's current blind index, with what a key rotation left under
-    the previous key refiled there first, so the operation that follows finds it."""
+async def refiled(pool: asyncpg.Pool, settings: Settings, addresses: Sequence[str]) -> list[Lookup]:
+    """Each (normalised) address's hashes, with what a key rotation left under the previous
+    key refiled first, so the operation that follows finds it. A process whose keys are not
+    the database's refuses here (KeyMismatch), before it writes anything."""
     keys = index_keys(settings)
+    await key_registry.register(pool, keys)
     if keys.previous is not None:
         for address in addresses:
             async with pool.acquire() as conn:
                 await refile(conn, keys, address)
-    return [keys.index(a) for a in addresses]
+    return [keys.lookup(a) for a in addresses]
 
 
-async def _erase_one(pool: asyncpg.Pool, index: bytes, events: bool) -> Any:
+async def lookup_of_index(pool: asyncpg.Pool, settings: Settings, index: bytes) -> Lookup:
+    """The hashes of the address filed under a blind index (or a suppression-key hash): all of
+    them when a subscription still holds its sealed address, the index alone otherwise."""
+    async with pool.acquire() as conn:
+        row = await db.queries().sealed_address_of(conn, email_index=index)
+    if row is None:
+        return Lookup(index, index)
+    address = sealing.open_column(
+        settings.seal_keys, row["email_sealed"], sealing.EMAIL, row["seal_key_id"]
+    )
+    found = index_keys(settings).lookup(str(address))
+    return Lookup(index, found.held, found.previous) if found.index != index else found
+
+
+async def _erase_one(pool: asyncpg.Pool, lookup: Lookup, events: bool) -> Any:
     # The mail rows are locked first, as the sender locks them; a deadlock with some other
     # writer is still possible in principle, and PostgreSQL's answer to one is to try again.
     for attempt in range(3):
         try:
             async with pool.acquire() as conn, conn.transaction():
-                _ = [r async for r in db.queries().lock_address_mail(conn, email_index=index)]
-                return await db.queries().erase_address(conn, email_index=index, events=events)
+                rows = db.queries().lock_address_mail(conn, email_index=lookup.index)
+                _ = [r async for r in rows]
+                return await db.queries().erase_address(
+                    conn, email_index=lookup.index, lookups=lookup.every, events=events
+                )
         except asyncpg.DeadlockDetectedError:
             if attempt == 2:
                 raise
@@ -46,55 +65,59 @@ async def _erase_one(pool: asyncpg.Pool, index: bytes, events: bool) -> Any:
 
 
 async def erase(
-    pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes], events: bool = False
+    pool: asyncpg.Pool, actor: str, lookups: Sequence[Lookup], events: bool = False
 ) -> dict[str, int]:
     """Erase everything held about each address but its suppression entry; totals per kind.
     With `events`, each erased address is announced (subscriber.erased) to the owner's tools."""
     totals = dict.fromkeys(ERASE_COUNTS, 0)
-    for index in indexes:
-        row = await _erase_one(pool, index, events)
+    for lookup in lookups:
+        row = await _erase_one(pool, lookup, events)
         for name in ("subscriptions", "tokens", "outbox", "events"):
             totals[name] += row[name]
         totals["suppressions_kept"] += int(row["suppression_kept"])
-    await audit.record(pool, actor, "erase", {"addresses": len(indexes)}, totals)
+    await audit.record(pool, actor, "erase", {"addresses": len(lookups)}, totals)
     return totals
 
 
 async def suppress(
     pool: asyncpg.Pool,
     actor: str,
-    indexes: Sequence[bytes],
+    lookups: Sequence[Lookup],
     reason: str,
-    index_key: str,
+    held_key: str,
     events: bool = False,
 ) -> dict[str, int]:
-    """Suppress each address; `index_key` names the blind-index key the indexes were made with."""
-    for index in indexes:
+    """Suppress each address, its entry under its suppression-key hash (`held_key` names the
+    key); its rows are found by its current blind index."""
+    for lookup in lookups:
         async with pool.acquire() as conn:
             await db.queries().suppress_address(
                 conn,
-                email_index=index,
-                index_key=index_key,
+                email_index=lookup.index,
+                held=lookup.held,
+                held_key=held_key,
                 reason=reason,
                 provider=None,
                 events=events,
             )
-    counts = {"addresses": len(indexes)}
-    params = {"reason": reason, "email_indexes": [i.hex() for i in indexes]}
+    counts = {"addresses": len(lookups)}
+    params = {"reason": reason, "email_indexes": [lk.index.hex() for lk in lookups]}
     await audit.record(pool, actor, "suppress", params, counts)
     return counts
 
 
-async def unsuppress(pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes]) -> dict[str, int]:
+async def unsuppress(pool: asyncpg.Pool, actor: str, lookups: Sequence[Lookup]) -> dict[str, int]:
+    """Lift each address's suppression, whichever of its hashes the entry is filed under."""
     counts = {"suppressions": 0, "subscriptions": 0}
-    for index in indexes:
+    for lookup in lookups:
         async with pool.acquire() as conn:
-            row = await db.queries().unsuppress_address(conn, email_index=index)
+            row = await db.queries().unsuppress_address(
+                conn, email_index=lookup.index, lookups=lookup.every
+            )
         counts["suppressions"] += row["suppressions"]
         counts["subscriptions"] += row["subscriptions"]
-    await audit.record(
-        pool, actor, "unsuppress", {"email_indexes": [i.hex() for i in indexes]}, counts
-    )
+    params = {"email_indexes": [lk.index.hex() for lk in lookups]}
+    await audit.record(pool, actor, "unsuppress", params, counts)
     return counts
 
 
@@ -187,9 +210,10 @@ async def lookup(
 ) -> dict[str, Any]:
     """One person's record (signup_core.person); the look-up is audited by blind index only.
     `how` says what the record was for (summary, json, api) in the audit row."""
-    (index,) = await refiled(pool, settings, [address])
+    (found_under,) = await refiled(pool, settings, [address])
     async with pool.acquire() as conn:
         found = await person_record(conn, settings, address)
     counts = {"subscriptions": len(found["subscriptions"]), "mails": len(found["mails"])}
-    await audit.record(pool, actor, "lookup", {"email_index": index.hex(), "how": how}, counts)
+    params = {"email_index": found_under.index.hex(), "how": how}
+    await audit.record(pool, actor, "lookup", params, counts)
     return found

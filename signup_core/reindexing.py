@@ -23,12 +23,17 @@ MAX_PASSES = 5
 class Outcome:
     moved: int = 0
     conflicts: int = 0
+    # Rows deleted because their address already had a row on that list under another key.
+    merged: int = 0
 
 
 async def remaining(pool: asyncpg.Pool, keys: IndexKeys) -> dict[str, int]:
-    """Rows per table not filed under the current key: what still needs the previous one."""
+    """Rows per table not filed under the current key (suppressions: nor under the
+    suppression key): what still needs the previous one."""
     async with pool.acquire() as conn:
-        row = await db.queries().count_off_index_key(conn, index_key=keys.current_id)
+        row = await db.queries().count_off_index_key(
+            conn, index_key=keys.current_id, held_key=keys.held_id
+        )
     return dict(row)
 
 
@@ -68,20 +73,30 @@ async def _one_pass(
 
     async def change(conn: asyncpg.Connection, rows: list[Any]) -> int:
         nonlocal conflicts
-        pairs = {}
+        pairs, helds = {}, {}
         for r in rows:
-            address = sealing.open_column(
-                seal_keys, r["email_sealed"], sealing.EMAIL, r["seal_key_id"]
+            address = str(
+                sealing.open_column(seal_keys, r["email_sealed"], sealing.EMAIL, r["seal_key_id"])
             )
-            pairs[bytes(r["email_index"])] = keys.index(str(address))  # never NULL
+            pairs[bytes(r["email_index"])] = keys.index(address)  # never NULL
+            helds[bytes(r["email_index"])] = keys.held(address)
         held = q.lock_filed_under(conn, old_indexes=list(pairs))
         busy = {bytes(r["email_index"]) async for r in held}
         free = {old: new for old, new in pairs.items() if old not in busy}
+        # An address with a row on one list under both keys (written by a process that knew
+        # only the old one) keeps one: without this, both would be moved onto one index, a
+        # unique violation on every run. (A deadlock with a sender holding the deleted row's
+        # mail ends the run: run it again.)
+        outcome.merged += await q.merge_duplicate_rows(
+            conn, old_indexes=list(free), new_indexes=list(free.values())
+        )
         done = await q.reindex_addresses(
             conn,
             old_indexes=list(free),
             new_indexes=list(free.values()),
+            helds=[helds[old] for old in free],
             index_key=keys.current_id,
+            held_key=keys.held_id,
         )
         conflicts += done["conflicts"]
         return done["moved"]

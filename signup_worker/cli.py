@@ -9,7 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from signup_core import db, keycheck
+from signup_core import db, key_registry, keycheck
+from signup_core.index_keys import index_keys
 from signup_core.sealing import UnknownKeyId
 from signup_core.settings import ConfigError, Settings, load_settings
 
@@ -35,7 +36,7 @@ def main() -> None:
         sys.exit(f"signup-worker: configuration error: {e}")
     try:
         asyncio.run(_check_keyring(settings))  # imports no prometheus_client: see _metrics_dir
-    except UnknownKeyId as e:
+    except (UnknownKeyId, key_registry.KeyMismatch) as e:
         sys.exit(f"signup-worker: refusing to start: {e}")
     metrics_dir, made = _metrics_dir()
     os.environ.setdefault("dramatiq_worker_timeout", POLL_MS)
@@ -65,6 +66,7 @@ async def _check_keyring(settings: Settings) -> None:
     pool = await db.create_pool(settings, max_size=1)
     try:
         await keycheck.check_keyring(pool, settings.seal_keys)
+        await key_registry.register(pool, index_keys(settings))
     finally:
         await pool.close()
 

@@ -19,10 +19,12 @@ async def apply(res: Opened, event_id: int) -> str:
         if event is None:
             return "done-before"
         kind, index = event["kind"], event["email_index"]
-        # A suppression is filed under the key the event's index was made with.
+        # The entry is filed under the hash the event carries for it (under the suppression
+        # key); the rows are found by the event's blind index.
         filed = {
             "email_index": index,
-            "index_key": event["email_index_key"],
+            "held": event["held"],
+            "held_key": event["held_key"],
             "events": s.events_enabled,
         }
         if kind in ("hard_bounce", "complaint"):

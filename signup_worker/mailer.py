@@ -4,6 +4,7 @@ database goes away between the send and the commit, only the recording is tried 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -11,8 +12,9 @@ from email.utils import parseaddr
 
 import asyncpg
 
-from signup_core import db, manage_links, sealing, tokens, unsubscribe_links
+from signup_core import db, key_registry, manage_links, sealing, tokens, unsubscribe_links
 from signup_core.clock import Clock
+from signup_core.index_keys import IndexKeys, StaleIndexKey, index_keys
 from signup_core.mail.failures import PermanentMailError, TransientMailError
 from signup_core.mail.render import Envelope, render
 from signup_core.settings import Settings
@@ -54,8 +56,11 @@ async def deliver(res: Opened, outbox_id: int) -> str:
     """Send the row's mail; returns what happened. Transient errors propagate for a retry,
     except after the mail went out: then the send is kept and only its record is redone."""
     sent: list[tuple[Record, str]] = []
+    keys = index_keys(res.settings)
     try:
-        return await _deliver(res, outbox_id, sent)
+        return await _deliver(res, keys, outbox_id, sent)
+    except StaleIndexKey:
+        return await _stale(res, keys, outbox_id)  # raised before anything is sent
     except db.UNAVAILABLE as e:
         if not sent:
             raise
@@ -68,6 +73,19 @@ async def deliver(res: Opened, outbox_id: int) -> str:
     metrics.mail(kind, "sent")
     log.info("mail sent", extra={"outbox_id": outbox_id, "kind": kind})
     return "sent"
+
+
+async def _stale(res: Opened, keys: IndexKeys, outbox_id: int) -> str:
+    """Another process made a newer blind-index key current: this worker can no longer tell
+    where a suppression is filed. The row goes back to the relay, for a worker on the current
+    key; registering again makes this one's key current if it is the newer one."""
+    log.error("blind-index key is not the database's current one: restart with it")
+    async with res.pool.acquire() as conn:
+        await db.queries().release_outbox_row(conn, outbox_id=outbox_id)
+    if keys.previous is not None:  # only a worker with a previous key can be the newer
+        with contextlib.suppress(key_registry.KeyMismatch):
+            await key_registry.register(res.pool, keys)
+    return "stale-key"
 
 
 async def _record_again(res: Opened, record: Record, outbox_id: int) -> None:
@@ -88,18 +106,30 @@ async def _record_again(res: Opened, record: Record, outbox_id: int) -> None:
             pause = min(pause * 2, 2.0)
 
 
-async def _deliver(res: Opened, outbox_id: int, sent: list[tuple[Record, str]]) -> str:
+async def _deliver(
+    res: Opened, index: IndexKeys, outbox_id: int, sent: list[tuple[Record, str]]
+) -> str:
     q = db.queries()
     s = res.settings
     async with res.pool.acquire() as conn, conn.transaction():
         job = await q.lock_outbox_mail(conn, outbox_id=outbox_id)
         if job is None:
             return "done-before"
-        if job["status"] not in ALLOWED[job["kind"]]:
-            await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {job['status']}")
+        keys, key_id = s.seal_keys, job["seal_key_id"]
+        to_address = sealing.open_column(keys, job["email_sealed"], sealing.EMAIL, key_id) or ""
+        status = job["status"]
+        if status != "suppressed":
+            # The address itself, under every key this process knows, not the row's stored
+            # index, which a rotation may not have reached yet (or may have moved on from).
+            lookup = index.lookup(str(to_address))
+            check = await q.check_mail_address(
+                conn, index_key=index.current_id, lookups=lookup.every
+            )
+            status = "suppressed" if check["suppressed"] else status
+        if status not in ALLOWED[job["kind"]]:
+            await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {status}")
             metrics.mail(job["kind"], "skipped")
             return "skipped"
-        keys, key_id = s.seal_keys, job["seal_key_id"]
         context = {
             "name": sealing.open_column(keys, job["name_sealed"], sealing.NAME, key_id),
             "list_name": job["list_name"],
@@ -122,7 +152,7 @@ async def _deliver(res: Opened, outbox_id: int, sent: list[tuple[Record, str]]) 
             context["data_url"] = manage_links.url(s, "data", job["unsubscribe_id"], CLOCK)
             context["ttl_minutes"] = s.data_link_ttl // 60
         envelope = Envelope(
-            to_address=sealing.open_column(keys, job["email_sealed"], sealing.EMAIL, key_id) or "",
+            to_address=to_address,
             to_name=context["name"],
             sender=sender(s),
             reply_to=s.mail_reply_to,
@@ -148,6 +178,8 @@ async def _deliver(res: Opened, outbox_id: int, sent: list[tuple[Record, str]]) 
                 await q.suppress_subscription(
                     conn,
                     subscription_id=job["subscription_id"],
+                    held=index.held(str(to_address)),
+                    held_key=index.held_id,
                     reason="refused",
                     provider=s.mail_transport,
                     events=s.events_enabled,

@@ -43,11 +43,11 @@ async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
     settings = context().settings_for("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY")
     pool = await open_pool(settings)
     try:
-        indexes = await refiled(pool, settings, given)
-        totals = await operations.erase(pool, context().who, indexes, settings.events_enabled)
+        lookups = await refiled(pool, settings, given)
+        totals = await operations.erase(pool, context().who, lookups, settings.events_enabled)
     finally:
         await pool.close()
-    say(f"erased {len(indexes)} address(es): " + ", ".join(f"{v} {k}" for k, v in totals.items()))
+    say(f"erased {len(lookups)} address(es): " + ", ".join(f"{v} {k}" for k, v in totals.items()))
 
 
 @click.command()
@@ -61,14 +61,14 @@ async def suppress(addresses: tuple[str, ...], source: TextIO | None, reason: st
     settings = context().settings_for("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY")
     pool = await open_pool(settings)
     try:
-        indexes = await refiled(pool, settings, given)
-        key_id = index_keys(settings).current_id
+        lookups = await refiled(pool, settings, given)
+        key_id = index_keys(settings).held_id
         await operations.suppress(
-            pool, context().who, indexes, reason, key_id, settings.events_enabled
+            pool, context().who, lookups, reason, key_id, settings.events_enabled
         )
     finally:
         await pool.close()
-    say(f"suppressed {len(indexes)} address(es)")
+    say(f"suppressed {len(lookups)} address(es)")
 
 
 @click.command()
@@ -85,8 +85,8 @@ async def unsuppress(addresses: tuple[str, ...], source: TextIO | None) -> None:
     settings = context().settings_for("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY")
     pool = await open_pool(settings)
     try:
-        indexes = await refiled(pool, settings, given)
-        counts = await operations.unsuppress(pool, context().who, indexes)
+        lookups = await refiled(pool, settings, given)
+        counts = await operations.unsuppress(pool, context().who, lookups)
     finally:
         await pool.close()
     lifted, rows = counts["suppressions"], counts["subscriptions"]
@@ -106,16 +106,16 @@ async def resend_confirmation(address: str, list_name: str | None) -> None:
     given = address_of(address, 1)
     pool = await open_pool(settings)
     try:
-        (index,) = await refiled(pool, settings, [given])
+        (lookup,) = await refiled(pool, settings, [given])
         async with pool.acquire() as conn:
             queued = await db.queries().resend_confirmation(
-                conn, email_index=index, list_name=list_name
+                conn, email_index=lookup.index, lookups=lookup.every, list_name=list_name
             )
         await record(
             pool,
             context().who,
             "resend-confirmation",
-            {"email_index": index.hex(), "list": list_name},
+            {"email_index": lookup.index.hex(), "list": list_name},
             {"queued": queued},
         )
     finally:

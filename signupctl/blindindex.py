@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import click
 
-from signup_core import reindexing
+from signup_core import key_registry, reindexing
 from signup_core.audit import record
 from signup_core.index_keys import IndexKeys, index_keys
 from signup_core.sealing import Keyring
@@ -29,8 +29,9 @@ async def rotate_blind_index(batch: int, check: bool) -> None:
     SIGNUP_BLIND_INDEX_KEY_PREVIOUS: look-ups then try both while this runs. Each subscription's
     index is recomputed from its sealed address, and its address's suppression entry and
     provider events are refiled with it. Safe while the API and the worker run, and safe to
-    kill: run it again to finish. Suppression entries of erased addresses (no address left to
-    recompute from) stay under the old key; see docs/runbooks/rotating-secrets.md.
+    kill: run it again to finish. An address with a row on one list under both keys keeps one
+    (the one that mails least). Suppression entries are filed under SIGNUP_SUPPRESSION_KEY,
+    which no rotation changes; see docs/runbooks/rotating-secrets.md.
     """
     settings = context().settings_for("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY", "SIGNUP_SEAL_KEYS")
     keys = index_keys(settings)
@@ -69,6 +70,9 @@ async def _rotate(
     if keys.previous_id == keys.current_id:
         raise click.ClickException("SIGNUP_BLIND_INDEX_KEY_PREVIOUS is the current key")
     params = {"key": keys.current_id, "previous": keys.previous_id, "batch": batch}
+    # The new key becomes the database's current one first (if no process on it has started
+    # yet): from then on no process on the old key files anything under it.
+    await key_registry.register(pool, keys)
     todo = (await reindexing.remaining(pool, keys))["subscriptions"]
     outcome = reindexing.Outcome()
     with progress(todo, f"refiling under {keys.current_id}") as bar:
@@ -78,12 +82,18 @@ async def _rotate(
             await record(pool, context().who, ACTION, params, {"moved": outcome.moved}, "failed")
             raise
     left = await reindexing.remaining(pool, keys)
-    counts = {"moved": outcome.moved, "conflicts": outcome.conflicts, "left": left}
+    counts = {
+        "moved": outcome.moved,
+        "conflicts": outcome.conflicts,
+        "merged": outcome.merged,
+        "left": left,
+    }
     await record(pool, context().who, ACTION, params, counts)
     say(
         f"refiled {outcome.moved} subscription(s) under {keys.current_id}; still under an older "
         f"key: {left['subscriptions']} subscription(s) ({outcome.conflicts} conflicting), "
-        f"{left['suppressions']} suppression(s), {left['events']} event(s)"
+        f"{left['suppressions']} suppression(s), {left['events']} event(s); merged "
+        f"{outcome.merged} duplicate row(s)"
     )
     return left
 

@@ -18,6 +18,7 @@ import click
 from signup_core import audit, db, logs
 from signup_core.addresses import InvalidAddress, normalise
 from signup_core.clock import Clock
+from signup_core.key_registry import KeyMismatch
 from signup_core.migrations import MigrationError
 from signup_core.sealing import SealError
 from signup_core.settings import ConfigError, Settings, load_for, load_settings
@@ -62,6 +63,8 @@ def run(command: Callable[..., Awaitable[Any]]) -> Callable[..., None]:
             asyncio.run(command(*args, **kwargs))
         except ConfigError as e:
             raise click.ClickException(f"configuration error: {e}") from None
+        except KeyMismatch as e:
+            raise click.ClickException(f"blind-index keys: {e}") from None
         except MigrationError as e:
             raise click.ClickException(f"migration refused: {e}") from None
         except SealError as e:

@@ -123,6 +123,7 @@ async def store_signup(
         list_name=list_name,
         email_index=blind_index(BLIND_INDEX_KEY.encode(), email),
         index_key=fingerprint(BLIND_INDEX_KEY.encode()),
+        lookups=[blind_index(BLIND_INDEX_KEY.encode(), email)],
         **seal_params(email, name),
         locale="en",
         form_version="1",

@@ -17,12 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from signup_api.admin.tokens import Principal, Refused, allows
-from signup_api.problems import Problem
+from signup_api.problems import Problem, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core import admin_keys, json_bodies, operations
 from signup_core.addresses import InvalidAddress, normalise
 from signup_core.audit import record
-from signup_core.index_keys import index_keys
+from signup_core.index_keys import Lookup, index_keys
+from signup_core.key_registry import KeyMismatch
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-async def _indexes(request: Request, body: dict[str, Any]) -> list[bytes]:
+async def _indexes(request: Request, body: dict[str, Any]) -> list[Lookup]:
     addresses = body.get("addresses")
     if addresses is None and "address" in body:
         addresses = [body["address"]]
@@ -116,7 +117,11 @@ async def _indexes(request: Request, body: dict[str, Any]) -> list[bytes]:
                 400, f"Address #{n} is not a valid address.", slug="invalid-field"
             ) from None
     state = request.app.state
-    return await operations.refiled(state.pool, state.settings, normalised)
+    try:
+        return await operations.refiled(state.pool, state.settings, normalised)
+    except KeyMismatch as e:
+        log.error("blind-index keys do not match the database", extra={"error": str(e)})
+        raise unavailable("This process's blind-index key") from None
 
 
 def _time(request: Request, name: str) -> datetime.datetime | None:
@@ -195,10 +200,10 @@ async def _encoded(lines: Any) -> Any:
 
 @needs("signup:erase")
 async def erase(request: Request, who: Principal) -> Response:
-    indexes = await _indexes(request, await _body(request))
+    lookups = await _indexes(request, await _body(request))
     state = request.app.state
-    totals = await operations.erase(state.pool, who.subject, indexes, state.settings.events_enabled)
-    return _json({"addresses": len(indexes), **totals})
+    totals = await operations.erase(state.pool, who.subject, lookups, state.settings.events_enabled)
+    return _json({"addresses": len(lookups), **totals})
 
 
 @needs("signup:admin")
@@ -207,17 +212,17 @@ async def suppress(request: Request, who: Principal) -> Response:
     reason = body.get("reason", "operator")
     if not isinstance(reason, str) or not 0 < len(reason) <= 100:
         raise Problem(400, "reason must be a short string.", slug="invalid-field")
-    indexes = await _indexes(request, body)
-    key_id = index_keys(request.app.state.settings).current_id
+    lookups = await _indexes(request, body)
+    key_id = index_keys(request.app.state.settings).held_id
     await operations.suppress(
         request.app.state.pool,
         who.subject,
-        indexes,
+        lookups,
         reason,
         key_id,
         request.app.state.settings.events_enabled,
     )
-    return _json({"addresses": len(indexes), "email_indexes": [i.hex() for i in indexes]})
+    return _json({"addresses": len(lookups), "email_indexes": [lk.index.hex() for lk in lookups]})
 
 
 @needs("signup:admin")
@@ -228,7 +233,9 @@ async def unsuppress(request: Request, who: Principal) -> Response:
         raise Problem(400, "The blind index must be hex.", slug="invalid-field") from None
     if len(index) != 32:
         raise Problem(400, "The blind index must be 32 bytes of hex.", slug="invalid-field")
-    counts = await operations.unsuppress(request.app.state.pool, who.subject, [index])
+    state = request.app.state
+    lookup = await operations.lookup_of_index(state.pool, state.settings, index)
+    counts = await operations.unsuppress(state.pool, who.subject, [lookup])
     if not counts["suppressions"]:
         raise Problem(404, "That address is not suppressed.", slug="not-found")
     return _json(counts)

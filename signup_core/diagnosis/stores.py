@@ -115,13 +115,15 @@ async def _blind_index(conn: asyncpg.Connection, settings: Settings) -> Result:
         async for r in db.queries().index_key_counts(conn, index_key=keys.current_id)
     }
     # NULL: filed before keys were recorded, under whatever key was in force then.
-    foreign = {k: n for k, n in off.items() if k is not None and k != keys.previous_id}
+    # Suppressions filed under SIGNUP_SUPPRESSION_KEY are where they belong.
+    foreign = {k: n for k, n in off.items() if k is not None and k not in keys.known_ids}
     if foreign:
         listed = ", ".join(f"{n} under {k}" for k, n in sorted(foreign.items()))
         return failed(
             name,
             f"rows filed under a key that is neither SIGNUP_BLIND_INDEX_KEY "
-            f"({keys.current_id}) nor SIGNUP_BLIND_INDEX_KEY_PREVIOUS: {listed}; "
+            f"({keys.current_id}), SIGNUP_BLIND_INDEX_KEY_PREVIOUS nor SIGNUP_SUPPRESSION_KEY: "
+            f"{listed}; "
             "look-ups by address miss them",
             "set the key they were filed under as SIGNUP_BLIND_INDEX_KEY_PREVIOUS and run "
             "`signupctl rotate-blind-index` (docs/runbooks/rotating-secrets.md)",

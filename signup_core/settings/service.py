@@ -87,13 +87,22 @@ class Service(Concern, title="Service"):
 class Keys(Concern, title="Keys"):
     blind_index_key: Key = var(
         "SIGNUP_BLIND_INDEX_KEY",
-        doc="Keys the address index and consent IP hash; see runbooks/rotating-secrets.md.",
+        doc="Keys the address index (and, without SIGNUP_SUPPRESSION_KEY, suppression entries "
+        "and the consent IP hash); see runbooks/rotating-secrets.md.",
         generated=True,
     )
     blind_index_key_previous: Key | None = var(
         "SIGNUP_BLIND_INDEX_KEY_PREVIOUS",
         None,
         "During a blind-index key rotation, the key before; look-ups also try it and refile.",
+    )
+    # wt-suppress
+    suppression_key: Key | None = var(
+        "SIGNUP_SUPPRESSION_KEY",
+        None,
+        "Keys suppression entries and consent IP hashes so they outlive every blind-index key; "
+        "unset: the blind-index key. Set it to that key's value before the first rotation "
+        "(runbooks/rotating-secrets.md#suppression-key).",
     )
     signing_key: Key = var("SIGNUP_SIGNING_KEY", doc="Signs unsubscribe links.", generated=True)
     signing_key_previous: Key | None = var(

@@ -1,9 +1,12 @@
--- name: insert_events(providers, event_ids, kinds, email_indexes, occurred, details, traceparent, index_key)
+-- name: insert_events(providers, event_ids, kinds, email_indexes, occurred, details, traceparent, index_key, helds, held_key)
 -- Stores a batch of provider events; an event seen before is skipped. Returns the new ids.
+-- Refused (SQLSTATE 55000) when index_key is no longer the current blind-index key.
 INSERT INTO provider_events
-    (provider, event_id, kind, email_index, occurred_at, detail, traceparent, email_index_key)
-SELECT *, :traceparent::text, :index_key::text FROM unnest(:providers::text[], :event_ids::text[], :kinds::text[],
-                     :email_indexes::bytea[], :occurred::timestamptz[], :details::text[])
+    (provider, event_id, kind, email_index, occurred_at, detail, suppression_index, traceparent,
+     email_index_key, suppression_key)
+SELECT *, :traceparent::text, blind_index_key_guard(:index_key::text), :held_key::text
+FROM unnest(:providers::text[], :event_ids::text[], :kinds::text[], :email_indexes::bytea[],
+            :occurred::timestamptz[], :details::text[], :helds::bytea[])
 ON CONFLICT (provider, event_id) DO NOTHING
 RETURNING id;
 
@@ -52,7 +55,9 @@ WHERE id = :event_id AND applied_at IS NULL;
 
 -- name: lock_event(event_id)^
 -- Locks one unapplied provider event.
-SELECT id, provider, kind, email_index, email_index_key, occurred_at, detail
+SELECT id, provider, kind, email_index, email_index_key, occurred_at, detail,
+       coalesce(suppression_index, email_index) AS held,
+       coalesce(suppression_key, email_index_key) AS held_key
 FROM provider_events WHERE id = :event_id AND applied_at IS NULL AND failed_at IS NULL
 FOR UPDATE;
 
@@ -67,11 +72,11 @@ SELECT coalesce(max(n), 0) FROM (
     WHERE email_index = :email_index AND kind = 'soft_bounce'
 ) AS windows;
 
--- name: suppress_address(email_index, index_key, reason, provider, events)!
--- Suppresses an address on every list, rows or not (with events, announced once per address); the first reason is kept, never undone here.
+-- name: suppress_address(email_index, held, held_key, reason, provider, events)!
+-- Suppresses an address on every list, rows or not, its entry under its suppression-key hash (with events, announced once per address); the first reason is kept, never undone here.
 WITH listed AS (
     INSERT INTO suppressions (email_index, email_index_key, reason, provider)
-    VALUES (:email_index, :index_key, :reason, :provider)
+    VALUES (:held, :held_key, :reason, :provider)
     ON CONFLICT (email_index) DO NOTHING
 ), changed AS (
     UPDATE subscriptions
@@ -101,14 +106,14 @@ FROM changed WHERE :events AND was = 'confirmed';
 -- Records that a provider event has been applied.
 UPDATE provider_events SET applied_at = now() WHERE id = :event_id;
 
--- name: suppress_subscription(subscription_id, reason, provider, events)!
--- Suppresses the address of one subscription, on every list, after a permanent refusal (with events, announced once).
+-- name: suppress_subscription(subscription_id, held, held_key, reason, provider, events)!
+-- Suppresses the address of one subscription, on every list, after a permanent refusal; the entry under its suppression-key hash (with events, announced once).
 WITH target AS (
     -- Locked: a blind-index rotation refiling this row is waited for, and its new index read.
-    SELECT email_index, email_index_key FROM subscriptions WHERE id = :subscription_id FOR UPDATE
+    SELECT email_index FROM subscriptions WHERE id = :subscription_id FOR UPDATE
 ), listed AS (
     INSERT INTO suppressions (email_index, email_index_key, reason, provider)
-    SELECT email_index, email_index_key, :reason, :provider FROM target
+    VALUES (:held, :held_key, :reason, :provider)
     ON CONFLICT (email_index) DO NOTHING
 ), changed AS (
     UPDATE subscriptions

@@ -6,7 +6,7 @@ WHERE s.email_index = :email_index
 ORDER BY o.id
 FOR UPDATE OF o;
 
--- name: erase_address(email_index, events)^
+-- name: erase_address(email_index, lookups, events)^
 -- Deletes every subscription, token, outbox row, provider event and undelivered outbound event of an address (with events, announcing the erasure); counts each.
 WITH subs AS (
     SELECT id, email_sealed, seal_key_id FROM subscriptions WHERE email_index = :email_index
@@ -30,12 +30,13 @@ SELECT (SELECT count(*) FROM gone) AS subscriptions,
        (SELECT count(*) FROM tokens) AS tokens,
        (SELECT count(*) FROM mails) AS outbox,
        (SELECT count(*) FROM events) AS events,
-       EXISTS (SELECT 1 FROM suppressions WHERE email_index = :email_index) AS suppression_kept;
+       EXISTS (SELECT 1 FROM suppressions WHERE email_index = ANY(:lookups::bytea[]))
+         AS suppression_kept;
 
--- name: unsuppress_address(email_index)^
+-- name: unsuppress_address(email_index, lookups)^
 -- Lifts an address's suppression; its suppressed rows become unsubscribed (a new signup re-confirms).
 WITH lifted AS (
-    DELETE FROM suppressions WHERE email_index = :email_index RETURNING 1
+    DELETE FROM suppressions WHERE email_index = ANY(:lookups::bytea[]) RETURNING 1
 ), rows AS (
     UPDATE subscriptions
     SET status = 'unsubscribed', unsubscribed_at = now(), updated_at = now()
@@ -44,17 +45,17 @@ WITH lifted AS (
 )
 SELECT (SELECT count(*) FROM lifted) AS suppressions, (SELECT count(*) FROM rows) AS subscriptions;
 
--- name: is_suppressed(email_index)$
--- Whether an address is on the suppression list.
-SELECT EXISTS (SELECT 1 FROM suppressions WHERE email_index = :email_index);
+-- name: is_suppressed(lookups)$
+-- Whether an address is on the suppression list, under any of its hashes.
+SELECT EXISTS (SELECT 1 FROM suppressions WHERE email_index = ANY(:lookups::bytea[]));
 
--- name: resend_confirmation(email_index, list_name)$
+-- name: resend_confirmation(email_index, lookups, list_name)$
 -- Queues a fresh confirmation for each pending, unsuppressed subscription of an address; counts them.
 WITH due AS (
     UPDATE subscriptions SET last_mailed_at = now(), updated_at = now()
     WHERE email_index = :email_index AND status = 'pending'
       AND (CAST(:list_name AS text) IS NULL OR list_name = :list_name)
-      AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email_index = :email_index)
+      AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email_index = ANY(:lookups::bytea[]))
     RETURNING id
 ), queued AS (
     INSERT INTO outbox (subscription_id, kind) SELECT id, 'confirmation' FROM due RETURNING 1
@@ -141,3 +142,7 @@ LIMIT :limit;
 -- name: list_has_rows(list_name)$
 -- Whether any subscription is on a list (one that is no longer configured may still hold rows).
 SELECT EXISTS (SELECT 1 FROM subscriptions WHERE list_name = :list_name);
+
+-- name: sealed_address_of(email_index)^
+-- The sealed address of one subscription filed under a blind index, if any.
+SELECT email_sealed, seal_key_id FROM subscriptions WHERE email_index = :email_index LIMIT 1;

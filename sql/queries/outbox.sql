@@ -49,6 +49,16 @@ JOIN subscriptions s ON s.id = o.subscription_id
 WHERE o.id = :outbox_id AND o.sent_at IS NULL AND o.failed_at IS NULL
 FOR UPDATE OF o;
 
+-- name: check_mail_address(index_key, lookups)^
+-- Under the row lock, the sender's own check of the address it opened: suppressed under any of its hashes? Refused (55000) on a stale blind-index key.
+SELECT blind_index_key_guard(:index_key) AS key_id,
+       EXISTS (SELECT 1 FROM suppressions WHERE email_index = ANY(:lookups::bytea[])) AS suppressed;
+
+-- name: release_outbox_row(outbox_id)!
+-- Gives an unsent row back to the relay (a worker on a stale blind-index key leaves it to one on the current key).
+UPDATE outbox SET relayed_at = NULL, message_id = NULL
+WHERE id = :outbox_id AND sent_at IS NULL AND failed_at IS NULL;
+
 -- name: mark_outbox_sent(outbox_id)!
 -- Records that the mail for an outbox row was handed to the mail server.
 UPDATE outbox SET sent_at = now() WHERE id = :outbox_id;

@@ -1,16 +1,19 @@
--- name: upsert_signup(list_name, email_index, index_key, email_sealed, name_sealed, seal_key_id, locale, form_version, ip_hash, ip_key, consent_source, consent_origin, wording_hash, resend_window, reveal_existing, traceparent)^
+-- name: upsert_signup(list_name, email_index, index_key, lookups, email_sealed, name_sealed, seal_key_id, locale, form_version, ip_hash, ip_key, consent_source, consent_origin, wording_hash, resend_window, reveal_existing, traceparent)^
 -- Creates or refreshes a subscription and, when a mail is due, queues it in the outbox; one round trip.
 -- With reveal_existing, a confirmed address is told so on screen (409) and gets no mail.
+-- Refused (SQLSTATE 55000, blind_index_key_guard) when index_key is no longer the current key.
 WITH upserted AS (
     INSERT INTO subscriptions AS s
         (list_name, email_index, email_index_key, email_sealed, name_sealed, seal_key_id, locale,
          consent_form_version, consent_ip_hash, consent_ip_key, consent_source, consent_origin,
          consent_wording_hash, last_mailed_at, status)
     VALUES
-        (:list_name, :email_index, :index_key, :email_sealed, :name_sealed, :seal_key_id, :locale,
-         :form_version, :ip_hash, :ip_key, :consent_source, :consent_origin, :wording_hash, now(),
-         -- An address suppressed on any list (or with no row at all) is suppressed on this one.
-         CASE WHEN EXISTS (SELECT 1 FROM suppressions WHERE email_index = :email_index)
+        (:list_name, :email_index, blind_index_key_guard(:index_key), :email_sealed, :name_sealed,
+         :seal_key_id, :locale, :form_version, :ip_hash, :ip_key, :consent_source,
+         :consent_origin, :wording_hash, now(),
+         -- An address suppressed on any list (or with no row at all) is suppressed on this one,
+         -- whichever key its entry is filed under.
+         CASE WHEN EXISTS (SELECT 1 FROM suppressions WHERE email_index = ANY(:lookups::bytea[]))
               THEN 'suppressed'::subscription_status ELSE 'pending' END)
     ON CONFLICT (email_index, list_name) DO UPDATE SET
         -- Someone who unsubscribed may sign up again; a suppressed address stays suppressed.
