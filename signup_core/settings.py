@@ -583,3 +583,52 @@ def check_admin(settings: Settings) -> None:
         errors.append("SIGNUP_ADMIN_JWT_LEEWAY must be between 0 and 300 seconds")
     if errors:
         raise ConfigError("; ".join(errors))
+
+
+# wt-deploy stand-in: the settings rewrite brings the real `variables()`; this hand-made one has
+# the same interface so `signupctl secrets new` and the deployment-list test can be written
+# against it. Required: what load_settings refuses to start without. Secret: a field held as a
+# Secret (or the keyring). Generated: made by the site owner (`signupctl secrets new`), not
+# issued by a provider.
+@dataclass(frozen=True)
+class Variable:
+    env: str
+    required: bool
+    secret: bool
+    generated: bool
+    default: Any
+    description: str
+    group: str
+
+
+_GENERATED = frozenset(
+    {
+        "SIGNUP_BLIND_INDEX_KEY",
+        "SIGNUP_SIGNING_KEY",
+        "SIGNUP_SEAL_KEYS",
+        "SIGNUP_ALTCHA_HMAC_KEY",
+        "SIGNUP_POSTMARK_WEBHOOK_SECRET",
+        "SIGNUP_BREVO_WEBHOOK_SECRET",
+        "SIGNUP_ADMIN_HS256_SECRET",
+    }
+)
+
+
+def variables() -> list[Variable]:
+    """Every variable load_settings reads, in its order."""
+    fields = {f.name: f for f in Settings.__dataclass_fields__.values()}
+    found = []
+    for env, (attr, _parse, required) in _VARIABLES.items():
+        kind = str(fields[attr].type)
+        found.append(
+            Variable(
+                env=env,
+                required=required,
+                secret="Secret" in kind or "Keyring" in kind,
+                generated=env in _GENERATED,
+                default=None if required else fields[attr].default,
+                description="",
+                group="",
+            )
+        )
+    return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from signupctl import addresses, blindindex, data, keys, mail, maintenance, tokens
+from signupctl import addresses, blindindex, data, keys, mail, maintenance, secrets, tokens
 from signupctl.common import Context
 
 
@@ -36,7 +36,7 @@ def cli(ctx: click.Context, actor: str | None) -> None:
     ctx.obj.setdefault("context", Context(actor=actor, clock=ctx.obj.get("clock")))
 
 
-for module in (maintenance, data, addresses, keys, blindindex, mail, tokens):
+for module in (maintenance, data, addresses, keys, blindindex, mail, tokens, secrets):
     for command in module.COMMANDS:
         cli.add_command(command)
 

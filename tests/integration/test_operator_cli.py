@@ -21,7 +21,7 @@ SUBCOMMANDS = [
     ["migrate"], ["export"], ["stats"], ["erase"], ["suppress"], ["unsuppress"], ["purge"],
     ["rotate-keys"], ["rotate-blind-index"], ["resend-confirmation"], ["dead-letters"],
     ["dead-letters", "list"], ["dead-letters", "replay"], ["audit"], ["keys"],
-    ["keys", "generate"], ["token"],
+    ["keys", "generate"], ["token"], ["secrets"], ["secrets", "new"],
 ]  # fmt: skip
 
 
