@@ -11,6 +11,7 @@ from dramatiq.middleware.asyncio import AsyncIO
 
 from signup_core import logs, tracing
 from signup_core.settings import load_settings
+from signup_worker.readiness import Consuming
 from signup_worker.resources import Resources
 from signup_worker.scrape import Metrics
 
@@ -34,4 +35,5 @@ def setup() -> None:
 
         broker.add_middleware(Tracing())
     broker.add_middleware(Resources(settings))
+    broker.add_middleware(Consuming())  # after Resources: marks a process ready once they open
     dramatiq.set_broker(broker)
