@@ -7,7 +7,6 @@ Needs the `deploy-test` extra (heavy; `make test` installs it); skipped without 
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import tomllib
@@ -16,11 +15,21 @@ from typing import Any
 
 import pytest
 
+from tests.chart_render import (
+    CHART,
+    ENVIRONMENTS,
+    RELEASE,
+    merge,
+    named,
+    notes,
+    of_kind,
+    overlay,
+    pod_spec,
+    render,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "helm" / "signet-signup"
 KUBE_VERSION = "1.30.0"
-RELEASE, NAMESPACE = "signup", "signup"
-ENVIRONMENTS = ("default", "local", "sno", "prod")
 
 
 def _need(module: str) -> Any:
@@ -36,64 +45,25 @@ kubernetes_validate = _need("kubernetes_validate")
 yaml = _need("yaml")
 
 
-def merge(base: dict, overlay: dict) -> dict:
-    """Helm's own merge of -f files: maps merge key by key, everything else replaces."""
-    out = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def overlay(environment: str) -> dict:
-    if environment == "default":
-        return {}
-    return yaml.safe_load((CHART / f"values-{environment}.yaml").read_text())
-
-
-def render(values: dict | None = None, *, upgrade: bool = False) -> list[dict]:
-    """Every object the chart renders with these values, hooks included."""
-    chart = helm.Chart.load(str(CHART))
-    files = chart.render(
-        values or {},
-        name=RELEASE,
-        namespace=NAMESPACE,
-        is_install=not upgrade,
-        is_upgrade=upgrade,
-    )
-    return [
-        doc
-        for path, text in sorted(files.items())
-        if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
-
-
 @pytest.fixture(scope="module", params=ENVIRONMENTS)
 def environment(request) -> tuple[str, dict, list[dict]]:
     values = overlay(request.param)
     return request.param, values, render(values)
 
 
-def of_kind(objects: list[dict], kind: str) -> list[dict]:
-    return [o for o in objects if o["kind"] == kind]
-
-
-def named(objects: list[dict], kind: str, suffix: str) -> dict:
-    [found] = [o for o in of_kind(objects, kind) if o["metadata"]["name"].endswith(suffix)]
-    return found
-
-
 def workloads(objects: list[dict]) -> list[dict]:
-    """Deployments and Jobs: everything that runs a pod."""
-    return of_kind(objects, "Deployment") + of_kind(objects, "Job")
+    """Deployments, Jobs and the `helm test` Pod: everything that runs a pod."""
+    return of_kind(objects, "Deployment") + of_kind(objects, "Job") + of_kind(objects, "Pod")
 
 
-def pod_spec(workload: dict) -> dict:
-    return workload["spec"]["template"]["spec"]
+def spec_of(workload: dict) -> dict:
+    return workload["spec"] if workload["kind"] == "Pod" else pod_spec(workload)
+
+
+def labels_of(workload: dict) -> dict:
+    if workload["kind"] == "Pod":
+        return workload["metadata"]["labels"]
+    return workload["spec"]["template"]["metadata"]["labels"]
 
 
 # --- Helm itself -----------------------------------------------------------------------------
@@ -166,7 +136,7 @@ def test_every_pod_runs_non_root_read_only_without_privileges(environment):
     name, _, objects = environment
     assert workloads(objects)
     for workload in workloads(objects):
-        spec = pod_spec(workload)
+        spec = spec_of(workload)
         where = f"{name}: {workload['metadata']['name']}"
         assert spec["securityContext"]["runAsNonRoot"] is True, where
         assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
@@ -194,7 +164,7 @@ def test_openshift_lets_the_platform_choose_the_user():
 def test_every_container_has_requests_and_limits(environment):
     name, _, objects = environment
     for workload in workloads(objects):
-        for container in pod_spec(workload)["containers"]:
+        for container in spec_of(workload)["containers"]:
             resources = container["resources"]
             for part in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(resources.get(part, {})), (name, workload)
@@ -207,6 +177,8 @@ def test_api_probes_are_healthz_and_readyz_and_the_worker_is_probed(environment)
     assert api["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}, name
     [worker] = pod_spec(named(objects, "Deployment", "-worker"))["containers"]
     assert worker["livenessProbe"]["tcpSocket"] == {"port": "metrics"}, name
+    # Ready only while consuming (signup_worker.readiness), so a rollout waits for it.
+    assert worker["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}, name
 
 
 def test_deployments_spread_over_nodes(environment):
@@ -227,7 +199,7 @@ def test_no_secret_is_rendered_and_secrets_arrive_as_files(environment):
     assert not of_kind(objects, "Secret"), name
     keys = set(merge(_defaults(), values)["secrets"]["keys"])
     for workload in workloads(objects):
-        spec = pod_spec(workload)
+        spec = spec_of(workload)
         [volume] = [v for v in spec["volumes"] if "secret" in v]
         for container in spec["containers"]:
             env = {e["name"]: e for e in container["env"]}
@@ -299,7 +271,7 @@ def test_network_policies_deny_by_default_and_open_only_what_is_needed(environme
     assert set(deny["policyTypes"]) == {"Ingress", "Egress"}, name
     assert "ingress" not in deny and "egress" not in deny, name
     for workload in workloads(objects):
-        labels = workload["spec"]["template"]["metadata"]["labels"]
+        labels = labels_of(workload)
         assert selects(deny["podSelector"], labels), (name, labels)
 
     # The public port from the ingress controller's namespace, to the API only.
@@ -327,7 +299,10 @@ def test_network_policies_deny_by_default_and_open_only_what_is_needed(environme
         } in egress, (name, dependency)
     if net["mail"]["cidrs"]:
         mail = found["worker-mail"]
-        assert mail["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+        # The worker sends; the helm test Pod checks the transport; the API never reaches it.
+        for component, allowed in (("worker", True), ("test", True), ("api", False)):
+            labels = {**labels_of(workloads(objects)[0]), "app.kubernetes.io/component": component}
+            assert selects(mail["podSelector"], labels) is allowed, (name, component)
         assert {p["port"] for p in mail["egress"][0]["ports"]} == set(net["mail"]["ports"])
     otlp = net["otlp"]
     if otlp["enabled"]:
@@ -479,3 +454,147 @@ def test_overlays_hold_only_keys_the_defaults_know():
 def test_chart_templates_name_no_hard_coded_namespace():
     for template in (CHART / "templates").glob("*.yaml"):
         assert not re.search(r"^\s*namespace:", template.read_text(), re.M), template.name
+
+
+# --- Admin listener, traces, helm test, next steps -------------------------------------------
+
+
+ADMIN = {
+    "enabled": True,
+    "jwks": {
+        "url": "https://idp.example.org/.well-known/jwks.json",
+        "egress": {"cidrs": ["192.0.2.0/24"], "port": 443},
+    },
+    "issuer": "https://idp.example.org/",
+    "from": {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ops"}},
+        "podSelector": {"matchLabels": {"app": "ops-console"}},
+    },
+}
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_admin_enabled_renders_its_port_service_port_and_network_policy(name):
+    values = merge(overlay(name), {"admin": ADMIN})
+    objects = render(values)
+    for obj in objects:
+        if obj["kind"] not in REQUIRED_CR_FIELDS:
+            kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+    [api] = pod_spec(named(objects, "Deployment", "-api"))["containers"]
+    port = _defaults()["admin"]["port"]
+    assert {"name": "admin", "containerPort": port, "protocol": "TCP"} in api["ports"]
+    env = {e["name"]: e.get("value") for e in api["env"]}
+    assert env["SIGNUP_ADMIN_PORT"] == str(port)
+    assert env["SIGNUP_ADMIN_JWKS"] == ADMIN["jwks"]["url"]
+    assert env["SIGNUP_ADMIN_JWT_ISSUER"] == ADMIN["issuer"]
+    # The worker has no admin listener.
+    [worker] = pod_spec(named(objects, "Deployment", "-worker"))["containers"]
+    assert not any(e["name"].startswith("SIGNUP_ADMIN") for e in worker["env"])
+
+    service = named(objects, "Service", "signet-signup")
+    assert {"name": "admin", "port": port, "targetPort": "admin", "protocol": "TCP"} in service[
+        "spec"
+    ]["ports"]
+    # The public routes still reach "http" only.
+    for ingress in of_kind(objects, "Ingress"):
+        backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]
+        assert backend["service"]["port"] == {"name": "http"}
+
+    found = policies(objects)
+    [rule] = found["admin-ingress"]["ingress"]
+    assert rule["from"] == [ADMIN["from"]]
+    assert rule["ports"] == [{"port": "admin", "protocol": "TCP"}]
+    assert found["admin-ingress"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == (
+        "api"
+    )
+    # The JWKS URL's host is reachable from the API pods, on its port only.
+    [egress] = found["admin-jwks"]["egress"]
+    assert egress == {"to": [{"ipBlock": {"cidr": "192.0.2.0/24"}}], "ports": [
+        {"port": 443, "protocol": "TCP"}
+    ]}  # fmt: skip
+    assert "Admin API" in notes(values)
+
+
+def test_admin_is_off_by_default_and_refuses_to_render_without_a_way_to_verify_tokens():
+    objects = render()
+    [api] = pod_spec(named(objects, "Deployment", "-api"))["containers"]
+    assert [p["name"] for p in api["ports"]] == ["http", "metrics"]
+    assert "admin-ingress" not in policies(objects)
+    with pytest.raises(helm.HelmError, match=r"admin\.enabled needs"):
+        render({"admin": {"enabled": True}})
+    with pytest.raises(helm.HelmError, match=r"egress\.cidrs"):
+        render({"admin": {"enabled": True, "issuer": "x", "jwks": {"url": "https://idp/jwks"}}})
+    with pytest.raises(helm.HelmError, match=r"admin\.issuer"):
+        render({"admin": {"enabled": True, "jwks": {"secretKey": "ADMIN_JWKS"}}})
+
+
+def test_admin_keys_from_the_secret_are_files_of_the_mounted_secret():
+    values = {"admin": {"enabled": True, "jwks": {"secretKey": "ADMIN_JWKS"}, "issuer": "idp",
+                        "keysSecretKey": "ADMIN_KEYS"}}  # fmt: skip
+    objects = render(values)
+    [api] = pod_spec(named(objects, "Deployment", "-api"))["containers"]
+    env = {e["name"]: e.get("value") for e in api["env"]}
+    [mount] = [m for m in api["volumeMounts"] if m["name"] == "secrets"]
+    assert env["SIGNUP_ADMIN_JWKS"] == f"{mount['mountPath']}/ADMIN_JWKS"
+    assert env["SIGNUP_ADMIN_KEYS_FILE"] == f"{mount['mountPath']}/ADMIN_KEYS"
+    # A file, not a URL: no egress is opened for it.
+    assert "admin-jwks" not in policies(objects)
+
+
+def test_otlp_egress_is_the_http_exporters_port():
+    """The image installs opentelemetry-exporter-otlp-proto-http: OTLP over HTTP, port 4318."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert "opentelemetry-exporter-otlp-proto-http" in pyproject
+    assert "opentelemetry-exporter-otlp-proto-grpc" not in pyproject
+    values = overlay("prod")
+    egress = policies(render(values))["egress"]["egress"]
+    assert {"port": 4318, "protocol": "TCP"} in [p for rule in egress for p in rule["ports"]]
+    assert values["config"]["OTEL_TRACES_EXPORTER"] == "otlp"
+    assert values["config"]["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(":4318")
+    with pytest.raises(helm.HelmError, match="schema"):
+        render({"config": {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}})
+
+
+def test_helm_test_hook_runs_signupctl_doctor_with_the_pods_settings():
+    objects = render()
+    [pod] = of_kind(objects, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    [doctor] = pod["spec"]["containers"]
+    assert doctor["args"] == ["signupctl", "doctor"]
+    assert pod["spec"]["restartPolicy"] == "Never"
+    [api] = pod_spec(named(objects, "Deployment", "-api"))["containers"]
+    shared = {e["name"] for e in api["env"]} - {"HOST", "PORT", "SIGNUP_METRICS_PORT"}
+    assert shared <= {e["name"] for e in doctor["env"]}
+    # It may reach the mail relay, as the worker does, to check the transport.
+    net = merge(_defaults(), overlay("prod"))
+    mail = policies(render(overlay("prod")))["worker-mail"]["podSelector"]
+    assert selects(mail, pod["metadata"]["labels"]) and net["networkPolicy"]["mail"]["cidrs"]
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_notes_say_what_to_do_next(name):
+    text = notes(overlay(name))
+    assert "signupctl secrets new" in text
+    assert "--format vault" in text if overlay(name).get("secrets", {}).get("vault") else True
+    for step in ("DNS", "SPF", "DKIM", "DMARC", "/webhooks/", "helm test", "signupctl doctor"):
+        assert step in text, (name, step)
+
+
+def test_one_organisation_and_repository_name_everywhere():
+    """The image reference, the chart's home and sources, the alerts' runbook URLs, the OCI
+    source label and the compose file name the same GitHub repository."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    repo = chart["home"].removeprefix("https://github.com/")
+    assert re.fullmatch(r"[\w.-]+/[\w.-]+", repo), chart["home"]
+    assert chart["sources"] == [chart["home"]]
+    assert _defaults()["image"]["repository"] == f"ghcr.io/{repo}"
+    containerfile = (ROOT / "Containerfile").read_text()
+    assert f"ARG SOURCE=https://github.com/{repo}\n" in containerfile
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    assert compose["x-app"]["image"].startswith(f"${{SIGNUP_IMAGE:-ghcr.io/{repo}:")
+    alerts = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yaml").read_text())
+    urls = [r["annotations"]["runbook_url"] for g in alerts["groups"] for r in g["rules"]]
+    assert urls and all(u.startswith(f"https://github.com/{repo}/blob/main/") for u in urls)
+    for doc in ("docs/deploy.md", "docs/runbooks/vault-secrets.md"):
+        for image in re.findall(r"ghcr\.io/[\w.-]+/[\w.-]+", (ROOT / doc).read_text()):
+            assert image == f"ghcr.io/{repo}", (doc, image)
