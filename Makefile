@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench bench-parts image-tools browser-deps promtool
+.PHONY: run test lint format clean bench bench-parts image-tools browser-deps promtool chart-readme
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ promtool:
 	    if [ -n "$$held" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$rc; \
 	  else echo "promtool is missing and cannot be installed here (needs root and apt-get)"; fi; \
 	fi
+
+# The chart README's values table, from values.yaml's comments (a test fails when it drifts).
+chart-readme: $(STAMP)
+	$(PY) -m devstack.chart_readme
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
