@@ -528,17 +528,32 @@ def test_admin_is_off_by_default_and_refuses_to_render_without_a_way_to_verify_t
         render({"admin": {"enabled": True, "jwks": {"secretKey": "ADMIN_JWKS"}}})
 
 
-def test_admin_keys_from_the_secret_are_files_of_the_mounted_secret():
-    values = {"admin": {"enabled": True, "jwks": {"secretKey": "ADMIN_JWKS"}, "issuer": "idp",
-                        "keysSecretKey": "ADMIN_KEYS"}}  # fmt: skip
+def test_admin_keys_come_as_files_from_secrets():
+    keys = {"name": "signet-signup-admin-keys", "key": "k.json"}
+    values = {
+        "admin": {
+            "enabled": True,
+            "jwks": {"secretKey": "ADMIN_JWKS"},
+            "issuer": "idp",
+            "keysSecret": keys,
+        }
+    }
     objects = render(values)
-    [api] = pod_spec(named(objects, "Deployment", "-api"))["containers"]
+    spec = pod_spec(named(objects, "Deployment", "-api"))
+    [api] = spec["containers"]
     env = {e["name"]: e.get("value") for e in api["env"]}
-    [mount] = [m for m in api["volumeMounts"] if m["name"] == "secrets"]
-    assert env["SIGNUP_ADMIN_JWKS"] == f"{mount['mountPath']}/ADMIN_JWKS"
-    assert env["SIGNUP_ADMIN_KEYS_FILE"] == f"{mount['mountPath']}/ADMIN_KEYS"
+    mounts = {m["name"]: m for m in api["volumeMounts"]}
+    # The JWKS document: a key of the pods' Secret.
+    assert env["SIGNUP_ADMIN_JWKS"] == f"{mounts['secrets']['mountPath']}/ADMIN_JWKS"
+    # The service's own keys: the Secret the key-rotation runbook makes, mounted whole (no
+    # subPath, so a rotation reaches the pods) and read-only.
+    assert env["SIGNUP_ADMIN_KEYS_FILE"] == f"{mounts['admin-keys']['mountPath']}/k.json"
+    assert mounts["admin-keys"]["readOnly"] is True and "subPath" not in mounts["admin-keys"]
+    [volume] = [v for v in spec["volumes"] if v["name"] == "admin-keys"]
+    assert volume["secret"]["secretName"] == "signet-signup-admin-keys"
     # A file, not a URL: no egress is opened for it.
     assert "admin-jwks" not in policies(objects)
+    kubernetes_validate.validate(named(objects, "Deployment", "-api"), KUBE_VERSION, strict=True)
 
 
 def test_otlp_egress_is_the_http_exporters_port():
@@ -596,5 +611,8 @@ def test_one_organisation_and_repository_name_everywhere():
     urls = [r["annotations"]["runbook_url"] for g in alerts["groups"] for r in g["rules"]]
     assert urls and all(u.startswith(f"https://github.com/{repo}/blob/main/") for u in urls)
     for doc in ("docs/deploy.md", "docs/runbooks/vault-secrets.md"):
-        for image in re.findall(r"ghcr\.io/[\w.-]+/[\w.-]+", (ROOT / doc).read_text()):
-            assert image == f"ghcr.io/{repo}", (doc, image)
+        text = (ROOT / doc).read_text()
+        for found in re.findall(r"ghcr\.io/[\w.-]+/[\w.-]+(?:/[\w.-]+)?", text):
+            # The image, or the chart the release workflow pushes beside it.
+            owner = repo.split("/")[0]
+            assert found in (f"ghcr.io/{repo}", f"ghcr.io/{owner}/charts/signet-signup"), found

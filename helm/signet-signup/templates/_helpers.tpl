@@ -65,8 +65,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "signet-signup.adminEnv" -}}
 {{- $a := .Values.admin }}
 {{- if $a.enabled }}
-{{- if not (or $a.jwks.url $a.jwks.secretKey $a.keysSecretKey) }}
-{{- fail "admin.enabled needs admin.jwks.url, admin.jwks.secretKey or admin.keysSecretKey" }}
+{{- if not (or $a.jwks.url $a.jwks.secretKey $a.keysSecret.name) }}
+{{- fail "admin.enabled needs admin.jwks.url, admin.jwks.secretKey or admin.keysSecret.name" }}
 {{- end }}
 {{- if and (or $a.jwks.url $a.jwks.secretKey) (not $a.issuer) }}
 {{- fail "admin.jwks needs admin.issuer (the identity provider's iss)" }}
@@ -89,9 +89,9 @@ app.kubernetes.io/component: {{ .component }}
 - name: SIGNUP_ADMIN_JWT_ISSUER
   value: {{ . | quote }}
 {{- end }}
-{{- with $a.keysSecretKey }}
+{{- if $a.keysSecret.name }}
 - name: SIGNUP_ADMIN_KEYS_FILE
-  value: /var/run/secrets/signet-signup/{{ . }}
+  value: /var/run/secrets/signet-signup-admin/{{ $a.keysSecret.key }}
 {{- end }}
 {{- with $a.tokenIssuer }}
 - name: SIGNUP_ADMIN_TOKEN_ISSUER
