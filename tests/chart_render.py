@@ -79,3 +79,22 @@ def named(objects: list[dict], kind: str, suffix: str) -> dict:
 
 def pod_spec(workload: dict) -> dict:
     return workload["spec"]["template"]["spec"]
+
+
+def policies(objects: list[dict]) -> dict[str, dict]:
+    return {
+        o["metadata"]["name"].removeprefix(f"{RELEASE}-signet-signup-"): o["spec"]
+        for o in of_kind(objects, "NetworkPolicy")
+    }
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        if (
+            expression["operator"] != "In"
+            or labels.get(expression["key"]) not in expression["values"]
+        ):
+            return False
+    return True
