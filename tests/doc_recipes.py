@@ -23,8 +23,9 @@ _DOCKER = """#!/bin/sh
 [ "$1" = run ] || { echo "docker stand-in: only 'docker run' is known" >&2; exit 99; }
 shift
 while [ "${1#-}" != "$1" ]; do shift; done
+printf '{"argv": ["docker"], "image": "%s"}\\n' "$1" >> "$RECIPE_CALLS"
 shift
-exec "$@"
+exec $RECIPE_IN_IMAGE "$@"
 """
 _RECORDER = """#!{python}
 import json, os, sys
@@ -62,8 +63,12 @@ class Ran:
         return [c for c in self.calls if c["argv"][: 1 + len(words)] == [program, *words]]
 
 
-def run(script: str, folder: Path, until: str | None = None) -> Ran:
-    """Run the recipe (up to and including the first line containing `until`) in `folder`."""
+def run(
+    script: str, folder: Path, until: str | None = None, in_image: list[str] | None = None
+) -> Ran:
+    """Run the recipe (up to and including the first line containing `until`) in `folder`.
+    `docker run IMAGE CMD` runs CMD from this checkout's venv, or with `in_image` (a command
+    prefix such as `buildah run ... CONTAINER --`) in the built image."""
     if until is not None:
         lines = script.splitlines()
         [stop] = [i for i, line in enumerate(lines) if until in line][:1] or [None]
@@ -79,10 +84,13 @@ def run(script: str, folder: Path, until: str | None = None) -> Ran:
     calls = folder / ".recipe-calls.jsonl"
     calls.touch()
     path = f"{fakes}:{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
+    environment = {"PATH": path, "RECIPE_CALLS": str(calls), "HOME": str(folder), "LANG": "C.UTF-8"}
+    if in_image:
+        environment["RECIPE_IN_IMAGE"] = " ".join(in_image)
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=folder,
-        env={"PATH": path, "RECIPE_CALLS": str(calls), "HOME": str(folder), "LANG": "C.UTF-8"},
+        env=environment,
         capture_output=True,
         text=True,
         timeout=120,
@@ -107,16 +115,18 @@ def dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def compose_env(folder: Path) -> dict[str, str]:
+def compose_env(folder: Path, in_image: list[str] | None = None) -> dict[str, str]:
     """The .env that docs/deploy.md's single-host recipe writes (run in folder/)."""
     (folder / "deploy").mkdir(parents=True, exist_ok=True)
-    ran = run(shell_block(DEPLOY_DOC, "A single host"), folder, until="chmod 600 .env")
+    ran = run(
+        shell_block(DEPLOY_DOC, "A single host"), folder, until="chmod 600 .env", in_image=in_image
+    )
     return dotenv(ran.folder / "deploy" / ".env")
 
 
-def kubernetes_secret(folder: Path) -> dict:
+def kubernetes_secret(folder: Path, in_image: list[str] | None = None) -> dict:
     """The Secret manifest docs/deploy.md's recipe applies with kubectl."""
-    ran = run(shell_block(DEPLOY_DOC, "1. Secrets"), folder)
+    ran = run(shell_block(DEPLOY_DOC, "1. Secrets"), folder, in_image=in_image)
     applied = ran.called("kubectl", "-n", "signup", "apply")
     if applied:
         [one] = applied
@@ -128,8 +138,15 @@ def kubernetes_secret(folder: Path) -> dict:
     return {"kind": "Secret", "metadata": {"name": created["argv"][6]}, "stringData": data}
 
 
-def vault_put(folder: Path) -> tuple[str, dict[str, str]]:
+def vault_put(folder: Path, in_image: list[str] | None = None) -> tuple[str, dict[str, str]]:
     """The path and the keys docs/runbooks/vault-secrets.md's seeding recipe writes."""
-    ran = run(shell_block(VAULT_DOC, "Seeding (once per environment)"), folder)
+    ran = run(shell_block(VAULT_DOC, "Seeding (once per environment)"), folder, in_image=in_image)
     [put] = ran.called("vault", "kv", "put")
     return put["argv"][3], dict(word.split("=", 1) for word in put["argv"][4:])
+
+
+def images(folder: Path) -> set[str]:
+    """The images the recipes run in `folder` named in `docker run`."""
+    calls = folder / ".recipe-calls.jsonl"
+    found = [json.loads(line) for line in calls.read_text().splitlines()]
+    return {c["image"] for c in found if c["argv"] == ["docker"]}

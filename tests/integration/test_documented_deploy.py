@@ -69,12 +69,18 @@ def point_mail_at(env: dict[str, str], smtp_server) -> dict[str, str]:
     return out
 
 
-def documented_secret(values: dict, folder: Path) -> dict[str, str]:
-    """The Secret's data as the documents make it for this overlay."""
+def in_image(container: image_build.Container) -> list[str]:
+    """What the recipes' `docker run IMAGE CMD` becomes: CMD in the built image."""
+    storage = image_build.env(container.home)["CONTAINERS_STORAGE_CONF"]
+    return ["env", f"CONTAINERS_STORAGE_CONF={storage}", *container.run_args()]
+
+
+def documented_secret(values: dict, folder: Path, container: image_build.Container) -> dict:
+    """The Secret's data as the documents make it for this overlay, with the image's signupctl."""
     if values["secrets"]["vault"]["enabled"]:
-        _, data = doc_recipes.vault_put(folder / "vault")
+        _, data = doc_recipes.vault_put(folder / "vault", in_image(container))
     else:
-        manifest = doc_recipes.kubernetes_secret(folder / "kubectl")
+        manifest = doc_recipes.kubernetes_secret(folder / "kubectl", in_image(container))
         assert manifest["metadata"]["name"] == values["secrets"]["name"]
         data = manifest["stringData"]
     return dict(data)
@@ -94,13 +100,12 @@ def test_chart_starts_as_rendered(
     objects = chart_render.render(values)
     merged = chart_render.merge(chart_render.defaults(), values)
 
-    # The Secret the documents make, holding exactly the keys the chart reads.
-    secret = documented_secret(merged, tmp_path)
-    assert set(secret) == set(merged["secrets"]["keys"]), environment
-    secret.update(DATABASE_URL=database, REDIS_URL=redis_url)
-
     container = image_build.Container(built_image)
     rootfs = rendered_pods.Rootfs(container)
+    # The Secret the documents make, holding exactly the keys the chart reads.
+    secret = documented_secret(merged, tmp_path, container)
+    assert set(secret) == set(merged["secrets"]["keys"]), environment
+    secret.update(DATABASE_URL=database, REDIS_URL=redis_url)
     timings = {}
     try:
 
@@ -185,11 +190,11 @@ def test_compose_starts_with_the_documented_env(
     built_image, database, redis_url, smtp_server, tmp_path
 ):
     compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
-    dotenv = doc_recipes.compose_env(tmp_path / "recipe")
     port, api_metrics, worker_metrics = free_port(), free_port(), free_port()
 
     container = image_build.Container(built_image)
     rootfs = rendered_pods.Rootfs(container)
+    dotenv = doc_recipes.compose_env(tmp_path / "recipe", in_image(container))
 
     def service(name: str) -> tuple[list[str], dict[str, str], tuple[str, ...]]:
         spec = compose["services"][name]

@@ -87,3 +87,17 @@ def test_documented_vault_put_holds_every_required_secret_at_the_charts_path(tmp
     assert path == f"{vault['secrets']['vault']['mount']}/{vault['secrets']['vault']['path']}"
     assert required_secrets() <= set(keys), sorted(required_secrets() - set(keys))
     assert set(vault["secrets"]["keys"]) <= set(keys)
+
+
+def test_every_recipe_runs_the_charts_default_image(tmp_path):
+    """The documents' `docker run` name the image the chart and compose deploy by default."""
+    values = chart_render.defaults()
+    chart = yaml.safe_load((chart_render.CHART / "Chart.yaml").read_text())
+    image = f"{values['image']['repository']}:{chart['appVersion']}"
+    doc_recipes.compose_env(tmp_path / "compose")
+    doc_recipes.kubernetes_secret(tmp_path / "kubectl")
+    doc_recipes.vault_put(tmp_path / "vault")
+    for folder in ("compose", "kubectl", "vault"):
+        assert doc_recipes.images(tmp_path / folder) == {image}, folder
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    assert compose["x-app"]["image"] == f"${{SIGNUP_IMAGE:-{image}}}"
