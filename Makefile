@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench bench-parts image-tools browser-deps promtool chart-readme
+.PHONY: run test lint format docs clean bench bench-parts image-tools browser-deps promtool pgbouncer chart-readme
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m devstack.run
 
-test: $(STAMP) browser-deps promtool
+test: $(STAMP) browser-deps promtool pgbouncer
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The chart's and the image's test tools: the deploy-test extra (heavy, so its own group) and
@@ -60,6 +60,22 @@ promtool:
 chart-readme: $(STAMP)
 	$(PY) -m devstack.chart_readme
 
+# PgBouncer (Debian's pgbouncer, 1.18) for the transaction-pooling tests (tests/integration/
+# test_pgbouncer.py), installed when missing as root with apt, its system service kept from
+# starting as promtool's is (the tests start their own in the foreground). Elsewhere one line
+# says so and those tests skip (they fail when CI is set).
+pgbouncer:
+	@if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing pgbouncer (Debian package)..."; \
+	    held=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; held=1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      -o DPkg::Lock::Timeout=600 --no-install-recommends pgbouncer >/dev/null; rc=$$?; \
+	    if [ -n "$$held" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$rc; \
+	  else echo "pgbouncer is missing and cannot be installed here (needs root and apt-get)"; fi; \
+	fi
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -68,7 +84,12 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Also this checkout's PostgreSQL data outside it (as root); the README says what stays.
+# Pages generated from the code: docs/configuration.md from the settings model (a unit test
+# fails when it is stale).
+docs: $(STAMP)
+	$(PY) -m signup_core.settings.docs
+
+# Also this checkout's PostgreSQL data outside it (as root); docs/development.md says what stays.
 clean:
 	$(PYTHON) -m devstack.clean
 	rm -rf $(VENV) var

@@ -1,7 +1,7 @@
 """Ways the request path could hand work to the worker, at 32 concurrent callers: an async
 Redis doorbell (a script; also as a redis-py pipeline) and Dramatiq's blocking send() through
 Starlette's thread pool. (The API now makes no such call: the outbox row is the hand-over; see
-README.) Run: .venv/bin/python -m bench.enqueue
+docs/architecture.md.) Run: .venv/bin/python -m bench.enqueue
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 
 import httpx
-import redis.asyncio as redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -31,7 +30,7 @@ from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.middleware import Edge
 from signup_api.problems import Problem, problem_response, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT, Limiter
-from signup_core import db, keycheck, tracing
+from signup_core import db, keycheck, redis_client, tracing
 from signup_core.clock import Clock
 from signup_core.settings import Settings
 
@@ -111,7 +110,7 @@ def create_app(settings: Settings) -> Starlette:
         # No socket timeout (redis-py's default is 5 s): with one, every write runs under
         # asyncio.wait_for, a new task per command. Callers bound whole calls with
         # asyncio.timeout(REDIS_TIMEOUT) instead.
-        app.state.redis = redis.Redis.from_url(
+        app.state.redis = redis_client.async_client(
             settings.redis_url.value, socket_timeout=None, socket_connect_timeout=REDIS_TIMEOUT
         )
         app.state.clock = Clock()

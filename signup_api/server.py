@@ -17,7 +17,7 @@ from signup_api.admin.app import ByPort, create_admin_app
 from signup_api.app import create_app
 from signup_api.problems import TITLES
 from signup_core import logs, tracing
-from signup_core.settings import ConfigError, Settings, check_admin, load_settings
+from signup_core.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ HELP = """usage: signup-api [-h]
 
 Serve the signup API (uvicorn) on HOST:PORT. All configuration comes from the environment
 (DATABASE_URL, REDIS_URL, PUBLIC_BASE_URL, SIGNUP_BLIND_INDEX_KEY, SIGNUP_SIGNING_KEY,
-SIGNUP_SEAL_KEYS, ...; any secret also as NAME_FILE); see the README's configuration table."""
+SIGNUP_SEAL_KEYS, ...; any secret also as NAME_FILE); see docs/configuration.md."""
 
 
 def main() -> None:
@@ -126,7 +126,6 @@ def main() -> None:
         return
     try:
         settings = load_settings()
-        check_admin(settings)
     except ConfigError as e:
         sys.exit(f"signup-api: configuration error: {e}")
     logs.configure(settings.log_level, settings.log_format, "api")

@@ -19,15 +19,19 @@ def default_actor() -> str:
 
 
 async def record(
-    conn: asyncpg.Connection,
+    pool_or_conn: asyncpg.Pool | asyncpg.Connection,
     actor: str,
     action: str,
     params: dict[str, Any],
     counts: dict[str, Any],
     outcome: str = "done",
 ) -> None:
+    """Write one audit row: the one writer the CLI, the admin API and the operations share.
+
+    Given a pool, the named query takes a connection for this row alone (aiosql acquires one),
+    so a failed operation's row is written even when its own transaction rolled back."""
     await db.queries().record_audit(
-        conn,
+        pool_or_conn,
         actor=actor,
         action=action,
         params=json.dumps(params, sort_keys=True, default=str),

@@ -33,6 +33,13 @@ UNAVAILABLE = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
+    # wt-datatier: what a PostgreSQL switchover shows besides. asyncpg's own InternalClientError
+    # when the server goes away mid-exchange (and TargetServerAttributeNotMatched, its kind,
+    # while no host of a multi-host DATABASE_URL is read-write yet), a crashed server, and a
+    # write refused by a server that is now a standby.
+    asyncpg.InternalClientError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ReadOnlySQLTransactionError,
 )
 
 
@@ -40,6 +47,20 @@ UNAVAILABLE = (
 def queries() -> Any:
     """Every named query in signup_core.sql's queries/, loaded once per process."""
     return aiosql.from_path(SQL_DIR / "queries", "asyncpg")
+
+
+def session_options(mode: str) -> dict[str, Any]:
+    """asyncpg options for a pool mode. Behind PgBouncer in transaction pooling each statement
+    may run on another server connection: asyncpg's named prepared statements (its statement
+    cache) would be missing or duplicated there, so the cache is off and asyncpg uses unnamed
+    statements, parsed and run in one go. Nothing else of ours needs a session: no SET, no
+    LISTEN, no session advisory lock (the purge loop holds a lease row instead)."""
+    return {"statement_cache_size": 0} if mode == "transaction" else {}
+
+
+async def connect(url: str, mode: str, **options: Any) -> asyncpg.Connection:
+    """One connection (signupctl, the worker's scrape) with the pool mode's options."""
+    return await asyncpg.connect(url, **session_options(mode), **options)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -57,4 +78,5 @@ async def create_pool(settings: Settings, *, max_size: int | None = None) -> asy
         command_timeout=5,
         timeout=2,
         reset=_keep_session,
+        **session_options(settings.database_pool_mode),
     )

@@ -30,18 +30,6 @@ async def refiled(pool: asyncpg.Pool, settings: Settings, addresses: Sequence[st
     return [keys.index(a) for a in addresses]
 
 
-async def record(
-    pool: asyncpg.Pool,
-    actor: str,
-    action: str,
-    params: dict[str, Any],
-    counts: dict[str, Any],
-    outcome: str = "done",
-) -> None:
-    async with pool.acquire() as conn:
-        await audit.record(conn, actor, action, params, counts, outcome)
-
-
 async def _erase_one(pool: asyncpg.Pool, index: bytes) -> Any:
     # The mail rows are locked first, as the sender locks them; a deadlock with some other
     # writer is still possible in principle, and PostgreSQL's answer to one is to try again.
@@ -64,7 +52,7 @@ async def erase(pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes]) -> dic
         for name in ("subscriptions", "tokens", "outbox", "events"):
             totals[name] += row[name]
         totals["suppressions_kept"] += int(row["suppression_kept"])
-    await record(pool, actor, "erase", {"addresses": len(indexes)}, totals)
+    await audit.record(pool, actor, "erase", {"addresses": len(indexes)}, totals)
     return totals
 
 
@@ -79,7 +67,7 @@ async def suppress(
             )
     counts = {"addresses": len(indexes)}
     params = {"reason": reason, "email_indexes": [i.hex() for i in indexes]}
-    await record(pool, actor, "suppress", params, counts)
+    await audit.record(pool, actor, "suppress", params, counts)
     return counts
 
 
@@ -90,7 +78,9 @@ async def unsuppress(pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes]) -
             row = await db.queries().unsuppress_address(conn, email_index=index)
         counts["suppressions"] += row["suppressions"]
         counts["subscriptions"] += row["subscriptions"]
-    await record(pool, actor, "unsuppress", {"email_indexes": [i.hex() for i in indexes]}, counts)
+    await audit.record(
+        pool, actor, "unsuppress", {"email_indexes": [i.hex() for i in indexes]}, counts
+    )
     return counts
 
 
@@ -119,7 +109,7 @@ async def replay_dead_letters(pool: asyncpg.Pool, actor: str, outbox_id: int | N
     """Put one (or, with None, every) dead-lettered mail back on the queue; how many."""
     async with pool.acquire() as conn:
         n = await db.queries().replay_dead_letters(conn, outbox_id=outbox_id)
-    await record(pool, actor, "dead-letters-replay", {"id": outbox_id}, {"replayed": n})
+    await audit.record(pool, actor, "dead-letters-replay", {"id": outbox_id}, {"replayed": n})
     return n
 
 
@@ -152,4 +142,4 @@ async def export_lines(
             n += 1
     rows = max(n - 1, 0) if fmt == "csv" else n
     params = {"format": fmt, "list": list_name, "since": since, "until": until}
-    await record(pool, actor, "export", params, {"rows": rows})
+    await audit.record(pool, actor, "export", params, {"rows": rows})

@@ -1,4 +1,8 @@
-"""Queue names the worker and the operator tools share."""
+"""The worker's queues: their names, and how many rows one message carries."""
 
 MAIL_QUEUE = "mail"
 EVENTS_QUEUE = "events"
+
+# Rows per message; with a 10 s SMTP timeout, a chunk finishes well within its time limit.
+# (25 was tried: interleaved runs against 10 showed no difference in mails/s.)
+CHUNK = 10

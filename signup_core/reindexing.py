@@ -1,16 +1,18 @@
 """Blind-index key rotation: every subscription's index recomputed from its sealed address,
-its address's suppression and provider events refiled with it. Small batches, each its own
-transaction holding every row of the addresses it moves (SKIP LOCKED: an address a request or
-the worker holds is left for the next pass). Killed midway, a run loses only its open batch."""
+its address's suppression and provider events refiled with it. In batches (signup_core.batches),
+each transaction holding every row of the addresses it moves (SKIP LOCKED: an address a request
+or the worker holds is left for the next pass). Killed midway, a run loses only its open batch."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
 from signup_core import db, sealing
+from signup_core.batches import in_batches
 from signup_core.index_keys import IndexKeys
 from signup_core.sealing import Keyring
 
@@ -59,33 +61,36 @@ async def _one_pass(
     on_batch: Callable[[int], None] | None,
 ) -> int:
     q = db.queries()
-    after, conflicts = 0, 0
-    while True:
-        async with pool.acquire() as conn, conn.transaction():
-            rows = [
-                r
-                async for r in q.lock_rows_to_reindex(
-                    conn, index_key=keys.current_id, after_id=after, batch=batch
-                )
-            ]
-            if not rows:
-                return conflicts
-            pairs = {}
-            for r in rows:
-                address = sealing.open_column(
-                    seal_keys, r["email_sealed"], sealing.EMAIL, r["seal_key_id"]
-                )
-                pairs[bytes(r["email_index"])] = keys.index(str(address))  # never NULL
-            held = q.lock_filed_under(conn, old_indexes=list(pairs))
-            busy = {bytes(r["email_index"]) async for r in held}
-            free = {old: new for old, new in pairs.items() if old not in busy}
-            done = await q.reindex_addresses(
-                conn,
-                old_indexes=list(free),
-                new_indexes=list(free.values()),
-                index_key=keys.current_id,
+    conflicts = 0
+
+    def lock(conn: asyncpg.Connection, after: int) -> Any:
+        return q.lock_rows_to_reindex(conn, index_key=keys.current_id, after_id=after, batch=batch)
+
+    async def change(conn: asyncpg.Connection, rows: list[Any]) -> int:
+        nonlocal conflicts
+        pairs = {}
+        for r in rows:
+            address = sealing.open_column(
+                seal_keys, r["email_sealed"], sealing.EMAIL, r["seal_key_id"]
             )
-        after, conflicts = rows[-1]["id"], conflicts + done["conflicts"]
-        outcome.moved += done["moved"]
+            pairs[bytes(r["email_index"])] = keys.index(str(address))  # never NULL
+        held = q.lock_filed_under(conn, old_indexes=list(pairs))
+        busy = {bytes(r["email_index"]) async for r in held}
+        free = {old: new for old, new in pairs.items() if old not in busy}
+        done = await q.reindex_addresses(
+            conn,
+            old_indexes=list(free),
+            new_indexes=list(free.values()),
+            index_key=keys.current_id,
+        )
+        conflicts += done["conflicts"]
+        return done["moved"]
+
+    def committed(moved: int) -> None:
+        # Counted batch by batch, so a run that fails midway still reports what it moved.
+        outcome.moved += moved
         if on_batch is not None:
-            on_batch(done["moved"])
+            on_batch(moved)
+
+    await in_batches(pool, lock, change, committed)
+    return conflicts

@@ -4,7 +4,7 @@ the request path writes. The worker's purge loop and `signupctl purge` both call
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -45,8 +45,12 @@ async def purge(
     now: datetime.datetime,
     batch: int | None = None,
     on_batch: Callable[[str, int], None] | None = None,
+    guard: Callable[[asyncpg.Connection], Awaitable[bool]] | None = None,
 ) -> dict[str, int]:
-    """Delete everything expired at `now`, one batch per transaction; returns counts."""
+    """Delete everything expired at `now`, one batch per transaction; returns counts.
+    `guard`, when given, runs before each batch, in a statement of its own (the worker renews
+    its purge lease there; inside the batch's transaction its row lock would hold up every
+    other worker's look at the lease until the batch ends): the purge stops when it says no."""
     q = db.queries()
     size = batch or settings.purge_batch
     limits = cutoffs(settings, now)
@@ -55,6 +59,8 @@ async def purge(
         done[name] = 0
         while True:
             async with pool.acquire() as conn:
+                if guard is not None and not await guard(conn):
+                    return done
                 deleted = await getattr(q, purger)(conn, cutoff=limits[name], batch=size)
             done[name] += deleted
             if on_batch is not None:

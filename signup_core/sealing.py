@@ -1,6 +1,7 @@
 """The one place personal data is turned into what the database stores, and back: AES-256-GCM
 in a small versioned envelope that names its key, bound by associated data to the column it
-belongs in. bench/sealing.py measured this against JWE (dir + A256GCM); the README says why."""
+belongs in. bench/sealing.py measured this against JWE (dir + A256GCM); docs/privacy.md says
+why."""
 
 from __future__ import annotations
 

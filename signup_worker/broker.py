@@ -1,16 +1,22 @@
-"""Builds the Redis broker from settings; the worker calls setup() before importing actors."""
+"""The worker's entry point: Dramatiq calls setup() before it imports signup_worker.actors.
+
+It builds the Redis broker from settings and hands the middleware that opens the resources the
+two loops to run beside the actors: the relay and the purge. The actors declare themselves on
+the broker set here, when Dramatiq imports them next."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import dramatiq
 import uvloop
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware.asyncio import AsyncIO
 
-from signup_core import logs, tracing
+from signup_core import logs, redis_client, tracing
 from signup_core.settings import load_settings
+from signup_worker import purge, relay
 from signup_worker.readiness import Consuming
 from signup_worker.resources import Resources
 from signup_worker.scrape import Metrics
@@ -25,7 +31,7 @@ def setup() -> None:
     # A worker silent for the heartbeat timeout is dead: its unfinished messages go back to
     # their queues for the others.
     broker = RedisBroker(
-        url=settings.redis_url.value,
+        client=redis_client.sync_client(settings.redis_url.value),
         heartbeat_timeout=settings.worker_heartbeat_timeout * 1000,
     )
     broker.add_middleware(AsyncIO())
@@ -34,6 +40,8 @@ def setup() -> None:
         from signup_worker.tracing import Tracing
 
         broker.add_middleware(Tracing())
-    broker.add_middleware(Resources(settings))
+    # The relay finds the actors on this broker by name, once the worker has booted.
+    loops = {"relay": functools.partial(relay.run, broker), "purge": purge.run}
+    broker.add_middleware(Resources(settings, loops))
     broker.add_middleware(Consuming())  # after Resources: marks a process ready once they open
     dramatiq.set_broker(broker)

@@ -22,7 +22,7 @@ HELP = """usage: signup-worker [-h] [dramatiq options]
 
 Run the mail worker (Dramatiq on Redis): sends the outbox, applies provider events, purges
 what retention says has expired. Configuration comes from the environment, as for signup-api
-(SIGNUP_WORKER_PROCESSES / SIGNUP_WORKER_THREADS size it); see the README."""
+(SIGNUP_WORKER_PROCESSES / SIGNUP_WORKER_THREADS size it); see docs/configuration.md."""
 
 
 def main() -> None:

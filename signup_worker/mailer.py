@@ -1,10 +1,15 @@
-"""Sends the mail for one outbox row, at most once: row lock, send, mark sent, commit."""
+"""Sends the mail for one outbox row, at most once: row lock, send, mark sent, commit. If the
+database goes away between the send and the commit, only the recording is tried again."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from email.utils import parseaddr
+
+import asyncpg
 
 from signup_core import db, sealing, tokens, unsubscribe_links
 from signup_core.mail.failures import PermanentMailError, TransientMailError
@@ -33,8 +38,52 @@ def sender(settings: Settings) -> str:
     return f'"{name}" <{parseaddr(settings.mail_from)[1]}>'
 
 
+# How long a sent mail's record is tried again when the transaction that held it was lost (a
+# PostgreSQL switchover takes seconds); only then does the message's retry send it again.
+RECORD_AGAIN_FOR = 30.0
+
+Record = Callable[[object], Awaitable[object]]
+
+
 async def deliver(res: Opened, outbox_id: int) -> str:
-    """Send the row's mail; returns what happened. Transient errors propagate for a retry."""
+    """Send the row's mail; returns what happened. Transient errors propagate for a retry,
+    except after the mail went out: then the send is kept and only its record is redone."""
+    sent: list[tuple[Record, str]] = []
+    try:
+        return await _deliver(res, outbox_id, sent)
+    except db.UNAVAILABLE as e:
+        if not sent:
+            raise
+        record, kind = sent[0]
+        log.warning(
+            "mail sent but not recorded; recording again",
+            extra={"outbox_id": outbox_id, "error": type(e).__name__},
+        )
+    await _record_again(res, record, outbox_id)
+    metrics.mail(kind, "sent")
+    log.info("mail sent", extra={"outbox_id": outbox_id, "kind": kind})
+    return "sent"
+
+
+async def _record_again(res: Opened, record: Record, outbox_id: int) -> None:
+    deadline = time.monotonic() + RECORD_AGAIN_FOR
+    pause = 0.2
+    while True:
+        try:
+            async with res.pool.acquire() as conn, conn.transaction():
+                await record(conn)
+            return
+        except asyncpg.UniqueViolationError:
+            return  # the commit that seemed lost went through: the token is stored already
+        except db.UNAVAILABLE:
+            if time.monotonic() > deadline:
+                log.error("mail sent but never recorded", extra={"outbox_id": outbox_id})
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+async def _deliver(res: Opened, outbox_id: int, sent: list[tuple[Record, str]]) -> str:
     q = db.queries()
     s = res.settings
     async with res.pool.acquire() as conn, conn.transaction():
@@ -67,6 +116,8 @@ async def deliver(res: Opened, outbox_id: int) -> str:
             reply_to=s.mail_reply_to,
             domain=s.mail_domain,
             unsubscribe_url=unsubscribe_links.url(s, job["unsubscribe_id"]),
+            list_name=job["list_name"],
+            list_title=context["list_title"],
         )
         message = render(
             job["kind"], job["locale"], envelope, context, templates_dir=s.templates_dir
@@ -92,16 +143,20 @@ async def deliver(res: Opened, outbox_id: int) -> str:
             return "refused"
         finally:
             metrics.SEND_SECONDS.labels(s.mail_transport).observe(time.perf_counter() - started)
-        if token_hash is None:
-            await q.mark_outbox_sent(conn, outbox_id=outbox_id)
-        else:
-            await q.mark_confirmation_sent(
+
+        async def record(conn) -> object:
+            if token_hash is None:
+                return await q.mark_outbox_sent(conn, outbox_id=outbox_id)
+            return await q.mark_confirmation_sent(
                 conn,
                 outbox_id=outbox_id,
                 token_hash=token_hash,
                 subscription_id=job["subscription_id"],
                 ttl_seconds=float(s.token_ttl),
             )
+
+        sent.append((record, job["kind"]))
+        await record(conn)
     # Counted after the commit: a mail whose sent mark was lost is sent again, and counted then.
     metrics.mail(job["kind"], "sent")
     log.info("mail sent", extra={"outbox_id": outbox_id, "kind": job["kind"]})

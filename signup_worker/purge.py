@@ -1,17 +1,33 @@
 """The periodic purge: every SIGNUP_PURGE_INTERVAL, one worker of the cluster (whichever holds
-a PostgreSQL advisory lock) deletes what retention says has expired, in short batches."""
+the purge lease, a row in `leases`) deletes what retention says has expired, in short batches.
+
+A lease row, not a session advisory lock: behind PgBouncer in transaction pooling every
+statement may run on another server connection, so a session lock would be taken on one and
+released, or left held by an idle one, on another. The lease is renewed before each batch, and
+lapses on its own if its holder dies.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
+
+import asyncpg
 
 from signup_core import db, retention
 from signup_core.clock import Clock
 from signup_worker.resources import Opened
 
 log = logging.getLogger(__name__)
+
+LEASE = "purge"
+# Renewed with every batch (a batch takes well under a second); a worker that died holding it
+# holds up the next purge this long at most.
+LEASE_SECONDS = 120.0
 
 
 async def run(res: Opened, stop: asyncio.Event, clock: Clock | None = None) -> None:
@@ -26,15 +42,23 @@ async def run(res: Opened, stop: asyncio.Event, clock: Clock | None = None) -> N
 
 
 async def purge_once(res: Opened, clock: Clock) -> dict[str, int] | None:
-    """Purge if no other worker is; returns the counts, or None when another held the lock."""
+    """Purge if no other worker is; returns the counts, or None when another held the lease."""
     q = db.queries()
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    async def renew(conn: asyncpg.Connection) -> bool:
+        return bool(await q.take_lease(conn, name=LEASE, holder=holder, ttl_seconds=LEASE_SECONDS))
+
     async with res.pool.acquire() as conn:
-        if not await q.try_purge_lock(conn):
+        if not await renew(conn):
             return None
-        try:
-            counts = await retention.purge(res.pool, res.settings, clock.now())
-        finally:
-            await q.release_purge_lock(conn)
+    try:
+        counts = await retention.purge(res.pool, res.settings, clock.now(), guard=renew)
+    finally:
+        # Not needed for safety (it lapses), only so that the next interval need not wait.
+        with contextlib.suppress(*db.UNAVAILABLE):
+            async with res.pool.acquire() as conn:
+                await q.drop_lease(conn, name=LEASE, holder=holder)
     if any(counts.values()):
         log.info("purged", extra=counts)
     return counts

@@ -24,6 +24,7 @@ import redis
 from dramatiq import Middleware
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
+from signup_core import redis_client
 from signup_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def not_ready(where: Path | None, processes: int, client: redis.Redis) -> str | 
 
 def app(registry: CollectorRegistry, settings: Settings) -> Callable:
     metrics = make_wsgi_app(registry)
-    client = redis.Redis.from_url(
+    client = redis_client.sync_client(
         settings.redis_url.value, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
     )
 

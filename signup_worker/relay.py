@@ -20,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dramatiq import Actor, Broker
+
 from signup_core import db, tracing
-from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
+from signup_core.queue import CHUNK, EVENTS_QUEUE, MAIL_QUEUE
 from signup_worker import broker_keys, metrics
 from signup_worker.resources import Opened
 
@@ -33,7 +35,7 @@ BATCH = 200
 @dataclass(frozen=True)
 class Channel:
     queue: str
-    actor: str
+    actor: str  # looked up on the broker by name: the actors module is not imported here
     claim: str  # named query: claim rows no message carries yet
     record: str  # named query: store each claimed row's message id
     relayed: str  # named query: rows relayed before a cutoff and still not done
@@ -60,17 +62,17 @@ CHANNELS = (
 )
 
 
-async def run(res: Opened, stop: asyncio.Event) -> None:
+async def run(broker: Broker, res: Opened, stop: asyncio.Event) -> None:
     next_check = time.monotonic()
     while not stop.is_set():
         try:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + res.settings.relay_check_after / 2
                 for channel in CHANNELS:
-                    await release_lost(res, channel)
+                    await release_lost(broker, res, channel)
             busy = False
             for channel in CHANNELS:
-                busy |= await relay(res, channel) >= BATCH
+                busy |= await relay(broker, res, channel) >= BATCH
             if not busy:
                 await _sleep_unless(stop, res.settings.relay_interval)
         except Exception as e:
@@ -84,7 +86,7 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-async def relay(res: Opened, channel: Channel) -> int:
+async def relay(broker: Broker, res: Opened, channel: Channel) -> int:
     """Claim and queue one batch; returns how many rows went."""
     q = db.queries()
     async with res.pool.acquire() as conn, conn.transaction():
@@ -93,7 +95,7 @@ async def relay(res: Opened, channel: Channel) -> int:
         }
         claimed = list(rows)
         if claimed:
-            ids, message_ids = await _enqueue(res, channel, rows)
+            ids, message_ids = await _enqueue(broker.get_actor(channel.actor), res, rows)
             await getattr(q, channel.record)(conn, ids=ids, message_ids=message_ids)
     if claimed:
         metrics.RELAY_BATCHES.labels(channel.queue).inc()
@@ -102,11 +104,11 @@ async def relay(res: Opened, channel: Channel) -> int:
 
 
 async def _enqueue(
-    res: Opened, channel: Channel, rows: dict[int, str | None]
+    actor: Actor, res: Opened, rows: dict[int, str | None]
 ) -> tuple[list[int], list[str]]:
     """Send the ids in chunks; returns each id with the id of the message that carries it."""
     if not tracing.enabled():
-        return await _send(res, channel, list(rows), lambda chunk: {})
+        return await _send(actor, res, list(rows), lambda chunk: {})
     from opentelemetry import trace
 
     from signup_worker.tracing import options_for
@@ -116,19 +118,16 @@ async def _enqueue(
     links = [link for link in map(tracing.link_to, rows.values()) if link is not None]
     tracer = trace.get_tracer("signup")
     with tracer.start_as_current_span(
-        f"relay {channel.queue}", kind=trace.SpanKind.PRODUCER, links=links
+        f"relay {actor.queue_name}", kind=trace.SpanKind.PRODUCER, links=links
     ):
-        return await _send(res, channel, list(rows), lambda chunk: options_for(chunk, rows))
+        return await _send(actor, res, list(rows), lambda chunk: options_for(chunk, rows))
 
 
 async def _send(
-    res: Opened, channel: Channel, ids: list[int], extra: Callable[[list[int]], dict[str, Any]]
+    actor: Actor, res: Opened, ids: list[int], extra: Callable[[list[int]], dict[str, Any]]
 ) -> tuple[list[int], list[str]]:
-    from signup_worker import actors
-
-    actor = getattr(actors, channel.actor)
     s = res.settings
-    chunks = [ids[start : start + actors.CHUNK] for start in range(0, len(ids), actors.CHUNK)]
+    chunks = [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
     messages = [
         actor.message_with_options(
             args=(chunk,),
@@ -149,7 +148,7 @@ async def _send(
     return [i for i, _ in carried], [m for _, m in carried]
 
 
-async def release_lost(res: Opened, channel: Channel) -> int:
+async def release_lost(broker: Broker, res: Opened, channel: Channel) -> int:
     """Release rows relayed a while ago whose message Redis no longer holds; returns how many."""
     q = db.queries()
     async with res.pool.acquire() as conn:
@@ -161,9 +160,6 @@ async def release_lost(res: Opened, channel: Channel) -> int:
         ]
         if not rows:
             return 0
-        from signup_worker import actors
-
-        broker = actors.send_mail.broker
         wanted = {m for _, m in rows if m is not None}
         held = await asyncio.to_thread(broker_keys.held, broker, channel.queue, wanted)
         lost = [(i, m) for i, m in rows if m not in held]

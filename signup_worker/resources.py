@@ -1,9 +1,15 @@
-"""Worker middleware: the pool, the SMTP connection and the relay live on the actors' event loop."""
+"""Worker middleware: the pool, the SMTP connection and the background loops (the relay, the
+purge) live on the actors' event loop.
+
+The loops are handed in by the worker's entry point (signup_worker.broker), so this module
+imports none of them: the actors, the relay and the purge all import it, and it imports none of
+them back."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import asyncpg
@@ -25,6 +31,9 @@ class Opened:
     transport: Transport
     http: httpx.AsyncClient
 
+
+# A background loop: runs on the open resources until the event is set.
+Loop = Callable[[Opened, asyncio.Event], Awaitable[None]]
 
 _current: Opened | None = None
 _configured: Settings | None = None
@@ -51,14 +60,15 @@ class Resources(Middleware):
 
     The resources open before the worker boots, so no message is consumed before they can
     serve it, and close after its threads have finished their messages, so a graceful stop
-    fails nothing in flight. The relay runs in between.
+    fails nothing in flight. The loops (by name: the relay, the purge) run in between; they
+    start after the boot, once the actors they enqueue for are declared on the broker.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, loops: Mapping[str, Loop] | None = None) -> None:
         global _configured
         self.settings = _configured = settings
-        self._relay: asyncio.Future[None] | None = None
-        self._purge: asyncio.Future[None] | None = None
+        self.loops = dict(loops or {})
+        self._running: dict[str, asyncio.Future[None]] = {}
         self._stop: asyncio.Event | None = None
 
     def before_worker_boot(self, broker, worker) -> None:
@@ -70,17 +80,11 @@ class Resources(Middleware):
     def after_worker_boot(self, broker, worker) -> None:
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None and _current is not None
-        from signup_worker import relay  # actors must be declared on the broker first
-
         self._stop = asyncio.Event()  # binds to the loop that first waits on it
-        self._relay = asyncio.run_coroutine_threadsafe(
-            relay.run(_current, self._stop), loop_thread.loop
-        )
-        from signup_worker import purge
-
-        self._purge = asyncio.run_coroutine_threadsafe(
-            purge.run(_current, self._stop), loop_thread.loop
-        )
+        self._running = {
+            name: asyncio.run_coroutine_threadsafe(loop(_current, self._stop), loop_thread.loop)
+            for name, loop in self.loops.items()
+        }
 
     async def _open(self) -> Opened:
         # One connection per worker thread, one for the relay. The pool opens connections
@@ -90,20 +94,18 @@ class Resources(Middleware):
         return Opened(self.settings, pool, make_transport(self.settings, http), http)
 
     def before_worker_shutdown(self, broker, worker) -> None:
-        """Stop relaying first: nothing new is queued while the threads finish their work."""
+        """Stop the loops first: nothing new is queued while the threads finish their work."""
         loop_thread = get_event_loop_thread()
-        if loop_thread is None or self._relay is None or self._stop is None:
+        if loop_thread is None or self._stop is None:
             return
         loop_thread.loop.call_soon_threadsafe(self._stop.set)
-        try:
-            self._relay.result(timeout=10)
-        except Exception as e:
-            log.warning("relay did not stop cleanly", extra={"error": type(e).__name__})
-        if self._purge is not None:
+        for name, running in self._running.items():
             try:
-                self._purge.result(timeout=10)
+                running.result(timeout=10)
             except Exception as e:
-                log.warning("purge did not stop cleanly", extra={"error": type(e).__name__})
+                log.warning(
+                    "loop did not stop cleanly", extra={"loop": name, "error": type(e).__name__}
+                )
 
     def after_worker_shutdown(self, broker, worker) -> None:
         global _current

@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from signup_core import build, db, exposition, logs
+from signup_core import build, db, exposition, logs, redis_client
 from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
 from signup_core.settings import Settings, load_settings
 from signup_worker import readiness
@@ -37,7 +37,7 @@ class Backlog(Collector):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.redis = redis.Redis.from_url(
+        self.redis = redis_client.sync_client(
             settings.redis_url.value, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
         )
 
@@ -104,7 +104,7 @@ async def _waiting_ages(settings: Settings) -> asyncpg.Record:
     # One short-lived connection per scrape: nothing to keep healthy between scrapes, and a
     # scrape every 15-60 s costs PostgreSQL little.
     async with asyncio.timeout(TIMEOUT):
-        conn = await asyncpg.connect(settings.database_url.value)
+        conn = await db.connect(settings.database_url.value, settings.database_pool_mode)
         try:
             return await db.queries().waiting_ages(conn)
         finally:

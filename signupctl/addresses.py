@@ -8,9 +8,10 @@ from typing import TextIO
 import click
 
 from signup_core import db, operations
+from signup_core.audit import record
 from signup_core.index_keys import index_keys
 from signup_core.operations import refiled
-from signupctl.common import address_of, context, open_pool, read_addresses, record, run, say
+from signupctl.common import address_of, context, open_pool, read_addresses, run, say
 
 _FILE = click.option(
     "--from-file",
@@ -110,6 +111,7 @@ async def resend_confirmation(address: str, list_name: str | None) -> None:
             )
         await record(
             pool,
+            context().who,
             "resend-confirmation",
             {"email_index": index.hex(), "list": list_name},
             {"queued": queued},

@@ -6,9 +6,10 @@ import asyncpg
 import click
 
 from signup_core import reindexing
+from signup_core.audit import record
 from signup_core.index_keys import IndexKeys, index_keys
 from signup_core.sealing import Keyring
-from signupctl.common import context, open_pool, progress, record, run, say
+from signupctl.common import context, open_pool, progress, run, say
 
 ACTION = "rotate-blind-index"
 
@@ -39,7 +40,7 @@ async def rotate_blind_index(batch: int, check: bool) -> None:
             left = await reindexing.remaining(pool, keys)
             for name, n in left.items():
                 click.echo(f"{name}\t{n}")
-            await record(pool, ACTION, {"key": keys.current_id}, left, "dry-run")
+            await record(pool, context().who, ACTION, {"key": keys.current_id}, left, "dry-run")
         else:
             left = await _rotate(pool, keys, settings.seal_keys, batch)
     finally:
@@ -74,11 +75,11 @@ async def _rotate(
         try:
             await reindexing.reindex(pool, keys, seal_keys, batch, bar.update, outcome)
         except BaseException:
-            await record(pool, ACTION, params, {"moved": outcome.moved}, "failed")
+            await record(pool, context().who, ACTION, params, {"moved": outcome.moved}, "failed")
             raise
     left = await reindexing.remaining(pool, keys)
     counts = {"moved": outcome.moved, "conflicts": outcome.conflicts, "left": left}
-    await record(pool, ACTION, params, counts)
+    await record(pool, context().who, ACTION, params, counts)
     say(
         f"refiled {outcome.moved} subscription(s) under {keys.current_id}; still under an older "
         f"key: {left['subscriptions']} subscription(s) ({outcome.conflicts} conflicting), "

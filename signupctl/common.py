@@ -1,5 +1,6 @@
-"""What every signupctl command shares: settings and pool on demand, the audit record, addresses
-read from arguments or a file, errors turned into exit code 1 with one line on stderr."""
+"""What every signupctl command shares: settings and pool on demand, who acts (for the audit
+record), addresses read from arguments or a file, errors turned into exit code 1 with one line
+on stderr."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any, TextIO
 import asyncpg
 import click
 
-from signup_core import audit, logs
+from signup_core import audit, db, logs
 from signup_core.addresses import InvalidAddress, normalise
 from signup_core.clock import Clock
 from signup_core.migrations import MigrationError
@@ -69,19 +70,12 @@ def run(command: Callable[..., Awaitable[Any]]) -> Callable[..., None]:
 async def open_pool(settings: Settings) -> asyncpg.Pool:
     # Not the request path's 5 s command timeout: an operator's batch may take longer.
     return await asyncpg.create_pool(
-        settings.database_url.value, min_size=1, max_size=2, command_timeout=120
+        settings.database_url.value,
+        min_size=1,
+        max_size=2,
+        command_timeout=120,
+        **db.session_options(settings.database_pool_mode),
     )
-
-
-async def record(
-    pool: asyncpg.Pool,
-    action: str,
-    params: dict[str, Any],
-    counts: dict[str, Any],
-    outcome: str = "done",
-) -> None:
-    async with pool.acquire() as conn:
-        await audit.record(conn, context().who, action, params, counts, outcome)
 
 
 def say(message: str) -> None:

@@ -11,7 +11,8 @@ import click
 
 from signup_core import export as exporting
 from signup_core import operations
-from signupctl.common import context, open_pool, record, run, say
+from signup_core.audit import record
+from signupctl.common import context, open_pool, run, say
 
 
 def _utc(value: datetime.datetime | None) -> datetime.datetime | None:
@@ -62,7 +63,7 @@ async def export(
             )
         out.flush()
         params = {"format": fmt, "list": list_name, "since": since, "until": until}
-        await record(pool, "export", params, {"rows": n})
+        await record(pool, context().who, "export", params, {"rows": n})
     finally:
         await pool.close()
     say(("\n" if show else "") + f"exported {n} subscriber(s)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from signup_core import rotation
-from signupctl.common import context, open_pool, progress, record, run, say
+from signup_core.audit import record
+from signupctl.common import context, open_pool, progress, run, say
 
 
 @click.command("rotate-keys")
@@ -29,11 +30,22 @@ async def rotate_keys(batch: int) -> None:
                 done = await rotation.reseal(pool, keys, batch, on_batch=bar.update)
             except BaseException:
                 await record(
-                    pool, "rotate-keys", {"key_id": keys.current_id}, {"rows": done}, "failed"
+                    pool,
+                    context().who,
+                    "rotate-keys",
+                    {"key_id": keys.current_id},
+                    {"rows": done},
+                    "failed",
                 )
                 raise
         left = await rotation.remaining(pool, keys)
-        await record(pool, "rotate-keys", {"key_id": keys.current_id}, {"rows": done, "left": left})
+        await record(
+            pool,
+            context().who,
+            "rotate-keys",
+            {"key_id": keys.current_id},
+            {"rows": done, "left": left},
+        )
     finally:
         await pool.close()
     say(f"re-sealed {done} row(s) under {keys.current_id}; {left} left")

@@ -5,25 +5,25 @@ from __future__ import annotations
 import datetime
 import json
 
-import asyncpg
 import click
 
-from signup_core import operations, retention
+from signup_core import db, operations, retention
+from signup_core.audit import record
 from signup_core.migrations import migrate as apply_migrations
-from signup_core.settings import load_database_url
-from signupctl.common import context, open_pool, record, run, say
+from signup_core.settings import load_migrate_target
+from signupctl.common import context, open_pool, run, say
 
 
 @click.command()
 @run
 async def migrate() -> None:
-    """Apply pending database migrations (needs only DATABASE_URL; safe to run concurrently)."""
-    conn = await asyncpg.connect(load_database_url(), timeout=10)
+    """Apply pending database migrations (needs only DATABASE_URL, or DATABASE_MIGRATE_URL for
+    a direct connection past a pooler; safe to run concurrently)."""
+    url, mode = load_migrate_target()
+    conn = await db.connect(url, mode, timeout=10)
     try:
         applied = await apply_migrations(conn)
-        from signup_core import audit
-
-        await audit.record(conn, context().who, "migrate", {}, {"applied": len(applied)})
+        await record(conn, context().who, "migrate", {}, {"applied": len(applied)})
     finally:
         await conn.close()
     say(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
@@ -50,10 +50,10 @@ async def purge(dry_run: bool, batch: int | None) -> None:
             counts = await retention.count(pool, settings, now)
             for name, n in counts.items():
                 click.echo(f"{name}\t{n}")
-            await record(pool, "purge", {"dry_run": True}, counts, "dry-run")
+            await record(pool, context().who, "purge", {"dry_run": True}, counts, "dry-run")
             return
         counts = await retention.purge(pool, settings, now, batch=batch)
-        await record(pool, "purge", {"batch": batch or settings.purge_batch}, counts)
+        await record(pool, context().who, "purge", {"batch": batch or settings.purge_batch}, counts)
     finally:
         await pool.close()
     say("purged " + ", ".join(f"{n} {name}" for name, n in counts.items()))
@@ -67,7 +67,7 @@ async def purge(dry_run: bool, batch: int | None) -> None:
 async def audit_log(since: datetime.datetime | None, limit: int, as_json: bool) -> None:
     """List operator actions, newest first: when, who, what, parameters, counts."""
     settings = context().settings
-    conn = await asyncpg.connect(settings.database_url.value, timeout=10)
+    conn = await db.connect(settings.database_url.value, settings.database_pool_mode, timeout=10)
     try:
         since_utc = since.replace(tzinfo=datetime.UTC) if since else None
         for row in await operations.audit_entries(conn, since_utc, limit):

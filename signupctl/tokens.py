@@ -8,8 +8,9 @@ import os
 import click
 
 from signup_core import admin_keys
-from signup_core.settings import _duration
-from signupctl.common import context, open_pool, record, run, say
+from signup_core.audit import record
+from signup_core.settings import duration as _duration
+from signupctl.common import context, open_pool, run, say
 
 
 @click.group("keys")
@@ -80,7 +81,7 @@ async def token(scopes: tuple[str, ...], ttl: str, subject: str | None) -> None:
     pool = await open_pool(ctx.settings)
     try:
         params = {"subject": who, "scopes": sorted(scopes), "ttl": seconds}
-        await record(pool, "token", params, {})
+        await record(pool, context().who, "token", params, {})
     finally:
         await pool.close()
     click.echo(minted)

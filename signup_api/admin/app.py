@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-import redis.asyncio as redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -24,7 +23,7 @@ from signup_api.admin.jwks import KeySource
 from signup_api.admin.tokens import Refused, Trusted, Verifier
 from signup_api.problems import Problem, problem_response
 from signup_api.ratelimit import REDIS_TIMEOUT
-from signup_core import admin_keys, db
+from signup_core import admin_keys, db, redis_client
 from signup_core.clock import Clock
 from signup_core.settings import Settings
 
@@ -88,7 +87,7 @@ def create_admin_app(
         app.state.clock = clock or Clock()
         own_pool = pool is None
         app.state.pool = await db.create_pool(settings) if own_pool else pool
-        app.state.redis = redis.Redis.from_url(
+        app.state.redis = redis_client.async_client(
             settings.redis_url.value, socket_timeout=None, socket_connect_timeout=REDIS_TIMEOUT
         )
         app.state.http = httpx.AsyncClient(follow_redirects=False)

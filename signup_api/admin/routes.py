@@ -21,6 +21,7 @@ from signup_api.problems import Problem
 from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core import admin_keys, json_bodies, operations
 from signup_core.addresses import InvalidAddress, normalise
+from signup_core.audit import record
 from signup_core.index_keys import index_keys
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
 async def stats(request: Request, who: Principal) -> Response:
     state = request.app.state
     rows = await operations.stats(state.pool, state.clock.now())
-    await operations.record(state.pool, who.subject, "stats", {}, {"lists": len(rows)})
+    await record(state.pool, who.subject, "stats", {}, {"lists": len(rows)})
     return _json({"lists": rows})
 
 
@@ -225,7 +226,7 @@ async def dead_letters(request: Request, who: Principal) -> Response:
     state = request.app.state
     limit = _limit_param(request)
     rows = await operations.dead_letters(state.pool, limit)
-    await operations.record(
+    await record(
         state.pool, who.subject, "dead-letters-list", {"limit": limit}, {"rows": len(rows)}
     )
     for r in rows:
@@ -258,7 +259,7 @@ async def audit(request: Request, who: Principal) -> Response:
     since, limit = _time(request, "since"), _limit_param(request)
     async with state.pool.acquire() as conn:
         rows = await operations.audit_entries(conn, since, limit)
-    await operations.record(
+    await record(
         state.pool, who.subject, "audit-read", {"since": since, "limit": limit}, {"rows": len(rows)}
     )
     return _json({"entries": rows})

@@ -27,6 +27,9 @@ class Envelope:
     reply_to: str | None
     domain: str
     unsubscribe_url: str
+    # RFC 2919: lets a mailbox filter and show the list; absent only for mails of no list.
+    list_name: str | None = None
+    list_title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,27 @@ class Rendered:
 
     def headers(self) -> list[tuple[str, str]]:
         """The headers every transport passes on, besides From, To, Subject and Reply-To."""
-        return [
+        headers = [
             ("Message-ID", self.message_id),
             ("Date", self.date),
             ("List-Unsubscribe", f"<{one_line(self.envelope.unsubscribe_url)}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
+        if self.envelope.list_name:
+            headers.append(("List-Id", list_id(self.envelope)))
+        return headers
+
+
+def list_id(envelope: Envelope) -> str:
+    """`"Title" <list.domain>`: the id is a dot-atom (RFC 2919 §2), so anything else in a list
+    key becomes a hyphen; the title is a quoted phrase stripped of what would end it."""
+    key = "".join(
+        c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in envelope.list_name or ""
+    )
+    title = (
+        one_line(envelope.list_title or envelope.list_name or "").replace("\\", "").replace('"', "")
+    )
+    return f'"{title}" <{key}.{envelope.domain}>'
 
 
 def one_line(value: str) -> str:

@@ -57,10 +57,14 @@ SELECT count(*) FROM gone;
 -- How many provider events purge_events would delete.
 SELECT count(*) FROM provider_events WHERE applied_at < :cutoff;
 
--- name: try_purge_lock()$
--- Takes the session advisory lock that makes one purge loop run per cluster; false if held.
-SELECT pg_try_advisory_lock(7361626538);
+-- name: take_lease(name, holder, ttl_seconds)$
+-- Takes or renews a named lease unless another holder has it unexpired; true if now held.
+INSERT INTO leases (name, holder, expires_at)
+VALUES (:name, :holder, now() + make_interval(secs => :ttl_seconds))
+ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+WHERE leases.holder = EXCLUDED.holder OR leases.expires_at < now()
+RETURNING true;
 
--- name: release_purge_lock()$
--- Releases the purge loop's advisory lock.
-SELECT pg_advisory_unlock(7361626538);
+-- name: drop_lease(name, holder)!
+-- Gives a lease up before it expires, if this holder still has it.
+DELETE FROM leases WHERE name = :name AND holder = :holder;

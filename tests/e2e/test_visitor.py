@@ -351,9 +351,9 @@ def test_german_browser_gets_german_pages_and_mails(visit, stack, js):
     v.shot("form-de")
     fill_and_send(v, email)
     if js:
-        assert "Sehen Sie in Ihr Postfach" in status_text(v, email)
+        assert "Sehen Sie in Ihrem Postfach nach" in status_text(v, email)
     else:
-        v.page.locator("h1", has_text="Sehen Sie in Ihr Postfach").wait_for()
+        v.page.locator("h1", has_text="Sehen Sie in Ihrem Postfach nach").wait_for()
     v.page.goto(confirm_link(stack, email, f"Bitte bestätigen Sie Ihr Abonnement von {LIST}"))
     assert v.page.locator("h1").inner_text() == "Noch ein Klick"
     v.page.click("text=Abonnement bestätigen")

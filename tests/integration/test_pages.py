@@ -99,6 +99,8 @@ async def test_unsubscribe_page_names_the_list_and_masks_the_address(env, db):
     assert "Unsubscribe from Fieldnotes Weekly?" in page.text
     assert "j•••@example.com" in page.text and email not in page.text
     assert "Fieldnotes Weekly" in done.text and 'href="https://fieldnotes.example/"' in done.text
+    # The body leads back to the site; the footer does not say it a second time.
+    assert done.text.count("Back to Fieldnotes") == 1
 
 
 async def test_a_templates_folder_overrides_pages(env, db, tmp_path):
@@ -111,3 +113,13 @@ async def test_a_templates_folder_overrides_pages(env, db, tmp_path):
         landing = await c.get("/")
     assert "<h1>Merci, signet-signup</h1>" in thanks.text
     assert "Join the list" in landing.text
+
+
+async def test_the_confirmed_page_leads_back_to_the_site_once(env, db):
+    from tests.integration.test_confirm import pending_with_token
+
+    async with app_client({**env, **BRANDED}) as c:
+        _, token = await pending_with_token(c, db)
+        done = await c.post("/confirm", data={"token": token})
+    assert "You are on the list" in done.text
+    assert done.text.count("Back to Fieldnotes") == 1

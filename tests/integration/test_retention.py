@@ -3,6 +3,7 @@ loop runs on one worker of the cluster at a time; every purge is audited."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import uuid
 
@@ -83,11 +84,19 @@ async def test_the_worker_loop_skips_while_another_worker_purges(db, migrated, s
 
     holder = await asyncpg.connect(migrated)
     pool = await core_db.create_pool(settings, max_size=2)
+    q = core_db.queries()
     try:
         res = Opened(settings, pool, transport=None, http=None)  # type: ignore[arg-type]
-        assert await core_db.queries().try_purge_lock(holder)
+        assert await q.take_lease(holder, name="purge", holder="other", ttl_seconds=60.0)
         assert await purge_once(res, FixedClock(Clock().now())) is None
-        await core_db.queries().release_purge_lock(holder)
+        await q.drop_lease(holder, name="purge", holder="other")
+        assert await purge_once(res, FixedClock(Clock().now())) is not None
+        # Given up when done: the next one need not wait for it to lapse
+        assert await q.take_lease(holder, name="purge", holder="other", ttl_seconds=60.0)
+        await q.drop_lease(holder, name="purge", holder="other")
+        # A lease whose holder died lapses
+        assert await q.take_lease(holder, name="purge", holder="dead", ttl_seconds=0.001)
+        await asyncio.sleep(0.01)
         assert await purge_once(res, FixedClock(Clock().now())) is not None
     finally:
         await pool.close()

@@ -4,7 +4,6 @@ a client that leaves mid-body. And the headers every JSON answer carries."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import socket
 import threading
@@ -28,7 +27,7 @@ def served(settings, monkeypatch):
     """signup-api's uvicorn configuration on a free port, with short timeouts."""
     monkeypatch.setattr(middleware, "BODY_TIMEOUT", 0.3)
     monkeypatch.setattr(server, "HEADER_TIMEOUT", 0.3)
-    here = dataclasses.replace(settings, host="127.0.0.1", port=free_port())
+    here = settings.model_copy(update={"host": "127.0.0.1", "port": free_port()})
     uv = uvicorn.Server(server.config(create_app(here), here))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()

@@ -29,6 +29,7 @@ async def test_every_mail_carries_one_click_unsubscribe_headers(client, db, work
     await client.post("/signup", json={"email": email, "locale": "de"})
     [mail] = smtp_server.wait_for(to(email))
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert mail["List-Id"] == '"newsletter" <newsletter.signup.test>'
     link = LINK.search(mail["List-Unsubscribe"]).group(1)
     assert link in text_part(mail)
     assert "bestätigen" in mail["Subject"]  # the German template, though the app's default is en
@@ -38,7 +39,7 @@ async def test_every_mail_carries_one_click_unsubscribe_headers(client, db, work
     assert response.status_code == 200
     assert (await rows(db, email))[0]["status"] == "unsubscribed"
     [receipt] = smtp_server.wait_for(lambda m: to(email)(m) and "verlassen" in m["Subject"])
-    assert receipt["List-Unsubscribe"]
+    assert receipt["List-Unsubscribe"] and receipt["List-Id"] == mail["List-Id"]
 
     again = await client.post(link, data={"List-Unsubscribe": "One-Click"})
     assert again.status_code == 200

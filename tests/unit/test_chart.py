@@ -295,6 +295,16 @@ def test_network_policies_deny_by_default_and_open_only_what_is_needed(environme
             assert rule.get("ports"), (name, rule)
 
 
+def test_sentinel_egress_opens_the_sentinel_port_to_its_addresses():
+    values = {"networkPolicy": {"redis": {"cidrs": ["10.1.2.0/24"]},
+                                "sentinel": {"cidrs": ["10.1.3.0/24"]}}}  # fmt: skip
+    egress = policies(render(values))["egress"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "10.1.3.0/24"}}],
+            "ports": [{"port": 26379, "protocol": "TCP"}]} in egress  # fmt: skip
+    assert {"to": [{"ipBlock": {"cidr": "10.1.2.0/24"}}],
+            "ports": [{"port": 6379, "protocol": "TCP"}]} in egress  # fmt: skip
+
+
 def test_every_environment_has_dependency_addresses(environment):
     name, values, _ = environment
     if name == "default":

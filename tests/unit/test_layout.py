@@ -12,8 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
-    "signup_api": {"signup_worker", "dramatiq"},
-    "signup_worker": {"signup_api", "starlette", "uvicorn"},
+    "signup_api": {"signup_worker", "signupctl", "dramatiq"},
+    "signup_worker": {"signup_api", "signupctl", "starlette", "uvicorn"},
     "signup_core": {
         "signup_api",
         "signup_worker",

@@ -160,3 +160,24 @@ def test_postmark_encodes_an_encoded_word_name_and_refuses_a_non_ascii_local_par
     envelope = Envelope(**{**ENVELOPE.__dict__, "to_address": "jürgen@example.com"})
     with pytest.raises(ValueError):
         to_api(render("welcome", "en", envelope, CONTEXT), "outbound")
+
+
+def test_every_mail_of_a_list_names_it_in_list_id():
+    envelope = Envelope(**{**ENVELOPE.__dict__, "list_name": "news", "list_title": "Weekly News"})
+    for kind in ("confirmation", "welcome", "unsubscribed", "already_subscribed"):
+        msg = parsed(to_bytes(render(kind, "en", envelope, CONTEXT)))
+        assert msg["List-Id"] == '"Weekly News" <news.example.org>'
+
+
+@pytest.mark.parametrize(
+    ("key", "title", "expected"),
+    [
+        ("news letter", 'A "quoted"\r\nBcc: x@y', '"A quoted Bcc: x@y" <news-letter.example.org>'),
+        ("bücher", "Bücher", '"Bücher" <b-cher.example.org>'),
+    ],
+)
+def test_list_id_stays_one_header_with_a_dot_atom_id(key, title, expected):
+    envelope = Envelope(**{**ENVELOPE.__dict__, "list_name": key, "list_title": title})
+    msg = parsed(to_bytes(render("welcome", "en", envelope, CONTEXT)))
+    assert str(msg["List-Id"]) == expected
+    assert msg["Bcc"] is None

@@ -175,3 +175,95 @@ def test_the_admin_listener_names_what_it_lacks():
             }
         )
     assert "SIGNUP_ADMIN_JWKS" in str(e.value) and "SIGNUP_ADMIN_JWT_ALGORITHMS" in str(e.value)
+
+
+def test_every_kind_of_problem_is_reported_at_once():
+    env = {k: v for k, v in BASE.items() if k != "REDIS_URL"}
+    env |= {
+        "PORT": "0",  # malformed
+        "SIGNUP_CAPTCHA": "altcha",  # needs a key it lacks
+        "SIGNUP_RETAIN_EVENTS": "1d",  # shorter than the soft-bounce window
+        "SIGNUP_ADMIN_PORT": "9443",  # the admin listener without a way to check tokens
+    }
+    with pytest.raises(ConfigError) as e:
+        load_settings(env)
+    problems = str(e.value).split("; ")
+    assert len(problems) == 5, problems
+    for name in (
+        "REDIS_URL is required",
+        "PORT is invalid",
+        "SIGNUP_ALTCHA_HMAC_KEY is required when SIGNUP_CAPTCHA=altcha",
+        "SIGNUP_RETAIN_EVENTS",
+        "SIGNUP_ADMIN_PORT needs",
+    ):
+        assert any(p.startswith(name) for p in problems), (name, problems)
+
+
+def test_load_settings_reports_what_the_admin_listener_lacks():
+    with pytest.raises(ConfigError, match="SIGNUP_ADMIN_JWKS"):
+        load_settings({**BASE, "SIGNUP_ADMIN_PORT": "9443"})
+    with pytest.raises(ConfigError, match="SIGNUP_ADMIN_PORT must differ"):
+        load_settings({**BASE, "SIGNUP_ADMIN_PORT": "8000", "SIGNUP_ADMIN_KEYS_FILE": "k.json"})
+    # Off: the admin variables need nothing, whatever else is set.
+    assert load_settings({**BASE, "SIGNUP_ADMIN_JWT_LEEWAY": "900"}).admin_port is None
+
+
+def test_an_optional_secret_comes_from_its_file_and_stays_hidden(tmp_path):
+    path = tmp_path / "captcha"
+    path.write_text("turnstile-secret-value\n")
+    env = {**BASE, "SIGNUP_CAPTCHA": "turnstile", "SIGNUP_CAPTCHA_SITE_KEY": "site"}
+    s = load_settings({**env, "SIGNUP_CAPTCHA_SECRET_FILE": str(path)})
+    assert s.captcha_secret.value == "turnstile-secret-value"
+    assert "turnstile-secret-value" not in repr(s)
+    # The file wins over the variable itself, and an empty variable counts as unset.
+    s = load_settings({**env, "SIGNUP_CAPTCHA_SECRET": "", "SIGNUP_CAPTCHA_SECRET_FILE": str(path)})
+    assert s.captcha_secret.value == "turnstile-secret-value"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("172800", 172800), ("48h", 172800), ("90m", 5400), ("2d", 172800)]
+)
+def test_durations_take_seconds_or_a_unit(value, seconds):
+    assert load_settings({**BASE, "SIGNUP_TOKEN_TTL": value}).token_ttl == seconds
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "12x", "1.5h", "h"])
+def test_a_malformed_duration_is_named(value):
+    with pytest.raises(ConfigError, match="SIGNUP_TOKEN_TTL is invalid"):
+        load_settings({**BASE, "SIGNUP_TOKEN_TTL": value})
+
+
+def test_the_resend_window_may_be_zero():
+    assert load_settings({**BASE, "SIGNUP_RESEND_WINDOW": "0"}).resend_window == 0
+    assert load_settings({**BASE, "SIGNUP_RESEND_WINDOW": "10m"}).resend_window == 600
+
+
+def test_rates_are_a_type_with_off():
+    s = load_settings({**BASE, "SIGNUP_RATE_LIMIT_IP": "5/30s", "SIGNUP_RATE_LIMIT_GLOBAL": "off"})
+    assert (s.rate_ip.limit, s.rate_ip.window, s.rate_global) == (5, 30, None)
+
+
+def test_only_the_given_mapping_is_read(monkeypatch):
+    monkeypatch.setenv("PORT", "1234")
+    monkeypatch.setenv("SIGNUP_LOG_LEVEL", "nonsense")
+    assert load_settings(BASE).port == 8000
+
+
+def test_variables_describe_every_field():
+    from signup_core.settings import Settings, variables
+
+    found = {v.env: v for v in variables()}
+    assert len(found) == len(Settings.model_fields)
+    assert {v.env for v in found.values() if v.required} == set(BASE)
+    assert {v.env for v in found.values() if v.generated} == {
+        "SIGNUP_BLIND_INDEX_KEY",
+        "SIGNUP_SIGNING_KEY",
+        "SIGNUP_SEAL_KEYS",
+        "SIGNUP_ALTCHA_HMAC_KEY",
+    }
+    assert found["SMTP_PASSWORD"].secret and not found["SMTP_PASSWORD"].generated
+    assert found["DATABASE_URL"].secret and not found["SMTP_HOST"].secret
+    assert found["SIGNUP_RATE_LIMIT_IP"].default == "10/minute"
+    assert found["SIGNUP_TOKEN_TTL"].default == "2d" and found["SMTP_PORT"].default == "25"
+    assert found["SIGNUP_MAIL_REPLY_TO"].default is None
+    assert all(v.description and v.group for v in found.values())
