@@ -134,7 +134,8 @@ def build(tag: str, base: str, home: Path = HOME, **build_args: str) -> float:
     )
     seconds = time.monotonic() - started
     # The previous build's image, untagged now: without this each run leaves ~70 MB behind.
-    buildah("rmi", "--prune", home=home)
+    # Not fatal: a container a killed run left behind keeps its image until it is removed.
+    subprocess.run(["buildah", "rmi", "--prune"], env=env(home), capture_output=True, timeout=120)
     return seconds
 
 
