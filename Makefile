@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format docs clean bench bench-parts image-tools browser-deps promtool pgbouncer chart-readme
+.PHONY: run ctl test lint format docs clean bench bench-parts image-tools browser-deps promtool pgbouncer chart-readme
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(PY) -m devstack.run
+
+# signupctl against the stack `make run` started (var/dev.env): make ctl ARGS='doctor'
+ctl: $(STAMP)
+	@$(PY) -m devstack.ctl $(ARGS)
 
 test: $(STAMP) browser-deps promtool pgbouncer
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -32,9 +32,22 @@ def free_port() -> int:
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something listens on host:port. Never by a TCP self-connect: a probe of a free
+    port in the ephemeral range may get that very port as its own source port, connect to
+    itself, and so "succeed" while holding the port the server is about to bind."""
     with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
+        s.bind((host, 0))
+        return probe(s, host, port)
+
+
+def probe(s: socket.socket, host: str, port: int) -> bool:
+    """Connect the bound socket `s` to host:port; False when it would be, or is, itself."""
+    if s.getsockname()[1] == port:
+        return False  # connecting would reach this very socket, not a server
+    s.settimeout(0.2)
+    if s.connect_ex((host, port)) != 0:
+        return False
+    return s.getsockname() != s.getpeername()
 
 
 def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 20) -> None:

@@ -53,6 +53,10 @@ class Watch:
         self.servers: list[Server] = []
         self.died: Server | None = None
         self.stopping = False  # on purpose: the servers' exits are no news
+        # While the stack starts, a death is recorded but not announced: the start says which
+        # server did not start, with what it said last.
+        self.starting = False
+        self.threads: dict[str, list[threading.Thread]] = {}
         self._lock = threading.Lock()
 
     def add(self, server: Server) -> None:
@@ -69,6 +73,8 @@ class Watch:
                 if status is not None:
                     self.died = server
                     self.terminal.mute()
+                    if self.starting:
+                        return server
                     self.terminal.notice(
                         f"{server.name} (pid {server.process.pid}) died: {describe(status)}",
                         f"its log: {self.shown(server.log)}",
@@ -91,4 +97,5 @@ class Watch:
 
         thread = threading.Thread(target=copy, name=f"forward-{server.name}", daemon=True)
         thread.start()
+        self.threads.setdefault(server.name, []).append(thread)
         return thread

@@ -12,7 +12,7 @@ from signup_api import metrics
 from signup_api.bodies import parse_fields
 from signup_api.pages import page
 from signup_api.problems import Problem
-from signup_core import db, tokens
+from signup_core import consent, db, tokens
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,16 @@ async def _spend(request: Request, token_hash: bytes) -> tuple[Outcome, str | No
                 return Outcome.USED, list_name
             if row["expired"]:
                 return Outcome.EXPIRED, list_name
-            await q.confirm_subscription(conn, subscription_id=row["subscription_id"])
+            ip_hash, _ = consent.hash_ip(
+                request.app.state.settings, request.client.host if request.client else None
+            )
+            await q.confirm_subscription(
+                conn,
+                subscription_id=row["subscription_id"],
+                ip_hash=ip_hash,
+                user_agent=consent.browser_family(request.headers.get("user-agent")),
+                events=request.app.state.settings.events_enabled,
+            )
             await q.consume_token(conn, token_hash=token_hash)
             return Outcome.CONFIRMED, list_name
     except db.UNAVAILABLE as e:

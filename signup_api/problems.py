@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 
 TITLES = {
     400: "Invalid input",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
@@ -15,6 +16,7 @@ TITLES = {
     413: "Request body too large",
     409: "Conflict",
     415: "Unsupported media type",
+    422: "Unprocessable content",
     431: "Request header fields too large",
     429: "Too many requests",
     500: "Internal error",
@@ -31,7 +33,7 @@ class Problem(Exception):
         detail: str,
         *,
         slug: str = "invalid",
-        errors: list[dict[str, str]] | None = None,
+        errors: list[dict[str, Any]] | None = None,
         retry_after: int | None = None,
         code: str | None = None,
     ) -> None:

@@ -16,8 +16,8 @@ from signup_api.bodies import FORM, media_type, parse_fields
 from signup_api.forms import SignupForm, validate
 from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.problems import Problem, problem_response, unavailable
-from signup_core import db, i18n, sealing, tracing
-from signup_core.addresses import blind_index, hash_ip
+from signup_core import consent, db, i18n, sealing, tracing
+from signup_core.addresses import blind_index
 from signup_core.index_keys import index_keys, refile, rotating
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,8 @@ async def _store(request: Request, form: SignupForm, index: bytes, client_ip: st
     state = request.app.state
     keys = state.settings.seal_keys
     keys_in_use = index_keys(state.settings)
+    ip_hash, ip_key = consent.hash_ip(state.settings, client_ip)
+    source, origin = consent.source_of(request.headers.get("origin"), state.settings)
     try:
         async with state.pool.acquire() as conn, rotating(conn, keys_in_use):
             # During a blind-index rotation the address's rows may still be under the old key.
@@ -162,7 +164,11 @@ async def _store(request: Request, form: SignupForm, index: bytes, client_ip: st
                 seal_key_id=keys.current_id,
                 locale=form.locale,
                 form_version=state.settings.form_version,
-                ip_hash=hash_ip(state.settings.blind_index_key.bytes(), client_ip),
+                ip_hash=ip_hash,
+                ip_key=ip_key,
+                consent_source=source,
+                consent_origin=origin,
+                wording_hash=consent.wording_hash(form.locale, state.settings.templates_dir),
                 resend_window=float(state.settings.resend_window),
                 reveal_existing=state.settings.reveal_existing,
                 traceparent=tracing.traceparent(),

@@ -20,7 +20,7 @@ def _link(request: Request, token: str) -> unsubscribe_links.LinkId | None:
     return unsubscribe_links.verify(request.app.state.settings, token) if token else None
 
 
-async def _apply(conn, link: unsubscribe_links.LinkId) -> tuple[bool, bool]:
+async def _apply(conn, link: unsubscribe_links.LinkId, events: bool) -> tuple[bool, bool]:
     """Unsubscribe what the link names: (whether it exists, whether this changed it)."""
     q = db.queries()
     # An int is a link mailed before unsubscribe ids: the row number itself.
@@ -31,7 +31,7 @@ async def _apply(conn, link: unsubscribe_links.LinkId) -> tuple[bool, bool]:
     )
     if found is None:  # erased since the mail was sent
         return False, False
-    row = await q.unsubscribe(conn, subscription_id=found)
+    row = await q.unsubscribe(conn, subscription_id=found, events=events)
     return row["known"], row["outbox_id"] is not None
 
 
@@ -108,7 +108,7 @@ async def unsubscribe(request: Request) -> Response:
         return _unknown(request)
     try:
         async with request.app.state.pool.acquire() as conn:
-            known, changed = await _apply(conn, link)
+            known, changed = await _apply(conn, link, request.app.state.settings.events_enabled)
             found = (
                 await _named(conn, link, request.app.state.settings.seal_keys) if known else None
             )

@@ -12,9 +12,10 @@ from typing import TextIO
 
 import asyncpg
 
-from signup_core import db, sealing, unsubscribe_links
+from signup_core import consent, db, sealing, unsubscribe_links
 from signup_core.settings import Settings
 
+# New columns go at the end: a reader that takes the first seven by position keeps working.
 COLUMNS = (
     "address",
     "name",
@@ -23,6 +24,7 @@ COLUMNS = (
     "confirmed_at",
     "consent_form_version",
     "unsubscribe_url",
+    *consent.FIELDS,
 )
 
 
@@ -74,13 +76,14 @@ async def lines(
                     r["confirmed_at"].isoformat(),
                     r["consent_form_version"],
                     unsubscribe_links.url(settings, r["unsubscribe_id"]),
+                    *consent.record(r).values(),
                 )
             )
 
 
 def _csv_line(row: tuple) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(row)
+    csv.writer(buffer, lineterminator="\n").writerow(["" if v is None else v for v in row])
     return buffer.getvalue()
 
 

@@ -14,6 +14,7 @@ import asyncpg
 from signup_core import audit, db
 from signup_core import export as exporting
 from signup_core.index_keys import index_keys, refile
+from signup_core.person import person_record
 from signup_core.settings import Settings
 
 ERASE_COUNTS = ("subscriptions", "tokens", "outbox", "events", "suppressions_kept")
@@ -30,25 +31,28 @@ async def refiled(pool: asyncpg.Pool, settings: Settings, addresses: Sequence[st
     return [keys.index(a) for a in addresses]
 
 
-async def _erase_one(pool: asyncpg.Pool, index: bytes) -> Any:
+async def _erase_one(pool: asyncpg.Pool, index: bytes, events: bool) -> Any:
     # The mail rows are locked first, as the sender locks them; a deadlock with some other
     # writer is still possible in principle, and PostgreSQL's answer to one is to try again.
     for attempt in range(3):
         try:
             async with pool.acquire() as conn, conn.transaction():
                 _ = [r async for r in db.queries().lock_address_mail(conn, email_index=index)]
-                return await db.queries().erase_address(conn, email_index=index)
+                return await db.queries().erase_address(conn, email_index=index, events=events)
         except asyncpg.DeadlockDetectedError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-async def erase(pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes]) -> dict[str, int]:
-    """Erase everything held about each address but its suppression entry; totals per kind."""
+async def erase(
+    pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes], events: bool = False
+) -> dict[str, int]:
+    """Erase everything held about each address but its suppression entry; totals per kind.
+    With `events`, each erased address is announced (subscriber.erased) to the owner's tools."""
     totals = dict.fromkeys(ERASE_COUNTS, 0)
     for index in indexes:
-        row = await _erase_one(pool, index)
+        row = await _erase_one(pool, index, events)
         for name in ("subscriptions", "tokens", "outbox", "events"):
             totals[name] += row[name]
         totals["suppressions_kept"] += int(row["suppression_kept"])
@@ -57,13 +61,23 @@ async def erase(pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes]) -> dic
 
 
 async def suppress(
-    pool: asyncpg.Pool, actor: str, indexes: Sequence[bytes], reason: str, index_key: str
+    pool: asyncpg.Pool,
+    actor: str,
+    indexes: Sequence[bytes],
+    reason: str,
+    index_key: str,
+    events: bool = False,
 ) -> dict[str, int]:
     """Suppress each address; `index_key` names the blind-index key the indexes were made with."""
     for index in indexes:
         async with pool.acquire() as conn:
             await db.queries().suppress_address(
-                conn, email_index=index, index_key=index_key, reason=reason, provider=None
+                conn,
+                email_index=index,
+                index_key=index_key,
+                reason=reason,
+                provider=None,
+                events=events,
             )
     counts = {"addresses": len(indexes)}
     params = {"reason": reason, "email_indexes": [i.hex() for i in indexes]}
@@ -100,9 +114,24 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+async def known_list(pool: asyncpg.Pool, settings: Settings, list_name: str) -> bool:
+    """A list that is configured, or that still holds subscriptions (since taken out of
+    SIGNUP_LISTS): anything else is a typo worth saying so."""
+    if list_name in settings.lists:
+        return True
+    async with pool.acquire() as conn:
+        return bool(await db.queries().list_has_rows(conn, list_name=list_name))
+
+
 async def dead_letters(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
     async with pool.acquire() as conn:
         return [dict(r) async for r in db.queries().dead_letters(conn, limit=limit)]
+
+
+async def dead_events(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
+    """Outbound events the worker gave up on (or that the receiver refused with 410)."""
+    async with pool.acquire() as conn:
+        return [dict(r) async for r in db.queries().dead_hooks(conn, limit=limit)]
 
 
 async def replay_dead_letters(pool: asyncpg.Pool, actor: str, outbox_id: int | None) -> int:
@@ -110,6 +139,14 @@ async def replay_dead_letters(pool: asyncpg.Pool, actor: str, outbox_id: int | N
     async with pool.acquire() as conn:
         n = await db.queries().replay_dead_letters(conn, outbox_id=outbox_id)
     await audit.record(pool, actor, "dead-letters-replay", {"id": outbox_id}, {"replayed": n})
+    return n
+
+
+async def replay_dead_events(pool: asyncpg.Pool, actor: str, event_id: int | None) -> int:
+    """Send one (or, with None, every) dead-lettered outbound event again, same webhook-id."""
+    async with pool.acquire() as conn:
+        n = await db.queries().replay_dead_hooks(conn, event_id=event_id)
+    await audit.record(pool, actor, "dead-events-replay", {"id": event_id}, {"replayed": n})
     return n
 
 
@@ -143,3 +180,16 @@ async def export_lines(
     rows = max(n - 1, 0) if fmt == "csv" else n
     params = {"format": fmt, "list": list_name, "since": since, "until": until}
     await audit.record(pool, actor, "export", params, {"rows": rows})
+
+
+async def lookup(
+    pool: asyncpg.Pool, settings: Settings, actor: str, address: str, how: str
+) -> dict[str, Any]:
+    """One person's record (signup_core.person); the look-up is audited by blind index only.
+    `how` says what the record was for (summary, json, api) in the audit row."""
+    (index,) = await refiled(pool, settings, [address])
+    async with pool.acquire() as conn:
+        found = await person_record(conn, settings, address)
+    counts = {"subscriptions": len(found["subscriptions"]), "mails": len(found["mails"])}
+    await audit.record(pool, actor, "lookup", {"email_index": index.hex(), "how": how}, counts)
+    return found

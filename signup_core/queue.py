@@ -2,6 +2,7 @@
 
 MAIL_QUEUE = "mail"
 EVENTS_QUEUE = "events"
+HOOKS_QUEUE = "hooks"
 
 # Rows per message; with a 10 s SMTP timeout, a chunk finishes well within its time limit.
 # (25 was tried: interleaved runs against 10 showed no difference in mails/s.)

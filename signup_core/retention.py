@@ -18,6 +18,11 @@ KINDS = (
     ("tokens", "purge_tokens", "count_tokens", "retain_tokens"),
     ("outbox", "purge_outbox", "count_outbox", "retain_outbox"),
     ("events", "purge_events", "count_events", "retain_events"),
+    # Not deleted but stripped: closed subscriptions keep what suppression and proof need.
+    ("closed", "minimise_closed", "count_closed", "retain_closed"),
+    ("dead_letters", "purge_dead_letters", "count_dead_letters", "retain_dead_letters"),
+    ("outbound_sent", "purge_sent_hooks", "count_sent_hooks", "retain_outbox"),
+    ("outbound_dead", "purge_dead_hooks", "count_dead_hooks", "retain_dead_letters"),
 )
 
 

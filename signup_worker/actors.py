@@ -18,15 +18,15 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from signup_core import db, tracing
 from signup_core.mail.failures import TransientMailError
-from signup_core.queue import CHUNK, EVENTS_QUEUE, MAIL_QUEUE
-from signup_worker import events, mailer, metrics
+from signup_core.queue import CHUNK, EVENTS_QUEUE, HOOKS_QUEUE, MAIL_QUEUE
+from signup_worker import events, hooks, mailer, metrics
 from signup_worker.resources import Opened, WorkerNotReady, configured, current
 from signup_worker.tracing import ROW_TRACEPARENTS
 
 log = logging.getLogger(__name__)
 
 # Failures that pass: a relay or server that is down, a worker not ready yet.
-TRANSIENT = (TransientMailError, WorkerNotReady, *db.UNAVAILABLE)
+TRANSIENT = (TransientMailError, hooks.TransientHookError, WorkerNotReady, *db.UNAVAILABLE)
 
 
 def _retry_transient(retries: int, error: BaseException) -> bool:
@@ -65,7 +65,11 @@ async def _each(ids: list[int], handle: Handle, fail: Fail) -> None:
             with tracing.row_span(name, row_id, parents.get(row_id)):
                 await handle(current(), row_id)
         except TRANSIENT as e:
-            retry = str(e) if isinstance(e, TransientMailError) else type(e).__name__
+            retry = (
+                str(e)
+                if isinstance(e, TransientMailError | hooks.TransientHookError)
+                else type(e).__name__
+            )
             wait = max(wait or 0.0, getattr(e, "retry_after", None) or 0.0) or wait
         except Exception as e:
             retry = await _fail_alone(fail, row_id, e) or retry
@@ -129,3 +133,40 @@ async def send_mail(outbox_ids: list[int]) -> None:
 )
 async def apply_event(event_ids: list[int]) -> None:
     await _each(event_ids, events.apply, _fail_event)
+
+
+def _retry_hook(retries: int, error: BaseException) -> bool:
+    return isinstance(error, (dramatiq.Retry, TimeLimitExceeded)) and (
+        retries < configured().events_max_retries
+    )
+
+
+@dramatiq.actor(queue_name=HOOKS_QUEUE, max_retries=0, time_limit=60_000)
+async def mark_events_dead(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """Runs when deliver_event gave up: its undelivered events are dead-lettered."""
+    async with current().pool.acquire() as conn:
+        for event_id in message["args"][0]:
+            kind = await db.queries().mark_hook_gave_up(conn, event_id=event_id)
+            if kind is not None:
+                metrics.hook(kind, "gave_up")
+    log.error(
+        "outbound events dead-lettered",
+        extra={"event_ids": message["args"][0], "retries": retry_info.get("retries")},
+    )
+
+
+def _fail_hook(conn: Any, event_id: int, failure: str) -> Awaitable[Any]:
+    return db.queries().mark_hook_failed(conn, event_id=event_id, failure=failure)
+
+
+@dramatiq.actor(
+    queue_name=HOOKS_QUEUE,
+    retry_when=_retry_hook,
+    on_retry_exhausted=mark_events_dead.actor_name,
+    time_limit=CHUNK * 30_000,
+    # The relay sends every message with SIGNUP_EVENTS_*_BACKOFF_MS; these are the fallback.
+    min_backoff=5_000,
+    max_backoff=120_000,
+)
+async def deliver_event(event_ids: list[int]) -> None:
+    await _each(event_ids, hooks.deliver, _fail_hook)

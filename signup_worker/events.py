@@ -20,7 +20,11 @@ async def apply(res: Opened, event_id: int) -> str:
             return "done-before"
         kind, index = event["kind"], event["email_index"]
         # A suppression is filed under the key the event's index was made with.
-        filed = {"email_index": index, "index_key": event["email_index_key"]}
+        filed = {
+            "email_index": index,
+            "index_key": event["email_index_key"],
+            "events": s.events_enabled,
+        }
         if kind in ("hard_bounce", "complaint"):
             await q.suppress_address(conn, **filed, reason=kind, provider=event["provider"])
         elif kind == "soft_bounce":
@@ -39,7 +43,7 @@ async def apply(res: Opened, event_id: int) -> str:
                 conn, **filed, reason="provider_suppressed", provider=event["provider"]
             )
         elif kind == "unsubscribe":
-            await q.unsubscribe_address(conn, email_index=index)
+            await q.unsubscribe_address(conn, email_index=index, events=s.events_enabled)
         await q.mark_event_applied(conn, event_id=event_id)
     metrics.provider_event(event["provider"], kind)
     log.info(

@@ -137,6 +137,7 @@ async def _deliver(res: Opened, outbox_id: int, sent: list[tuple[Record, str]]) 
                     subscription_id=job["subscription_id"],
                     reason="refused",
                     provider=s.mail_transport,
+                    events=s.events_enabled,
                 )
             log.warning("mail refused for good", extra={"outbox_id": outbox_id, "failure": str(e)})
             metrics.mail(job["kind"], "failed")

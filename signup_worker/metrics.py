@@ -43,6 +43,32 @@ RELAY_RELEASED = Counter(
 )
 
 
+HOOK_TYPES = frozenset(
+    {
+        "subscriber.confirmed",
+        "subscriber.unsubscribed",
+        "subscriber.suppressed",
+        "subscriber.erased",
+    }
+)
+HOOKS = Counter(
+    "signup_outbound_events_total",
+    "Outbound events to SIGNUP_EVENTS_URL by type and result: sent, retried (the receiver did "
+    "not take it; a retry follows), gone (410: dead-lettered), gave_up (retries exhausted).",
+    ["type", "result"],
+)
+
+
+# Every series at zero from the start: the alert's ratio needs them before the first event.
+for _type in HOOK_TYPES:
+    for _result in ("sent", "retried", "gone", "gave_up"):
+        HOOKS.labels(_type, _result)
+
+
+def hook(event_type: str, result: str) -> None:
+    HOOKS.labels(event_type if event_type in HOOK_TYPES else "other", result).inc()
+
+
 def mail(kind: str, result: str) -> None:
     MAILS.labels(kind if kind in MAIL_KINDS else "unknown", result).inc()
 

@@ -23,7 +23,7 @@ from typing import Any
 from dramatiq import Actor, Broker
 
 from signup_core import db, tracing
-from signup_core.queue import CHUNK, EVENTS_QUEUE, MAIL_QUEUE
+from signup_core.queue import CHUNK, EVENTS_QUEUE, HOOKS_QUEUE, MAIL_QUEUE
 from signup_worker import broker_keys, metrics
 from signup_worker.resources import Opened
 
@@ -40,6 +40,9 @@ class Channel:
     record: str  # named query: store each claimed row's message id
     relayed: str  # named query: rows relayed before a cutoff and still not done
     release: str  # named query: give rows whose message is lost back to the claim
+    min_backoff: str = "mail_min_backoff_ms"  # Settings fields: the retry backoff
+    max_backoff: str = "mail_max_backoff_ms"
+    switch: str | None = None  # a Settings property that must be true for the channel to run
 
 
 CHANNELS = (
@@ -59,7 +62,22 @@ CHANNELS = (
         "relayed_events_unapplied",
         "release_events",
     ),
+    Channel(
+        HOOKS_QUEUE,
+        "deliver_event",
+        "claim_unrelayed_hooks",
+        "record_hook_messages",
+        "relayed_hooks_unsent",
+        "release_hooks",
+        "events_min_backoff_ms",
+        "events_max_backoff_ms",
+        "events_enabled",
+    ),
 )
+
+
+def _channels(res: Opened) -> list[Channel]:
+    return [c for c in CHANNELS if c.switch is None or getattr(res.settings, c.switch)]
 
 
 async def run(broker: Broker, res: Opened, stop: asyncio.Event) -> None:
@@ -68,10 +86,10 @@ async def run(broker: Broker, res: Opened, stop: asyncio.Event) -> None:
         try:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + res.settings.relay_check_after / 2
-                for channel in CHANNELS:
+                for channel in _channels(res):
                     await release_lost(broker, res, channel)
             busy = False
-            for channel in CHANNELS:
+            for channel in _channels(res):
                 busy |= await relay(broker, res, channel) >= BATCH
             if not busy:
                 await _sleep_unless(stop, res.settings.relay_interval)
@@ -95,7 +113,7 @@ async def relay(broker: Broker, res: Opened, channel: Channel) -> int:
         }
         claimed = list(rows)
         if claimed:
-            ids, message_ids = await _enqueue(broker.get_actor(channel.actor), res, rows)
+            ids, message_ids = await _enqueue(broker.get_actor(channel.actor), channel, res, rows)
             await getattr(q, channel.record)(conn, ids=ids, message_ids=message_ids)
     if claimed:
         metrics.RELAY_BATCHES.labels(channel.queue).inc()
@@ -104,11 +122,11 @@ async def relay(broker: Broker, res: Opened, channel: Channel) -> int:
 
 
 async def _enqueue(
-    actor: Actor, res: Opened, rows: dict[int, str | None]
+    actor: Actor, channel: Channel, res: Opened, rows: dict[int, str | None]
 ) -> tuple[list[int], list[str]]:
     """Send the ids in chunks; returns each id with the id of the message that carries it."""
     if not tracing.enabled():
-        return await _send(actor, res, list(rows), lambda chunk: {})
+        return await _send(actor, channel, res, list(rows), lambda chunk: {})
     from opentelemetry import trace
 
     from signup_worker.tracing import options_for
@@ -120,19 +138,23 @@ async def _enqueue(
     with tracer.start_as_current_span(
         f"relay {actor.queue_name}", kind=trace.SpanKind.PRODUCER, links=links
     ):
-        return await _send(actor, res, list(rows), lambda chunk: options_for(chunk, rows))
+        return await _send(actor, channel, res, list(rows), lambda chunk: options_for(chunk, rows))
 
 
 async def _send(
-    actor: Actor, res: Opened, ids: list[int], extra: Callable[[list[int]], dict[str, Any]]
+    actor: Actor,
+    channel: Channel,
+    res: Opened,
+    ids: list[int],
+    extra: Callable[[list[int]], dict[str, Any]],
 ) -> tuple[list[int], list[str]]:
     s = res.settings
     chunks = [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
     messages = [
         actor.message_with_options(
             args=(chunk,),
-            min_backoff=s.mail_min_backoff_ms,
-            max_backoff=s.mail_max_backoff_ms,
+            min_backoff=getattr(s, channel.min_backoff),
+            max_backoff=getattr(s, channel.max_backoff),
             **extra(chunk),
         )
         for chunk in chunks

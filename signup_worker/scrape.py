@@ -19,7 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from signup_core import build, db, exposition, logs, redis_client
-from signup_core.queue import EVENTS_QUEUE, MAIL_QUEUE
+from signup_core.queue import EVENTS_QUEUE, HOOKS_QUEUE, MAIL_QUEUE
 from signup_core.settings import Settings, load_settings
 from signup_worker import readiness
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # A scrape must answer within Prometheus' timeout (10 s by default) even with both stores down.
 TIMEOUT = 1.0
 NAMESPACE = "dramatiq"  # the Redis broker's key prefix (signup_worker.broker keeps the default)
-QUEUES = (MAIL_QUEUE, EVENTS_QUEUE)
+QUEUES = (MAIL_QUEUE, EVENTS_QUEUE, HOOKS_QUEUE)
 
 
 class Backlog(Collector):

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import click
 
-from signupctl import addresses, blindindex, data, keys, mail, maintenance, secrets, tokens
+from signupctl import (
+    addresses,
+    blindindex,
+    data,
+    doctor,
+    importer,
+    keys,
+    lookup,
+    mail,
+    maintenance,
+    secrets,
+    tokens,
+)
 from signupctl.common import Context
 
 
@@ -28,15 +40,28 @@ from signupctl.common import Context
 def cli(ctx: click.Context, actor: str | None) -> None:
     """Operate a signet-signup installation: its database, list and keys.
 
-    Reads the same environment as the API and the worker (DATABASE_URL, SIGNUP_SEAL_KEYS, ...);
-    `migrate` needs only DATABASE_URL. Every command that changes or reads personal data writes
-    an audit row (see `signupctl audit`).
+    Reads the same environment as the API and the worker (DATABASE_URL, SIGNUP_SEAL_KEYS, ...),
+    each command only the variables it uses (`migrate` and `stats` need only DATABASE_URL).
+    `doctor` checks all of it. Every command that changes or reads personal data writes an
+    audit row (see `signupctl audit`).
     """
     ctx.ensure_object(dict)
     ctx.obj.setdefault("context", Context(actor=actor, clock=ctx.obj.get("clock")))
 
 
-for module in (maintenance, data, addresses, keys, blindindex, mail, tokens, secrets):
+for module in (
+    doctor,
+    maintenance,
+    data,
+    importer,
+    lookup,
+    addresses,
+    keys,
+    blindindex,
+    mail,
+    secrets,
+    tokens,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -40,11 +40,11 @@ async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
     so it is never mailed again. Idempotent: erasing twice removes nothing the second time.
     """
     given = _addresses(addresses, source)
-    settings = context().settings
+    settings = context().settings_for("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY")
     pool = await open_pool(settings)
     try:
         indexes = await refiled(pool, settings, given)
-        totals = await operations.erase(pool, context().who, indexes)
+        totals = await operations.erase(pool, context().who, indexes, settings.events_enabled)
     finally:
         await pool.close()
     say(f"erased {len(indexes)} address(es): " + ", ".join(f"{v} {k}" for k, v in totals.items()))
@@ -58,12 +58,14 @@ async def erase(addresses: tuple[str, ...], source: TextIO | None) -> None:
 async def suppress(addresses: tuple[str, ...], source: TextIO | None, reason: str) -> None:
     """Never mail these addresses again, on any list, whether or not they are subscribed."""
     given = _addresses(addresses, source)
-    settings = context().settings
+    settings = context().settings_for("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY")
     pool = await open_pool(settings)
     try:
         indexes = await refiled(pool, settings, given)
         key_id = index_keys(settings).current_id
-        await operations.suppress(pool, context().who, indexes, reason, key_id)
+        await operations.suppress(
+            pool, context().who, indexes, reason, key_id, settings.events_enabled
+        )
     finally:
         await pool.close()
     say(f"suppressed {len(indexes)} address(es)")
@@ -80,7 +82,7 @@ async def unsuppress(addresses: tuple[str, ...], source: TextIO | None) -> None:
     up (and confirm) again to be mailed.
     """
     given = _addresses(addresses, source)
-    settings = context().settings
+    settings = context().settings_for("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY")
     pool = await open_pool(settings)
     try:
         indexes = await refiled(pool, settings, given)
@@ -100,7 +102,7 @@ async def resend_confirmation(address: str, list_name: str | None) -> None:
 
     Ignores the resend window (an operator asked); a suppressed address gets nothing.
     """
-    settings = context().settings
+    settings = context().settings_for("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY")
     given = address_of(address, 1)
     pool = await open_pool(settings)
     try:

@@ -32,7 +32,7 @@ async def rotate_blind_index(batch: int, check: bool) -> None:
     kill: run it again to finish. Suppression entries of erased addresses (no address left to
     recompute from) stay under the old key; see docs/runbooks/rotating-secrets.md.
     """
-    settings = context().settings
+    settings = context().settings_for("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY", "SIGNUP_SEAL_KEYS")
     keys = index_keys(settings)
     pool = await open_pool(settings)
     try:

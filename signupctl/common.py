@@ -20,7 +20,7 @@ from signup_core.addresses import InvalidAddress, normalise
 from signup_core.clock import Clock
 from signup_core.migrations import MigrationError
 from signup_core.sealing import SealError
-from signup_core.settings import ConfigError, Settings, load_settings
+from signup_core.settings import ConfigError, Settings, load_for, load_settings
 
 
 @dataclass
@@ -41,6 +41,11 @@ class Context:
         if self._settings is None:
             self._settings = load_settings()
         return self._settings
+
+    def settings_for(self, *needs: str) -> Settings:
+        """The settings of a command that uses only these required variables: the others may
+        be missing (`stats` needs neither REDIS_URL nor PUBLIC_BASE_URL)."""
+        return self._settings or load_for(needs)
 
 
 def context() -> Context:

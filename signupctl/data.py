@@ -40,14 +40,25 @@ async def export(
     """Write confirmed subscribers as CSV or JSON Lines, streamed in constant memory.
 
     Columns: address, name, list, locale, confirmed_at, consent_form_version, unsubscribe_url
-    (a one-click unsubscribe link per subscriber, for your newsletter tool to put in each mail).
+    (a one-click unsubscribe link per subscriber, for your newsletter tool to put in each mail),
+    then the consent record: consent_at, consent_source, consent_origin, consent_wording_sha256,
+    consent_ip_hash, consent_ip_key, consent_actor, confirmed_via, confirmed_ip_hash,
+    confirmed_user_agent (see docs/operator.md).
     The file holds personal data: keep it no longer than you need it.
     """
-    settings = context().settings
+    settings = context().settings_for(
+        "DATABASE_URL", "SIGNUP_SEAL_KEYS", "SIGNUP_SIGNING_KEY", "PUBLIC_BASE_URL"
+    )
     out = output or sys.stdout
     show = sys.stderr.isatty()
     pool = await open_pool(settings)
     try:
+        if list_name is not None and not await operations.known_list(pool, settings, list_name):
+            raise click.BadParameter(
+                f"no list {list_name!r}: not in SIGNUP_LISTS ({', '.join(settings.lists)}) "
+                "and no subscription on it",
+                param_hint="--list",
+            )
         async with pool.acquire() as conn:
             n = await exporting.export(
                 conn,
@@ -76,7 +87,7 @@ async def stats(as_json: bool) -> None:
     """Per list: subscriptions by status, signups and confirmations in the last day and week,
     the confirmation rate, and bounce and complaint rates (per mail sent) over 30 days."""
     ctx = context()
-    pool = await open_pool(ctx.settings)
+    pool = await open_pool(ctx.settings_for("DATABASE_URL"))
     try:
         rows = await operations.stats(pool, ctx.now())
     finally:

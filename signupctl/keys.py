@@ -19,7 +19,7 @@ async def rotate_keys(batch: int) -> None:
     pass) and safe to kill: run it again to finish. Once it reports 0 left, the older keys can
     be removed from SIGNUP_SEAL_KEYS. Rows stored before encryption existed are sealed too.
     """
-    settings = context().settings
+    settings = context().settings_for("DATABASE_URL", "SIGNUP_SEAL_KEYS")
     keys = settings.seal_keys
     pool = await open_pool(settings)
     done = 0

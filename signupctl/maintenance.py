@@ -38,11 +38,14 @@ async def purge(dry_run: bool, batch: int | None) -> None:
 
     Unconfirmed subscriptions (SIGNUP_RETAIN_PENDING), spent or expired confirmation tokens
     (SIGNUP_RETAIN_TOKENS), sent outbox rows (SIGNUP_RETAIN_OUTBOX) and applied provider events
-    (SIGNUP_RETAIN_EVENTS), in short batches. The worker does the same every
+    (SIGNUP_RETAIN_EVENTS); unsubscribed and suppressed subscriptions are stripped of address
+    and name (SIGNUP_RETAIN_CLOSED; "closed"), dead-lettered mails (SIGNUP_RETAIN_DEAD_LETTERS),
+    delivered and dead-lettered outbound events ("outbound_sent", "outbound_dead") are
+    deleted; in short batches. The worker does the same every
     SIGNUP_PURGE_INTERVAL; this is for doing it now.
     """
     ctx = context()
-    settings = ctx.settings
+    settings = ctx.settings_for("DATABASE_URL")
     pool = await open_pool(settings)
     try:
         now = ctx.now()
@@ -66,7 +69,7 @@ async def purge(dry_run: bool, batch: int | None) -> None:
 @run
 async def audit_log(since: datetime.datetime | None, limit: int, as_json: bool) -> None:
     """List operator actions, newest first: when, who, what, parameters, counts."""
-    settings = context().settings
+    settings = context().settings_for("DATABASE_URL")
     conn = await db.connect(settings.database_url.value, settings.database_pool_mode, timeout=10)
     try:
         since_utc = since.replace(tzinfo=datetime.UTC) if since else None

@@ -74,11 +74,12 @@ async def token(scopes: tuple[str, ...], ttl: str, subject: str | None) -> None:
     ctx = context()
     seconds = _ttl(ttl)
     who = subject or ctx.who
+    settings = ctx.settings_for("DATABASE_URL", "PUBLIC_BASE_URL")
     try:
-        minted = admin_keys.mint(ctx.settings, who, list(scopes), seconds, ctx.now())
+        minted = admin_keys.mint(settings, who, list(scopes), seconds, ctx.now())
     except (OSError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    pool = await open_pool(ctx.settings)
+    pool = await open_pool(settings)
     try:
         params = {"subject": who, "scopes": sorted(scopes), "ttl": seconds}
         await record(pool, context().who, "token", params, {})

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from signup_api.admin import openapi, routes
+from signup_api.admin import openapi, routes, subscribers
 from signup_api.admin.jwks import KeySource
 from signup_api.admin.tokens import Refused, Trusted, Verifier
 from signup_api.problems import Problem, problem_response
@@ -32,9 +32,12 @@ log = logging.getLogger(__name__)
 ROUTES = [
     Route("/admin/v1/stats", routes.stats, methods=["GET"]),
     Route("/admin/v1/subscribers/export", routes.export, methods=["GET"]),
+    Route("/admin/v1/subscribers/lookup", subscribers.lookup, methods=["POST"]),
+    Route("/admin/v1/subscribers/import", subscribers.import_subscribers, methods=["POST"]),
     Route("/admin/v1/erasures", routes.erase, methods=["POST"]),
     Route("/admin/v1/suppressions", routes.suppress, methods=["POST"]),
     Route("/admin/v1/suppressions/{index}", routes.unsuppress, methods=["DELETE"]),
+    Route("/admin/v1/suppressions/lift", subscribers.unsuppress_by_address, methods=["POST"]),
     Route("/admin/v1/dead-letters", routes.dead_letters, methods=["GET"]),
     Route("/admin/v1/dead-letters/replay", routes.replay, methods=["POST"]),
     Route("/admin/v1/audit", routes.audit, methods=["GET"]),

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
-_ERRORS = {"400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "429": _PROBLEM}
+_ERRORS = {
+    "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM,
+    "429": _PROBLEM,
+}  # fmt: skip
 _ADDRESSES = {
     "type": "object",
     "properties": {
@@ -68,6 +71,60 @@ PATHS: dict[str, dict[str, Any]] = {
                 _query("since", {"type": "string", "format": "date-time"}, "Confirmed at or after"),
                 _query("until", {"type": "string", "format": "date-time"}, "Confirmed before"),
             ],
+        )
+    },
+    "/admin/v1/subscribers/lookup": {
+        "post": _op(
+            "Everything held on one address, decrypted: the data-subject access export "
+            "(as signupctl show --json); audited by blind index",
+            "signup:export",
+            _OBJECT,
+            requestBody={
+                "required": True,
+                **_json(
+                    {
+                        "type": "object",
+                        "required": ["address"],
+                        "properties": {"address": {"type": "string"}},
+                    }
+                ),
+            },
+        )
+    },
+    "/admin/v1/subscribers/import": {
+        "post": _op(
+            "Import a list from a streamed CSV or JSON Lines body (as signupctl import); "
+            "422 with the invalid lines imports nothing",
+            "signup:admin",
+            _OBJECT,
+            parameters=[
+                {
+                    **_query("mode", {"enum": ["confirmed", "confirm-by-mail"]}, "Required"),
+                    "required": True,
+                },
+                _query("format", {"enum": ["csv", "jsonl"]}, "Default: from the content type"),
+                _query("columns", {"enum": ["signet", "listmonk", "mailchimp"]}, "Header names"),
+                _query("list", {"type": "string"}, "List for rows without one"),
+                _query("source", {"type": "string"}, "Consent source for rows without one"),
+                _query("rate", {"type": "integer", "minimum": 1}, "Confirmations per minute"),
+                _query("skip_invalid", {"type": "boolean"}, "Import the valid rows anyway"),
+                _query("dry_run", {"type": "boolean"}, "Count only"),
+            ],
+            requestBody={
+                "required": True,
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/jsonl": {"schema": {"type": "string"}},
+                },
+            },
+        )
+    },
+    "/admin/v1/suppressions/lift": {
+        "post": _op(
+            "Lift the suppression of the addresses in the body",
+            "signup:admin",
+            _OBJECT,
+            requestBody={"required": True, **_json(_ADDRESSES)},
         )
     },
     "/admin/v1/erasures": {

@@ -155,12 +155,17 @@ async def export(request: Request, who: Principal) -> Response:
     fmt = request.query_params.get("format", "csv")
     if fmt not in ("csv", "jsonl"):
         raise Problem(400, "format must be csv or jsonl.", slug="invalid-field")
+    list_name = request.query_params.get("list")
+    if list_name is not None and not await operations.known_list(
+        state.pool, state.settings, list_name
+    ):
+        raise Problem(400, f"There is no list {list_name!r}.", slug="invalid-field")
     lines = operations.export_lines(
         state.pool,
         state.settings,
         who.subject,
         fmt,
-        request.query_params.get("list"),
+        list_name,
         _time(request, "since"),
         _time(request, "until"),
     )
@@ -191,7 +196,8 @@ async def _encoded(lines: Any) -> Any:
 @needs("signup:erase")
 async def erase(request: Request, who: Principal) -> Response:
     indexes = await _indexes(request, await _body(request))
-    totals = await operations.erase(request.app.state.pool, who.subject, indexes)
+    state = request.app.state
+    totals = await operations.erase(state.pool, who.subject, indexes, state.settings.events_enabled)
     return _json({"addresses": len(indexes), **totals})
 
 
@@ -203,7 +209,14 @@ async def suppress(request: Request, who: Principal) -> Response:
         raise Problem(400, "reason must be a short string.", slug="invalid-field")
     indexes = await _indexes(request, body)
     key_id = index_keys(request.app.state.settings).current_id
-    await operations.suppress(request.app.state.pool, who.subject, indexes, reason, key_id)
+    await operations.suppress(
+        request.app.state.pool,
+        who.subject,
+        indexes,
+        reason,
+        key_id,
+        request.app.state.settings.events_enabled,
+    )
     return _json({"addresses": len(indexes), "email_indexes": [i.hex() for i in indexes]})
 
 

@@ -6,7 +6,7 @@ description: model.py and the concern modules; docs/configuration.md is generate
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from signup_core.settings.admin import admin_problems
 from signup_core.settings.mail import HTTP_TRANSPORTS
 from signup_core.settings.metadata import Variable, variables
-from signup_core.settings.model import Environment, Settings, problems
+from signup_core.settings.model import Environment, Settings, field_name, problems
 from signup_core.settings.types import ConfigError, Rate, Secret, duration, url
 
 __all__ = [
@@ -27,31 +27,59 @@ __all__ = [
     "check_admin",
     "duration",
     "load_database_url",
+    "load_for",
     "load_migrate_target",
     "load_settings",
+    "required",
     "variables",
 ]
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    env: Mapping[str, str] | None = None, *, unused: Collection[str] = (), rules: bool = True
+) -> Settings:
     """Read every variable once; raise one ConfigError naming every bad or missing one, the
-    admin listener's needs included (they are checked only when SIGNUP_ADMIN_PORT is set)."""
+    admin listener's needs included (they are checked only when SIGNUP_ADMIN_PORT is set).
+    Required variables named in `unused` may be missing (their fields are then None);
+    `rules=False` leaves out the rules between variables (a diagnosis reports them itself)."""
     source = Environment(Settings, os.environ if env is None else env)
     try:
         settings = Settings(_build_sources=((source,), {}))
     except ValidationError as e:
         errors = dict(source.errors)
+        spared = set()
         for error in e.errors(include_url=False):
             name = str(error["loc"][0])
+            if error["type"] == "missing" and name in unused:
+                spared.add(name)
+                continue
             errors.setdefault(name, _message(name, error))
         # The rules between variables still run over the ones that did parse, so one start
         # shows every problem.
-        found = [*errors.values(), *problems(_parsed(source(), set(errors)))]
-        raise ConfigError("; ".join(found)) from None
-    found = [*source.errors.values(), *problems(settings.__dict__)]
+        values = _parsed(source(), set(errors))
+        found = [*errors.values(), *(problems(values) if rules else ())]
+        if found:
+            raise ConfigError("; ".join(found)) from None
+        # Only variables this caller does not use were missing: the rest is checked above.
+        return Settings.model_construct(**values, **{field_name(n): None for n in spared})
+    found = [*source.errors.values(), *(problems(settings.__dict__) if rules else ())]
     if found:
         raise ConfigError("; ".join(found))
     return settings
+
+
+def required() -> tuple[str, ...]:
+    """The variables every process needs unless it says it does not use them (load_for)."""
+    return tuple(v.env for v in variables() if v.required)
+
+
+def load_for(
+    needs: Collection[str], env: Mapping[str, str] | None = None, *, rules: bool = True
+) -> Settings:
+    """Settings for a caller that uses only `needs` of the required variables: the others may
+    be missing (their fields are then None); every variable that is set is still checked."""
+    unused = [name for name in required() if name not in needs]
+    return load_settings(env, unused=unused, rules=rules)
 
 
 def _message(name: str, error: Any) -> str:

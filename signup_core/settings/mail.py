@@ -29,6 +29,12 @@ class Mail(Concern, title="Mail"):
         "SIGNUP_MAIL_TRANSPORT", "smtp", "How mail leaves: SMTP or a provider's HTTP API."
     )
     mail_from: str = var("SIGNUP_MAIL_FROM", "signet-signup <noreply@localhost>", "Sender.")
+    dkim_selectors: Names = var(
+        "SIGNUP_DKIM_SELECTORS",
+        (),
+        "DKIM selectors of the sender domain, for `signupctl doctor` to look up; read by nothing "
+        "else (the mail provider or relay signs).",
+    )
     mail_reply_to: str | None = var("SIGNUP_MAIL_REPLY_TO", None, "Reply-To.")
     smtp_host: str = var("SMTP_HOST", "127.0.0.1", "SMTP relay host.")
     smtp_port: PositiveInt = var("SMTP_PORT", 25, "SMTP relay port.")

@@ -11,16 +11,30 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import PydanticBaseSettingsSource
 
 from signup_core.settings.admin import Admin, admin_problems
+from signup_core.settings.hooks import Hooks
 from signup_core.settings.mail import Mail, Webhooks
 from signup_core.settings.service import Keys, Observability, Privacy, Service
 from signup_core.settings.visitors import Abuse, Pages, Signup
 
 # In the order docs/configuration.md shows them.
-CONCERNS = (Service, Keys, Signup, Mail, Webhooks, Abuse, Pages, Privacy, Observability, Admin)
+CONCERNS = (
+    Service,
+    Keys,
+    Signup,
+    Mail,
+    Webhooks,
+    Hooks,
+    Abuse,
+    Pages,
+    Privacy,
+    Observability,
+    Admin,
+)
 
 
 class Settings(
     Admin,
+    Hooks,
     Observability,
     Privacy,
     Pages,
@@ -127,4 +141,6 @@ def problems(values: Mapping[str, Any]) -> list[str]:
     if values.get("retain_events", 30 * 86400) < values.get("soft_bounce_window", 7 * 86400):
         # The soft-bounce rule counts stored events within its window.
         errors.append("SIGNUP_RETAIN_EVENTS must be at least SIGNUP_SOFT_BOUNCE_WINDOW")
+    if values.get("events_url") is not None and values.get("events_secret") is None:
+        errors.append("SIGNUP_EVENTS_SECRET is required with SIGNUP_EVENTS_URL")
     return errors + admin_problems(values)

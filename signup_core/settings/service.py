@@ -106,6 +106,12 @@ class Keys(Concern, title="Keys"):
         doc="Seals addresses and names: `id:base64key[,id:base64key...]`; the first seals.",
         generated=True,
     )
+    consent_key: Key | None = var(
+        "SIGNUP_CONSENT_KEY",
+        None,
+        "Keys the consent record's IP hashes; unset: derived from the blind-index key under its "
+        "own purpose (each row records which key made its hash).",
+    )
 
 
 class Privacy(Concern, title="Privacy and retention"):
@@ -128,6 +134,17 @@ class Privacy(Concern, title="Privacy and retention"):
         "SIGNUP_RETAIN_EVENTS",
         30 * 86400,
         "Applied provider events are deleted this long after; at least SIGNUP_SOFT_BOUNCE_WINDOW.",
+    )
+    retain_closed: Duration = var(
+        "SIGNUP_RETAIN_CLOSED",
+        30 * 86400,
+        "Unsubscribed or suppressed subscriptions keep their address and name this long, then "
+        "only what suppression and the consent record need.",
+    )
+    retain_dead_letters: Duration = var(
+        "SIGNUP_RETAIN_DEAD_LETTERS",
+        30 * 86400,
+        "Dead-lettered mails and outbound events are deleted this long after they failed.",
     )
     purge_interval: Duration = var(
         "SIGNUP_PURGE_INTERVAL", 3600, "How often one worker of the cluster purges."

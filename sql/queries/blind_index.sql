@@ -23,6 +23,8 @@ WHERE email_index = :old_index;
 -- The next batch of subscriptions not filed under the current blind-index key, locked; rows in use are left.
 SELECT id, email_index, email_sealed, seal_key_id FROM subscriptions
 WHERE id > :after_id AND email_index_key IS DISTINCT FROM :index_key
+  -- A minimised row has no address to recompute from (see count_off_index_key).
+  AND email_sealed IS NOT NULL
 ORDER BY id
 LIMIT :batch
 FOR UPDATE SKIP LOCKED;
@@ -86,8 +88,11 @@ SELECT (SELECT count(*) FROM moved) AS moved,
 
 -- name: count_off_index_key(index_key)^
 -- How many rows of each table are not filed under the current blind-index key.
+-- Minimised rows (no address left) are not counted: like erased addresses' suppression
+-- entries, they stay filed under the key they were made with.
 SELECT (SELECT count(*) FROM subscriptions
-        WHERE email_index_key IS DISTINCT FROM :index_key) AS subscriptions,
+        WHERE email_index_key IS DISTINCT FROM :index_key AND email_sealed IS NOT NULL)
+           AS subscriptions,
        (SELECT count(*) FROM suppressions
         WHERE email_index_key IS DISTINCT FROM :index_key) AS suppressions,
        (SELECT count(*) FROM provider_events

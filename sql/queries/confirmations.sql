@@ -15,13 +15,18 @@ FOR UPDATE OF t, s;
 UPDATE confirmation_tokens SET consumed_at = now()
 WHERE token_hash = :token_hash AND consumed_at IS NULL;
 
--- name: confirm_subscription(subscription_id)$
--- Confirms a pending subscription and queues its welcome mail; returns the outbox id.
+-- name: confirm_subscription(subscription_id, ip_hash, user_agent, events)$
+-- Confirms a pending subscription (recording the click's IP hash and browser family), queues its welcome mail and (with events) its subscriber.confirmed event; returns the outbox id.
 WITH confirmed AS (
     UPDATE subscriptions
-    SET status = 'confirmed', confirmed_at = now(), updated_at = now(), last_mailed_at = now()
+    SET status = 'confirmed', confirmed_at = now(), updated_at = now(), last_mailed_at = now(),
+        confirmed_via = 'link', confirmed_ip_hash = :ip_hash, confirmed_user_agent = :user_agent
     WHERE id = :subscription_id AND status = 'pending'
-    RETURNING id
+    RETURNING id, email_index, list_name, email_sealed, name_sealed, seal_key_id
+), announced AS (
+    INSERT INTO outbound_events (type, email_index, list_name, email_sealed, name_sealed, seal_key_id)
+    SELECT 'subscriber.confirmed', email_index, list_name, email_sealed, name_sealed, seal_key_id
+    FROM confirmed WHERE :events
 )
 INSERT INTO outbox (subscription_id, kind)
 SELECT id, 'welcome' FROM confirmed

@@ -67,29 +67,42 @@ SELECT coalesce(max(n), 0) FROM (
     WHERE email_index = :email_index AND kind = 'soft_bounce'
 ) AS windows;
 
--- name: suppress_address(email_index, index_key, reason, provider)!
--- Suppresses an address on every list, rows or not; the first reason is kept, never undone here.
+-- name: suppress_address(email_index, index_key, reason, provider, events)!
+-- Suppresses an address on every list, rows or not (with events, announced once per address); the first reason is kept, never undone here.
 WITH listed AS (
     INSERT INTO suppressions (email_index, email_index_key, reason, provider)
     VALUES (:email_index, :index_key, :reason, :provider)
     ON CONFLICT (email_index) DO NOTHING
+), changed AS (
+    UPDATE subscriptions
+    SET status = 'suppressed', suppressed_at = now(), suppression_reason = :reason, updated_at = now()
+    WHERE email_index = :email_index AND status <> 'suppressed'
+    RETURNING email_index, email_sealed, seal_key_id
 )
-UPDATE subscriptions
-SET status = 'suppressed', suppressed_at = now(), suppression_reason = :reason, updated_at = now()
-WHERE email_index = :email_index AND status <> 'suppressed';
+INSERT INTO outbound_events (type, email_index, email_sealed, seal_key_id, reason)
+SELECT DISTINCT ON (email_index) 'subscriber.suppressed', email_index, email_sealed, seal_key_id,
+       :reason
+FROM changed WHERE :events;
 
--- name: unsubscribe_address(email_index)!
--- Unsubscribes every pending or confirmed subscription of an address (provider-side unsubscribe).
-UPDATE subscriptions
-SET status = 'unsubscribed', unsubscribed_at = now(), updated_at = now()
-WHERE email_index = :email_index AND status IN ('pending', 'confirmed');
+-- name: unsubscribe_address(email_index, events)!
+-- Unsubscribes every pending or confirmed subscription of an address (provider-side unsubscribe); with events, each confirmed one is announced.
+WITH changed AS (
+    UPDATE subscriptions s
+    SET status = 'unsubscribed', unsubscribed_at = now(), updated_at = now()
+    FROM subscriptions old
+    WHERE old.id = s.id AND s.email_index = :email_index AND s.status IN ('pending', 'confirmed')
+    RETURNING s.email_index, s.list_name, s.email_sealed, s.seal_key_id, old.status AS was
+)
+INSERT INTO outbound_events (type, email_index, list_name, email_sealed, seal_key_id)
+SELECT 'subscriber.unsubscribed', email_index, list_name, email_sealed, seal_key_id
+FROM changed WHERE :events AND was = 'confirmed';
 
 -- name: mark_event_applied(event_id)!
 -- Records that a provider event has been applied.
 UPDATE provider_events SET applied_at = now() WHERE id = :event_id;
 
--- name: suppress_subscription(subscription_id, reason, provider)!
--- Suppresses the address of one subscription, on every list, after a permanent refusal.
+-- name: suppress_subscription(subscription_id, reason, provider, events)!
+-- Suppresses the address of one subscription, on every list, after a permanent refusal (with events, announced once).
 WITH target AS (
     -- Locked: a blind-index rotation refiling this row is waited for, and its new index read.
     SELECT email_index, email_index_key FROM subscriptions WHERE id = :subscription_id FOR UPDATE
@@ -97,7 +110,13 @@ WITH target AS (
     INSERT INTO suppressions (email_index, email_index_key, reason, provider)
     SELECT email_index, email_index_key, :reason, :provider FROM target
     ON CONFLICT (email_index) DO NOTHING
+), changed AS (
+    UPDATE subscriptions
+    SET status = 'suppressed', suppressed_at = now(), suppression_reason = :reason, updated_at = now()
+    WHERE email_index = (SELECT email_index FROM target) AND status <> 'suppressed'
+    RETURNING email_index, email_sealed, seal_key_id
 )
-UPDATE subscriptions
-SET status = 'suppressed', suppressed_at = now(), suppression_reason = :reason, updated_at = now()
-WHERE email_index = (SELECT email_index FROM target) AND status <> 'suppressed';
+INSERT INTO outbound_events (type, email_index, email_sealed, seal_key_id, reason)
+SELECT DISTINCT ON (email_index) 'subscriber.suppressed', email_index, email_sealed, seal_key_id,
+       :reason
+FROM changed WHERE :events;

@@ -6,10 +6,17 @@ WHERE s.email_index = :email_index
 ORDER BY o.id
 FOR UPDATE OF o;
 
--- name: erase_address(email_index)^
--- Deletes every subscription, token, outbox row and provider event of an address; counts each.
+-- name: erase_address(email_index, events)^
+-- Deletes every subscription, token, outbox row, provider event and undelivered outbound event of an address (with events, announcing the erasure); counts each.
 WITH subs AS (
-    SELECT id FROM subscriptions WHERE email_index = :email_index FOR UPDATE
+    SELECT id, email_sealed, seal_key_id FROM subscriptions WHERE email_index = :email_index
+    FOR UPDATE
+), forgotten AS (
+    DELETE FROM outbound_events WHERE email_index = :email_index RETURNING 1
+), announced AS (
+    INSERT INTO outbound_events (type, email_index, email_sealed, seal_key_id)
+    SELECT 'subscriber.erased', :email_index, email_sealed, seal_key_id FROM subs
+    WHERE :events ORDER BY id LIMIT 1
 ), tokens AS (
     DELETE FROM confirmation_tokens WHERE subscription_id IN (SELECT id FROM subs) RETURNING 1
 ), mails AS (
@@ -57,7 +64,9 @@ SELECT count(*) FROM queued;
 -- name: export_confirmed(list_name, since, until)
 -- Confirmed subscribers, oldest first, optionally of one list and confirmed within [since, until).
 SELECT s.email_sealed, s.name_sealed, s.seal_key_id, s.list_name, s.locale, s.confirmed_at,
-       s.consent_form_version, s.unsubscribe_id
+       s.consent_form_version, s.unsubscribe_id, s.consent_at, s.consent_source, s.consent_origin,
+       s.consent_wording_hash, s.consent_ip_hash, s.consent_ip_key, s.consent_actor,
+       s.confirmed_via, s.confirmed_ip_hash, s.confirmed_user_agent
 FROM subscriptions s
 WHERE s.status = 'confirmed'
   AND (CAST(:list_name AS text) IS NULL OR s.list_name = :list_name)
@@ -128,3 +137,7 @@ FROM audit_log
 WHERE CAST(:since AS timestamptz) IS NULL OR at >= :since
 ORDER BY at DESC, id DESC
 LIMIT :limit;
+
+-- name: list_has_rows(list_name)$
+-- Whether any subscription is on a list (one that is no longer configured may still hold rows).
+SELECT EXISTS (SELECT 1 FROM subscriptions WHERE list_name = :list_name);

@@ -1,10 +1,12 @@
 -- name: claim_unrelayed_outbox(batch)
 -- Claims unsent rows that no queue message carries yet (new, or released as lost).
+-- Rows paced for later (not_before) wait; the due index is read only up to now.
 UPDATE outbox SET relayed_at = now()
 WHERE id IN (
     SELECT id FROM outbox
     WHERE sent_at IS NULL AND failed_at IS NULL AND relayed_at IS NULL
-    ORDER BY id
+      AND coalesce(not_before, '-infinity'::timestamptz) <= now()
+    ORDER BY coalesce(not_before, '-infinity'::timestamptz), id
     LIMIT :batch
     FOR UPDATE SKIP LOCKED
 )

@@ -68,3 +68,65 @@ RETURNING true;
 -- name: drop_lease(name, holder)!
 -- Gives a lease up before it expires, if this holder still has it.
 DELETE FROM leases WHERE name = :name AND holder = :holder;
+
+-- name: minimise_closed(cutoff, batch)$
+-- Strips one batch of subscriptions unsubscribed or suppressed before the cutoff down to what suppression and proof need (no address, no name).
+WITH due AS (
+    SELECT id FROM subscriptions
+    WHERE status IN ('unsubscribed', 'suppressed') AND minimised_at IS NULL
+      AND updated_at < :cutoff
+    ORDER BY updated_at LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+), done AS (
+    UPDATE subscriptions s
+    SET email_sealed = NULL, name_sealed = NULL, minimised_at = now()
+    FROM due WHERE s.id = due.id
+    RETURNING 1
+)
+SELECT count(*) FROM done;
+
+-- name: count_closed(cutoff)$
+-- How many subscriptions minimise_closed would strip.
+SELECT count(*) FROM subscriptions
+WHERE status IN ('unsubscribed', 'suppressed') AND minimised_at IS NULL AND updated_at < :cutoff;
+
+-- name: purge_dead_letters(cutoff, batch)$
+-- Deletes one batch of outbox rows dead-lettered (never sent) before the cutoff.
+WITH doomed AS (
+    SELECT id FROM outbox WHERE failed_at < :cutoff AND sent_at IS NULL
+    ORDER BY failed_at LIMIT :batch
+), gone AS (
+    DELETE FROM outbox o USING doomed WHERE o.id = doomed.id RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: count_dead_letters(cutoff)$
+-- How many outbox rows purge_dead_letters would delete.
+SELECT count(*) FROM outbox WHERE failed_at < :cutoff AND sent_at IS NULL;
+
+-- name: purge_sent_hooks(cutoff, batch)$
+-- Deletes one batch of outbound events delivered before the cutoff.
+WITH doomed AS (
+    SELECT id FROM outbound_events WHERE sent_at < :cutoff ORDER BY sent_at LIMIT :batch
+), gone AS (
+    DELETE FROM outbound_events e USING doomed WHERE e.id = doomed.id RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: count_sent_hooks(cutoff)$
+-- How many outbound events purge_sent_hooks would delete.
+SELECT count(*) FROM outbound_events WHERE sent_at < :cutoff;
+
+-- name: purge_dead_hooks(cutoff, batch)$
+-- Deletes one batch of outbound events dead-lettered before the cutoff (and the address they carry).
+WITH doomed AS (
+    SELECT id FROM outbound_events WHERE failed_at < :cutoff AND sent_at IS NULL
+    ORDER BY failed_at LIMIT :batch
+), gone AS (
+    DELETE FROM outbound_events e USING doomed WHERE e.id = doomed.id RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: count_dead_hooks(cutoff)$
+-- How many outbound events purge_dead_hooks would delete.
+SELECT count(*) FROM outbound_events WHERE failed_at < :cutoff AND sent_at IS NULL;

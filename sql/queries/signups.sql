@@ -1,13 +1,14 @@
--- name: upsert_signup(list_name, email_index, index_key, email_sealed, name_sealed, seal_key_id, locale, form_version, ip_hash, resend_window, reveal_existing, traceparent)^
+-- name: upsert_signup(list_name, email_index, index_key, email_sealed, name_sealed, seal_key_id, locale, form_version, ip_hash, ip_key, consent_source, consent_origin, wording_hash, resend_window, reveal_existing, traceparent)^
 -- Creates or refreshes a subscription and, when a mail is due, queues it in the outbox; one round trip.
 -- With reveal_existing, a confirmed address is told so on screen (409) and gets no mail.
 WITH upserted AS (
     INSERT INTO subscriptions AS s
         (list_name, email_index, email_index_key, email_sealed, name_sealed, seal_key_id, locale,
-         consent_form_version, consent_ip_hash, last_mailed_at, status)
+         consent_form_version, consent_ip_hash, consent_ip_key, consent_source, consent_origin,
+         consent_wording_hash, last_mailed_at, status)
     VALUES
         (:list_name, :email_index, :index_key, :email_sealed, :name_sealed, :seal_key_id, :locale,
-         :form_version, :ip_hash, now(),
+         :form_version, :ip_hash, :ip_key, :consent_source, :consent_origin, :wording_hash, now(),
          -- An address suppressed on any list (or with no row at all) is suppressed on this one.
          CASE WHEN EXISTS (SELECT 1 FROM suppressions WHERE email_index = :email_index)
               THEN 'suppressed'::subscription_status ELSE 'pending' END)
@@ -32,6 +33,19 @@ WITH upserted AS (
                                     ELSE s.consent_form_version END,
         consent_ip_hash = CASE WHEN s.status IN ('pending', 'unsubscribed')
                                THEN EXCLUDED.consent_ip_hash ELSE s.consent_ip_hash END,
+        consent_ip_key = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                              THEN EXCLUDED.consent_ip_key ELSE s.consent_ip_key END,
+        consent_source = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                              THEN EXCLUDED.consent_source ELSE s.consent_source END,
+        consent_origin = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                              THEN EXCLUDED.consent_origin ELSE s.consent_origin END,
+        consent_wording_hash = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                                    THEN EXCLUDED.consent_wording_hash
+                                    ELSE s.consent_wording_hash END,
+        consent_actor = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                             THEN NULL ELSE s.consent_actor END,
+        minimised_at = CASE WHEN s.status IN ('pending', 'unsubscribed')
+                            THEN NULL ELSE s.minimised_at END,
         last_mailed_at = CASE
             WHEN s.status = 'suppressed' THEN s.last_mailed_at
             WHEN s.status = 'confirmed' AND :reveal_existing THEN s.last_mailed_at

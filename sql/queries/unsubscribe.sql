@@ -1,10 +1,16 @@
--- name: unsubscribe(subscription_id)^
--- Unsubscribes a pending or confirmed subscription and queues the receipt; says what it found.
-WITH changed AS (
+-- name: unsubscribe(subscription_id, events)^
+-- Unsubscribes a pending or confirmed subscription, queues the receipt and (with events, for a confirmed one) its event; says what it found.
+WITH before AS (
+    SELECT status FROM subscriptions WHERE id = :subscription_id
+), changed AS (
     UPDATE subscriptions
     SET status = 'unsubscribed', unsubscribed_at = now(), updated_at = now()
     WHERE id = :subscription_id AND status IN ('pending', 'confirmed')
-    RETURNING id
+    RETURNING id, email_index, list_name, email_sealed, seal_key_id
+), announced AS (
+    INSERT INTO outbound_events (type, email_index, list_name, email_sealed, seal_key_id)
+    SELECT 'subscriber.unsubscribed', email_index, list_name, email_sealed, seal_key_id
+    FROM changed WHERE :events AND (SELECT status FROM before) = 'confirmed'
 ), receipt AS (
     INSERT INTO outbox (subscription_id, kind)
     SELECT id, 'unsubscribed' FROM changed

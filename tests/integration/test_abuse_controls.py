@@ -11,10 +11,11 @@ import pytest
 import respx
 
 from signup_api.captcha import REMOTE
-from signup_core.addresses import hash_ip
+from signup_core import consent
+from signup_core.settings import load_settings
 from tests.integration.test_flow import to
 from tests.integration.test_signup import PROBLEM, address, index, outbox, rows, settled
-from tests.support import BLIND_INDEX_KEY, app_client, inspect
+from tests.support import app_client, inspect
 
 ALTCHA_KEY = "altcha-test-hmac-key-0123456789abcdef"
 
@@ -429,6 +430,6 @@ async def test_only_the_header_the_proxy_writes_names_the_client(
         await client.post("/signup", json={"email": email}, headers={**forged_by_client, **written})
         # A proxy that wrote nothing (a path it does not front) leaves only the forgery
         await client.post("/signup", json={"email": spoofed}, headers=forged_by_client)
-    key = BLIND_INDEX_KEY.encode()
-    assert (await rows(db, email))[0]["consent_ip_hash"] == hash_ip(key, real)
-    assert (await rows(db, spoofed))[0]["consent_ip_hash"] == hash_ip(key, PROXY)
+    settings = load_settings(proxied)
+    assert (await rows(db, email))[0]["consent_ip_hash"] == consent.hash_ip(settings, real)[0]
+    assert (await rows(db, spoofed))[0]["consent_ip_hash"] == consent.hash_ip(settings, PROXY)[0]

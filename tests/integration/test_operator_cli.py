@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from signup_core import unsubscribe_links
+from signup_core import consent, unsubscribe_links
 from signup_core.addresses import blind_index
 from signup_core.settings import load_settings
 from tests.privacy_support import privacy, signupctl, signupctl_peak_rss
@@ -21,7 +21,8 @@ SUBCOMMANDS = [
     ["migrate"], ["export"], ["stats"], ["erase"], ["suppress"], ["unsuppress"], ["purge"],
     ["rotate-keys"], ["rotate-blind-index"], ["resend-confirmation"], ["dead-letters"],
     ["dead-letters", "list"], ["dead-letters", "replay"], ["audit"], ["keys"],
-    ["keys", "generate"], ["token"], ["secrets"], ["secrets", "new"],
+    ["keys", "generate"], ["token"], ["doctor"], ["import"], ["show"], ["secrets"],
+    ["secrets", "new"],
 ]  # fmt: skip
 
 
@@ -40,10 +41,41 @@ def test_usage_errors_exit_2_and_failures_exit_1_naming_every_missing_variable()
     assert signupctl(None, "no-such-command").returncode == 2
     assert signupctl(None, "export", "--format", "xml").returncode == 2
     assert signupctl(None, "erase").returncode == 2  # no address given
-    failed = signupctl(None, "stats")
+    failed = signupctl(None, "erase", "a@example.com")
     assert failed.returncode == 1 and failed.stdout == ""
-    for name in ("DATABASE_URL", "REDIS_URL", "SIGNUP_SEAL_KEYS", "SIGNUP_BLIND_INDEX_KEY"):
+    for name in ("DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY"):
         assert name in failed.stderr
+    # Only what the command uses: erasing reads no Redis, seals nothing, links nothing.
+    for name in ("REDIS_URL", "PUBLIC_BASE_URL", "SIGNUP_SEAL_KEYS", "SIGNUP_SIGNING_KEY"):
+        assert name not in failed.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "needs"),
+    [
+        (["stats"], {"DATABASE_URL"}),
+        (["audit"], {"DATABASE_URL"}),
+        (["dead-letters", "list"], {"DATABASE_URL"}),
+        (["purge", "--dry-run"], {"DATABASE_URL"}),
+        (["rotate-keys"], {"DATABASE_URL", "SIGNUP_SEAL_KEYS"}),
+        (
+            ["rotate-blind-index", "--check"],
+            {"DATABASE_URL", "SIGNUP_BLIND_INDEX_KEY", "SIGNUP_SEAL_KEYS"},
+        ),
+        (["export"], {"DATABASE_URL", "SIGNUP_SEAL_KEYS", "SIGNUP_SIGNING_KEY"}),
+    ],
+)
+def test_each_command_needs_only_the_settings_it_uses(env, db, words, needs):
+    from signup_core.settings import required
+
+    given = {k: v for k, v in env.items() if k not in required() or k in needs}
+    if "SIGNUP_SIGNING_KEY" in needs:
+        given["PUBLIC_BASE_URL"] = env["PUBLIC_BASE_URL"]  # the export's unsubscribe links
+    done = signupctl(given, *words)
+    assert done.returncode == 0, done.stderr
+    missing = sorted(needs)[0]
+    refused = signupctl({k: v for k, v in given.items() if k != missing}, *words)
+    assert refused.returncode == 1 and f"{missing} is required" in refused.stderr
 
 
 def test_migrate_needs_only_the_database(migrated):
@@ -124,10 +156,10 @@ async def test_export_streams_confirmed_subscribers_with_their_unsubscribe_links
     assert [(r["address"], r["name"], r["list"]) for r in rows] == [
         ("a@example.com", 'Ada, "A"', "one")
     ] * 3
-    assert set(rows[0]) == {
+    assert list(rows[0]) == [
         "address", "name", "list", "locale", "confirmed_at", "consent_form_version",
-        "unsubscribe_url",
-    }  # fmt: skip
+        "unsubscribe_url", *consent.FIELDS,
+    ]  # fmt: skip
     token = rows[0]["unsubscribe_url"].split("token=")[1]
     assert unsubscribe_links.verify(settings, token) is not None
     assert "exported 3 subscriber(s)" in done.stderr and "exported" not in done.stdout

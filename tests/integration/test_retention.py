@@ -19,6 +19,8 @@ from tests.privacy_support import privacy, signupctl
 from tests.support import inspect
 
 DAY = 86400
+# The kinds a world without closed subscriptions or dead letters has none of.
+NONE_CLOSED = {"closed": 0, "dead_letters": 0, "outbound_sent": 0, "outbound_dead": 0}
 
 
 async def _world(db) -> dict[str, str]:
@@ -53,11 +55,13 @@ async def test_purge_removes_exactly_what_expired_in_batches(db, settings):
         # Only the token (expired 8 days ago) is past its 7 days; nothing is past 30
         assert await retention.count(pool, settings, now) == {
             "pending": 0, "tokens": 1, "outbox": 0, "events": 0,
+            **NONE_CLOSED,
         }  # fmt: skip
         # Given a clock 22 days on: everything is 31 days old
         later = now + datetime.timedelta(days=22)
         assert await retention.count(pool, settings, later) == {
             "pending": 1, "tokens": 1, "outbox": 1, "events": 1,
+            **NONE_CLOSED,
         }  # fmt: skip
         batches: list[tuple[str, int]] = []
         counts = await retention.purge(
@@ -65,7 +69,9 @@ async def test_purge_removes_exactly_what_expired_in_batches(db, settings):
         )
     finally:
         await pool.close()
-    assert counts == {"pending": 1, "tokens": 1, "outbox": 1, "events": 1}
+    assert counts == {
+        "pending": 1, "tokens": 1, "outbox": 1, "events": 1, **NONE_CLOSED,
+    }  # fmt: skip
     assert ("pending", 1) in batches and ("pending", 0) in batches  # batch of one, then empty
     # Then the pending subscription and its mail are gone; the confirmed one and its
     # unapplied event stay
@@ -108,10 +114,13 @@ async def test_purge_command_dry_run_prints_counts_and_deletes_nothing(db, env):
     await privacy().age_rows(db, seconds=float(40 * DAY))
     dry = signupctl(env, "purge", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.splitlines() == ["pending\t1", "tokens\t1", "outbox\t1", "events\t1"]
+    assert dry.stdout.splitlines() == [
+        "pending\t1", "tokens\t1", "outbox\t1", "events\t1", "closed\t0", "dead_letters\t0",
+        "outbound_sent\t0", "outbound_dead\t0",
+    ]  # fmt: skip
     assert (await inspect().count_rows(db))["subscriptions"] == 2
     done = signupctl(env, "purge", "--batch", "1")
-    assert done.returncode == 0 and "purged 1 pending, 1 tokens, 1 outbox, 1 events" in done.stderr
+    assert done.returncode == 0 and "purged 1 pending, 1 tokens, 1 outbox, 1 events," in done.stderr
     assert (await inspect().count_rows(db))["subscriptions"] == 1
     outcomes = [(a["action"], a["outcome"]) async for a in privacy().audit_actions(db)]
     assert outcomes == [("purge", "dry-run"), ("purge", "done")]
@@ -120,3 +129,93 @@ async def test_purge_command_dry_run_prints_counts_and_deletes_nothing(db, env):
 def test_settings_name_the_retention_periods(env):
     s = load_settings({**env, "SIGNUP_RETAIN_PENDING": "2d"})
     assert s.retain_pending == 2 * DAY and s.retain_tokens == 7 * DAY
+
+
+async def test_closed_subscriptions_are_minimised_and_dead_letters_purged(db, settings):
+    from signup_core.person import person_record
+
+    # Given, at the purge's "now", subscriptions and letters 31 and 29 days old
+    now = Clock().now() + datetime.timedelta(days=31)
+    recent = now - datetime.timedelta(days=29)
+    emails = {k: f"{k}-{uuid.uuid4().hex[:6]}@example.com" for k in
+              ("unsub_old", "unsub_new", "supp_old", "confirmed_old")}  # fmt: skip
+    for email in emails.values():
+        await _signup(db, email)
+    await db.execute(
+        "UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = now() "
+        "WHERE email_index = ANY($1)",
+        [index(emails["unsub_old"]), index(emails["unsub_new"])],
+    )
+    await db.execute(
+        "INSERT INTO suppressions (email_index, reason) VALUES ($1, 'complaint')",
+        index(emails["supp_old"]),
+    )
+    await db.execute(
+        "UPDATE subscriptions SET status = 'suppressed', suppressed_at = now(), "
+        "suppression_reason = 'complaint' WHERE email_index = $1",
+        index(emails["supp_old"]),
+    )
+    await db.execute(
+        "UPDATE subscriptions SET status = 'confirmed', confirmed_at = now() "
+        "WHERE email_index = $1",
+        index(emails["confirmed_old"]),
+    )
+    await db.execute(
+        "UPDATE subscriptions SET updated_at = $2 WHERE email_index = $1",
+        index(emails["unsub_new"]), recent,
+    )  # fmt: skip
+    mails = [r["id"] for r in await db.fetch("SELECT id FROM outbox ORDER BY id")]
+    await db.execute(
+        "UPDATE outbox SET failed_at = now(), failure = 'gave up' WHERE id = ANY($1)", mails[:2]
+    )
+    await db.execute("UPDATE outbox SET failed_at = $2 WHERE id = $1", mails[1], recent)
+    for sent, failed in ((True, None), (False, "now"), (False, "recent"), (False, None)):
+        await db.execute(
+            "INSERT INTO outbound_events (type, email_index, email_sealed, sent_at, failed_at) "
+            "VALUES ('subscriber.confirmed', $1, $2, $3, $4)",
+            index(emails["confirmed_old"]), b"sealed",
+            Clock().now() if sent else None,
+            {"now": Clock().now(), "recent": recent, None: None}[failed],
+        )  # fmt: skip
+    pool = await core_db.create_pool(settings, max_size=2)
+    try:
+        expected = {
+            "pending": 0, "tokens": 0, "outbox": 0, "events": 0, "closed": 2, "dead_letters": 1,
+            "outbound_sent": 1, "outbound_dead": 1,
+        }  # fmt: skip
+        assert await retention.count(pool, settings, now) == expected
+        # When the purge runs
+        assert await retention.purge(pool, settings, now, batch=1) == expected
+        # Then a second run finds nothing more
+        assert not any((await retention.purge(pool, settings, now)).values())
+        async with pool.acquire() as conn:
+            old = await person_record(conn, settings, emails["unsub_old"])
+    finally:
+        await pool.close()
+    rows = {
+        r["email_index"]: r
+        for r in await db.fetch("SELECT * FROM subscriptions")
+    }  # fmt: skip
+    for key in ("unsub_old", "supp_old"):
+        row = rows[index(emails[key])]
+        assert row["email_sealed"] is None and row["name_sealed"] is None
+        assert row["minimised_at"] is not None
+        # What proof needs stays: status, dates, the consent record
+        assert row["consent_at"] is not None and row["consent_source"] == "landing"
+    assert rows[index(emails["supp_old"])]["suppression_reason"] == "complaint"
+    for key in ("unsub_new", "confirmed_old"):
+        assert rows[index(emails[key])]["email_sealed"] is not None
+    assert await db.fetchval("SELECT count(*) FROM suppressions") == 1
+    assert [
+        r["id"] for r in await db.fetch("SELECT id FROM outbox WHERE failed_at IS NOT NULL")
+    ] == [mails[1]]
+    assert await db.fetchval("SELECT count(*) FROM outbound_events") == 2
+    [sub] = old["subscriptions"]
+    assert sub["status"] == "unsubscribed" and sub["address"] is None
+    # And the person signing up again is whole again
+    again = await _signup(db, emails["unsub_old"], name="Back")
+    assert again["status"] == "pending"
+    row = await db.fetchrow(
+        "SELECT * FROM subscriptions WHERE email_index = $1", index(emails["unsub_old"])
+    )
+    assert row["email_sealed"] is not None and row["minimised_at"] is None

@@ -62,5 +62,23 @@ def test_the_wheel_lists_every_package_and_no_development_code():
         for package in FORBIDDEN
         for path in (ROOT / package).rglob("*.py")
     }
-    assert set(setuptools["packages"]) == with_code | {"signup_core.sql", "signup_api.kit"}
-    assert setuptools["package-dir"] == {"signup_core.sql": "sql", "signup_api.kit": "kit"}
+    mapped = {"signup_core.sql": ROOT / "sql", "signup_api.kit": ROOT / "kit"}
+    # Folders of data only (templates, messages, SQL) are listed too, or setuptools warns that
+    # it ignores them ("Package would be ignored") on every install.
+    with_data = {
+        ".".join([prefix, *folder.relative_to(base).parts]).rstrip(".")
+        for prefix, base in [*((p, ROOT / p) for p in FORBIDDEN), *mapped.items()]
+        for folder in [base, *base.rglob("*")]
+        if folder.is_dir()
+        and "__pycache__" not in folder.parts
+        and any(f.is_file() for f in folder.iterdir())
+    }
+    assert set(setuptools["packages"]) == with_code | with_data | set(mapped)
+    assert setuptools["package-dir"] == {k: v.name for k, v in mapped.items()}
+    data = setuptools["package-data"]
+    for package in with_data - with_code:
+        folder = ROOT.joinpath(*package.split(".")) if package not in mapped else mapped[package]
+        if package.startswith("signup_core.sql."):
+            folder = ROOT / "sql" / package.rsplit(".", 1)[1]
+        suffixes = {f"*{f.suffix}" for f in folder.iterdir() if f.is_file() and f.suffix != ".py"}
+        assert suffixes <= set(data.get(package, [])), (package, suffixes)

@@ -267,3 +267,23 @@ def test_variables_describe_every_field():
     assert found["SIGNUP_TOKEN_TTL"].default == "2d" and found["SMTP_PORT"].default == "25"
     assert found["SIGNUP_MAIL_REPLY_TO"].default is None
     assert all(v.description and v.group for v in found.values())
+
+
+def test_load_for_needs_only_the_required_variables_named():
+    from signup_core.settings import load_for
+
+    only_db = load_for(["DATABASE_URL"], {"DATABASE_URL": BASE["DATABASE_URL"]})
+    assert only_db.database_url.value == BASE["DATABASE_URL"]
+    assert only_db.redis_url is None and only_db.public_base_url is None
+    with pytest.raises(ConfigError, match="DATABASE_URL is required") as missing:
+        load_for(["DATABASE_URL"], {})
+    assert "REDIS_URL" not in str(missing.value)
+    # A variable that is set is still checked, needed or not.
+    with pytest.raises(ConfigError, match="REDIS_URL is invalid"):
+        load_for(["DATABASE_URL"], {"DATABASE_URL": BASE["DATABASE_URL"], "REDIS_URL": "x"})
+
+
+def test_dkim_selectors_are_a_comma_list_and_default_to_none():
+    assert load_settings(BASE).dkim_selectors == ()
+    env = {**BASE, "SIGNUP_DKIM_SELECTORS": "pm, s1 ,"}
+    assert load_settings(env).dkim_selectors == ("pm", "s1")
