@@ -92,7 +92,7 @@ def prepare(
     folder: Path,
 ) -> Pod:
     """What `buildah run` needs to start the workload's one container as rendered."""
-    spec = workload["spec"]["template"]["spec"]
+    spec = workload["spec"] if workload["kind"] == "Pod" else workload["spec"]["template"]["spec"]
     assert not spec.get("initContainers"), "init containers are not started here"
     [container] = spec["containers"]
     pod_context, context = spec.get("securityContext", {}), container.get("securityContext", {})

@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ import redis
 
 from devstack.processes import free_port
 from tests import chart_render, doc_recipes, image_build, rendered_pods
+from tests.dns_zone import dns_server
 from tests.support import create_database, signup_confirm_over_http
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +58,21 @@ def redis_url(redis_server) -> str:
     url = redis_server.url.rsplit("/", 1)[0] + "/6"
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+# What the chart's default sender domain (SIGNUP_MAIL_FROM noreply@example.org) publishes, as
+# the test's own DNS server answers it: SPF covering the mail transport (the test's catcher on
+# 127.0.0.1) and DMARC.
+SENDER_ZONE = """
+example.org.        60 IN TXT "v=spf1 ip4:127.0.0.1 -all"
+_dmarc.example.org. 60 IN TXT "v=DMARC1; p=reject"
+"""
+
+
+@pytest.fixture(scope="module")
+def sender_dns() -> Iterator[str]:
+    with dns_server(SENDER_ZONE) as (host, port):
+        yield f"{host}:{port}"
 
 
 def mail_overrides(smtp_server) -> dict[str, str]:
@@ -88,13 +105,15 @@ def documented_secret(values: dict, folder: Path, container: image_build.Contain
 
 @pytest.mark.parametrize("environment", chart_render.ENVIRONMENTS)
 def test_chart_starts_as_rendered(
-    environment, built_image, database, redis_url, smtp_server, tmp_path
+    environment, built_image, database, redis_url, smtp_server, sender_dns, tmp_path
 ):
     setup = time.monotonic()
     ports = {"api": free_port(), "apiMetrics": free_port(), "workerMetrics": free_port()}
     moved = {
         "api": {"port": ports["api"]},
         "metrics": {"apiPort": ports["apiMetrics"], "workerPort": ports["workerMetrics"]},
+        # `helm test`'s doctor asks the test's DNS server about the sender domain (below).
+        "tests": {"resolver": sender_dns},
     }
     values = chart_render.merge(chart_render.overlay(environment), moved)
     objects = chart_render.render(values)
@@ -162,6 +181,21 @@ def test_chart_starts_as_rendered(
                     public=merged["config"]["PUBLIC_BASE_URL"],
                 )
                 timings["flow"] = time.monotonic() - started
+                # `helm test`: the doctor Pod as rendered, against the running release.
+                started = time.monotonic()
+                doctor = pod("Pod", "-doctor")
+                checked = subprocess.run(
+                    container.run_args(
+                        *doctor.argv, environment=doctor.env, options=doctor.options
+                    ),
+                    env=image_build.env(container.home),
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                timings["helm test"] = time.monotonic() - started
+                assert checked.returncode == 0, checked.stdout + checked.stderr
+                assert "all checks passed" in checked.stdout, checked.stdout
             # Both stop at once, as a rollout's pods would (the `with` then waits for each).
             served_api.terminate()
             served_worker.terminate()

@@ -162,6 +162,11 @@ def test_helm_test_hook_runs_signupctl_doctor_with_the_pods_settings():
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     [doctor] = pod["spec"]["containers"]
     assert doctor["args"] == ["signupctl", "doctor"]
+    # An air-gapped site (or a test) names the DNS server for the sender-domain checks.
+    [named_resolver] = of_kind(render({"tests": {"resolver": "10.0.0.53:53"}}), "Pod")
+    assert named_resolver["spec"]["containers"][0]["args"][2:] == ["--resolver", "10.0.0.53:53"]
+    with pytest.raises(helm.HelmError, match="schema"):
+        render({"tests": {"resolver": "10.0.0.53"}})
     assert pod["spec"]["restartPolicy"] == "Never"
     [api] = pod_spec(named(objects, "Deployment", "-api"))["containers"]
     shared = {e["name"] for e in api["env"]} - {"HOST", "PORT", "SIGNUP_METRICS_PORT"}
