@@ -196,6 +196,9 @@ def test_chart_starts_as_rendered(
                 timings["helm test"] = time.monotonic() - started
                 assert checked.returncode == 0, checked.stdout + checked.stderr
                 assert "all checks passed" in checked.stdout, checked.stdout
+                for check in ("postgresql", "schema", "redis", "seal-keyring", "mail-transport",
+                              "spf", "dmarc"):  # fmt: skip
+                    assert f"✓ {check}:" in checked.stdout, (check, checked.stdout)
             # Both stop at once, as a rollout's pods would (the `with` then waits for each).
             served_api.terminate()
             served_worker.terminate()
