@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run ctl test lint format docs clean bench bench-parts image-tools browser-deps promtool pgbouncer spreadsheet
+.PHONY: run ctl test lint format docs clean bench bench-parts image-tools browser-deps promtool pgbouncer spreadsheet chart-readme
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ promtool:
 	    if [ -n "$$held" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$rc; \
 	  else echo "promtool is missing and cannot be installed here (needs root and apt-get)"; fi; \
 	fi
+
+# The chart README's values table, from values.yaml's comments (a test fails when it drifts).
+chart-readme: $(STAMP)
+	$(PY) -m devstack.chart_readme
 
 # PgBouncer (Debian's pgbouncer, 1.18) for the transaction-pooling tests (tests/integration/
 # test_pgbouncer.py), installed when missing as root with apt, its system service kept from

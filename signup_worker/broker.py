@@ -17,6 +17,7 @@ from dramatiq.middleware.asyncio import AsyncIO
 from signup_core import logs, redis_client, tracing
 from signup_core.settings import load_settings
 from signup_worker import purge, relay
+from signup_worker.readiness import Consuming
 from signup_worker.resources import Resources
 from signup_worker.scrape import Metrics
 
@@ -42,4 +43,5 @@ def setup() -> None:
     # The relay finds the actors on this broker by name, once the worker has booted.
     loops = {"relay": functools.partial(relay.run, broker), "purge": purge.run}
     broker.add_middleware(Resources(settings, loops))
+    broker.add_middleware(Consuming())  # after Resources: marks a process ready once they open
     dramatiq.set_broker(broker)

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from signup_core import build, db, exposition, logs, redis_client
 from signup_core.queue import EVENTS_QUEUE, HOOKS_QUEUE, MAIL_QUEUE
 from signup_core.settings import Settings, load_settings
+from signup_worker import readiness
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,12 @@ def serve() -> None:
     be had is logged, and mail goes on flowing; the WorkerAbsent alert says so."""
     settings = load_settings()
     logs.configure(settings.log_level, settings.log_format, "worker")
-    exposition.serve(
-        registry_for(settings), exposition.metrics_host(settings), settings.worker_metrics_port
+    # /readyz beside /metrics on the same port.
+    readiness.serve(
+        registry_for(settings),
+        settings,
+        exposition.metrics_host(settings),
+        settings.worker_metrics_port,
     )
     threading.Event().wait()
 

@@ -18,6 +18,7 @@ from signupctl import (
     lookup,
     mail,
     maintenance,
+    secrets,
     tokens,
 )
 from signupctl.common import Context
@@ -58,6 +59,7 @@ for module in (
     keys,
     blindindex,
     mail,
+    secrets,
     tokens,
 ):
     for command in module.COMMANDS:

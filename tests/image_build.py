@@ -134,7 +134,8 @@ def build(tag: str, base: str, home: Path = HOME, **build_args: str) -> float:
     )
     seconds = time.monotonic() - started
     # The previous build's image, untagged now: without this each run leaves ~70 MB behind.
-    buildah("rmi", "--prune", home=home)
+    # Not fatal: a container a killed run left behind keeps its image until it is removed.
+    subprocess.run(["buildah", "rmi", "--prune"], env=env(home), capture_output=True, timeout=120)
     return seconds
 
 
@@ -156,7 +157,13 @@ class Container:
     def __post_init__(self) -> None:
         self.name = buildah("from", "--pull-never", self.image, home=self.home)
 
-    def run_args(self, *command: str, environment: dict[str, str] | None = None) -> list[str]:
+    def run_args(
+        self,
+        *command: str,
+        environment: dict[str, str] | None = None,
+        options: tuple[str, ...] = (),
+    ) -> list[str]:
+        """`options`: more `buildah run` flags (--user, --volume, --cap-drop)."""
         envs = [f"--env={k}={v}" for k, v in (environment or {}).items()]
         return [
             "buildah",
@@ -164,6 +171,7 @@ class Container:
             "--isolation=chroot",
             "--network=host",
             *envs,
+            *options,
             self.name,
             "--",
             *command,
@@ -195,13 +203,23 @@ def _zombie(proc: Path) -> bool:
 
 class Served:
     """A long-running command in a container, in its own session, its output in a log file;
-    stopped with SIGTERM to every process of that session when the `with` block ends."""
+    stopped with SIGTERM to the command when the `with` block ends (or at terminate()), and
+    whatever of the session is left after 20 s killed."""
 
-    def __init__(self, container: Container, command: str, environment: dict[str, str], log: Path):
-        self.command, self.log_path = command, log
+    def __init__(
+        self,
+        container: Container,
+        command: str | list[str],
+        environment: dict[str, str],
+        log: Path,
+        options: tuple[str, ...] = (),
+    ):
+        argv = [command] if isinstance(command, str) else command
+        self.command, self.log_path = " ".join(argv), log
+        self._terminated = False
         self._log = open(log, "ab")  # noqa: SIM115 - closed in __exit__
         self.process = subprocess.Popen(
-            container.run_args(command, environment=environment),
+            container.run_args(*argv, environment=environment, options=options),
             env=env(container.home),
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -211,20 +229,43 @@ class Served:
     def __enter__(self) -> Served:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        # Every process of the session: buildah, the served command and what it forked (the
-        # worker's processes), which may outlive buildah while they finish their messages.
+    def terminate(self) -> None:
+        """SIGTERM to the served command alone, as a container runtime stops a container's
+        first process: it stops what it started in its own order (the worker's processes
+        finish their messages). Signalling buildah too would tear the container down under
+        them, leaving orphans that hold on until killed."""
+        if self._terminated:
+            return
+        self._terminated = True
+        served = self._served()
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
+            if served is not None:
+                os.kill(served, signal.SIGTERM)
+            else:
+                os.killpg(self.process.pid, signal.SIGTERM)
+
+    def __exit__(self, *exc: object) -> None:
+        self.terminate()
         deadline = time.monotonic() + 20
         while self._session() and time.monotonic() < deadline:
             self.process.poll()
             time.sleep(0.1)
+        # Whatever is left of the session: buildah and anything the command forked.
         for pid in self._session():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.process.wait(timeout=10)
         self._log.close()
+
+    def _served(self) -> int | None:
+        """The served command's process: the child of buildah's chroot exec helper."""
+        for pid in self._session():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                parent = Path(f"/proc/{stat[1]}/cmdline").read_bytes()
+                if parent.startswith(b"buildah-chroot-exec"):
+                    return pid
+        return None
 
     def _session(self) -> list[int]:
         found = []

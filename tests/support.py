@@ -186,9 +186,12 @@ async def mailed_token(smtp_server: Any, db: Any, email: str, timeout: float = 1
     return mail, token
 
 
-def signup_confirm_over_http(base: str, smtp_server: Any, tag: str) -> None:
+def signup_confirm_over_http(
+    base: str, smtp_server: Any, tag: str, public: str | None = None
+) -> None:
     """A visitor's whole path against a served API and worker: a form signup, the confirmation
-    mail with a link to `base`, the confirm button, the welcome mail."""
+    mail with a link to `public` (PUBLIC_BASE_URL; default `base`), the confirm button posted to
+    `base`, the welcome mail."""
     import re
     import uuid
 
@@ -198,7 +201,9 @@ def signup_confirm_over_http(base: str, smtp_server: Any, tag: str) -> None:
     signup = httpx.post(f"{base}/signup", data={"email": email}, timeout=10)
     assert signup.status_code == 303, signup.text
     [mail] = smtp_server.wait_for(lambda m: email in str(m["To"]), timeout=30)
-    link = re.search(rf"{re.escape(base)}/confirm\?token=([A-Za-z0-9_-]+)", text_part(mail))
+    link = re.search(
+        rf"{re.escape(public or base)}/confirm\?token=([A-Za-z0-9_-]+)", text_part(mail)
+    )
     assert link, text_part(mail)
     confirm = httpx.post(f"{base}/confirm", data={"token": link.group(1)}, timeout=10)
     assert confirm.status_code == 200, confirm.text

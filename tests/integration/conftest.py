@@ -1,11 +1,20 @@
-"""Fixtures shared by the hostile-input tests."""
+"""Fixtures shared by the integration tests: the hostile-input tests' armed client, the built
+image of the image and documented-deployment tests."""
 
 from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
 
 import pytest
 import respx
 
 from signup_core.clock import FixedClock
+from tests import image_build
 from tests import providers as p
 from tests.support import app_client
 
@@ -18,3 +27,34 @@ async def armed(env, db):
         mock.get(p.CERT_URL).respond(content=p.SNS_CERT)
         async with app_client(p.configured(env), clock=FixedClock(p.NOW)) as client:
             yield client
+
+
+IMAGE_TAG = "localhost/signet-signup:test"
+
+
+def package_version() -> str:
+    root = Path(__file__).resolve().parents[2]
+    return tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+
+
+@pytest.fixture(scope="session")
+def built_image() -> str:
+    """The Containerfile built once per session (tests/image_build.py), for every image test."""
+    missing = [tool for tool in ("buildah", "mmdebstrap") if not shutil.which(tool)]
+    if missing or os.geteuid() != 0:
+        reason = f"needs root and {', '.join(missing) or 'buildah'} (`make test` installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    base = image_build.base_image()
+    revision = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=image_build.ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    seconds = image_build.build(
+        IMAGE_TAG, base, VERSION=package_version(), REVISION=revision or "unknown"
+    )
+    # For the report: what the last build took and weighs.
+    (image_build.HOME / "last-build.json").write_text(
+        json.dumps({"seconds": round(seconds, 1), "size": image_build.image_size(IMAGE_TAG)})
+    )
+    return IMAGE_TAG

@@ -14,8 +14,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import subprocess
 import tomllib
 from pathlib import Path
 
@@ -26,7 +24,6 @@ from tests import image_build
 from tests.support import app_env, create_database, signup_confirm_over_http
 
 ROOT = Path(__file__).resolve().parents[2]
-TAG = "localhost/signet-signup:test"
 USER_ID = 10001
 
 pytestmark = [
@@ -43,23 +40,8 @@ def _version() -> str:
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
-    missing = [tool for tool in ("buildah", "mmdebstrap") if not shutil.which(tool)]
-    if missing or os.geteuid() != 0:
-        reason = f"needs root and {', '.join(missing) or 'buildah'} (`make test` installs them)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    base = image_build.base_image()
-    revision = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    seconds = image_build.build(TAG, base, VERSION=_version(), REVISION=revision or "unknown")
-    # For the report: what the last build took and weighs.
-    (image_build.HOME / "last-build.json").write_text(
-        json.dumps({"seconds": round(seconds, 1), "size": image_build.image_size(TAG)})
-    )
-    return TAG
+def image(built_image) -> str:
+    return built_image
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ SUBCOMMANDS = [
     ["migrate"], ["export"], ["stats"], ["erase"], ["suppress"], ["unsuppress"], ["purge"],
     ["rotate-keys"], ["rotate-blind-index"], ["resend-confirmation"], ["dead-letters"],
     ["dead-letters", "list"], ["dead-letters", "replay"], ["audit"], ["keys"],
-    ["keys", "generate"], ["token"], ["doctor"], ["import"], ["show"],
+    ["keys", "generate"], ["token"], ["doctor"], ["import"], ["show"], ["secrets"],
+    ["secrets", "new"],
 ]  # fmt: skip
 
 

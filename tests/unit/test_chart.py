@@ -7,7 +7,6 @@ Needs the `deploy-test` extra (heavy; `make test` installs it); skipped without 
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import tomllib
@@ -16,11 +15,22 @@ from typing import Any
 
 import pytest
 
+from tests.chart_render import (
+    CHART,
+    ENVIRONMENTS,
+    RELEASE,
+    merge,
+    named,
+    of_kind,
+    overlay,
+    pod_spec,
+    policies,
+    render,
+    selects,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "helm" / "signet-signup"
 KUBE_VERSION = "1.30.0"
-RELEASE, NAMESPACE = "signup", "signup"
-ENVIRONMENTS = ("default", "local", "sno", "prod")
 
 
 def _need(module: str) -> Any:
@@ -36,64 +46,25 @@ kubernetes_validate = _need("kubernetes_validate")
 yaml = _need("yaml")
 
 
-def merge(base: dict, overlay: dict) -> dict:
-    """Helm's own merge of -f files: maps merge key by key, everything else replaces."""
-    out = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def overlay(environment: str) -> dict:
-    if environment == "default":
-        return {}
-    return yaml.safe_load((CHART / f"values-{environment}.yaml").read_text())
-
-
-def render(values: dict | None = None, *, upgrade: bool = False) -> list[dict]:
-    """Every object the chart renders with these values, hooks included."""
-    chart = helm.Chart.load(str(CHART))
-    files = chart.render(
-        values or {},
-        name=RELEASE,
-        namespace=NAMESPACE,
-        is_install=not upgrade,
-        is_upgrade=upgrade,
-    )
-    return [
-        doc
-        for path, text in sorted(files.items())
-        if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
-
-
 @pytest.fixture(scope="module", params=ENVIRONMENTS)
 def environment(request) -> tuple[str, dict, list[dict]]:
     values = overlay(request.param)
     return request.param, values, render(values)
 
 
-def of_kind(objects: list[dict], kind: str) -> list[dict]:
-    return [o for o in objects if o["kind"] == kind]
-
-
-def named(objects: list[dict], kind: str, suffix: str) -> dict:
-    [found] = [o for o in of_kind(objects, kind) if o["metadata"]["name"].endswith(suffix)]
-    return found
-
-
 def workloads(objects: list[dict]) -> list[dict]:
-    """Deployments and Jobs: everything that runs a pod."""
-    return of_kind(objects, "Deployment") + of_kind(objects, "Job")
+    """Deployments, Jobs and the `helm test` Pod: everything that runs a pod."""
+    return of_kind(objects, "Deployment") + of_kind(objects, "Job") + of_kind(objects, "Pod")
 
 
-def pod_spec(workload: dict) -> dict:
-    return workload["spec"]["template"]["spec"]
+def spec_of(workload: dict) -> dict:
+    return workload["spec"] if workload["kind"] == "Pod" else pod_spec(workload)
+
+
+def labels_of(workload: dict) -> dict:
+    if workload["kind"] == "Pod":
+        return workload["metadata"]["labels"]
+    return workload["spec"]["template"]["metadata"]["labels"]
 
 
 # --- Helm itself -----------------------------------------------------------------------------
@@ -166,7 +137,7 @@ def test_every_pod_runs_non_root_read_only_without_privileges(environment):
     name, _, objects = environment
     assert workloads(objects)
     for workload in workloads(objects):
-        spec = pod_spec(workload)
+        spec = spec_of(workload)
         where = f"{name}: {workload['metadata']['name']}"
         assert spec["securityContext"]["runAsNonRoot"] is True, where
         assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
@@ -194,7 +165,7 @@ def test_openshift_lets_the_platform_choose_the_user():
 def test_every_container_has_requests_and_limits(environment):
     name, _, objects = environment
     for workload in workloads(objects):
-        for container in pod_spec(workload)["containers"]:
+        for container in spec_of(workload)["containers"]:
             resources = container["resources"]
             for part in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(resources.get(part, {})), (name, workload)
@@ -207,6 +178,8 @@ def test_api_probes_are_healthz_and_readyz_and_the_worker_is_probed(environment)
     assert api["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}, name
     [worker] = pod_spec(named(objects, "Deployment", "-worker"))["containers"]
     assert worker["livenessProbe"]["tcpSocket"] == {"port": "metrics"}, name
+    # Ready only while consuming (signup_worker.readiness), so a rollout waits for it.
+    assert worker["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}, name
 
 
 def test_deployments_spread_over_nodes(environment):
@@ -227,7 +200,7 @@ def test_no_secret_is_rendered_and_secrets_arrive_as_files(environment):
     assert not of_kind(objects, "Secret"), name
     keys = set(merge(_defaults(), values)["secrets"]["keys"])
     for workload in workloads(objects):
-        spec = pod_spec(workload)
+        spec = spec_of(workload)
         [volume] = [v for v in spec["volumes"] if "secret" in v]
         for container in spec["containers"]:
             env = {e["name"]: e for e in container["env"]}
@@ -270,25 +243,6 @@ def test_vault_static_secret_produces_the_secret_the_pods_read_and_restarts_them
 # --- NetworkPolicies -------------------------------------------------------------------------
 
 
-def policies(objects: list[dict]) -> dict[str, dict]:
-    return {
-        o["metadata"]["name"].removeprefix(f"{RELEASE}-signet-signup-"): o["spec"]
-        for o in of_kind(objects, "NetworkPolicy")
-    }
-
-
-def selects(selector: dict, labels: dict) -> bool:
-    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
-        return False
-    for expression in selector.get("matchExpressions", []):
-        if (
-            expression["operator"] != "In"
-            or labels.get(expression["key"]) not in expression["values"]
-        ):
-            return False
-    return True
-
-
 def test_network_policies_deny_by_default_and_open_only_what_is_needed(environment):
     name, values, objects = environment
     net = merge(_defaults(), values)["networkPolicy"]
@@ -299,7 +253,7 @@ def test_network_policies_deny_by_default_and_open_only_what_is_needed(environme
     assert set(deny["policyTypes"]) == {"Ingress", "Egress"}, name
     assert "ingress" not in deny and "egress" not in deny, name
     for workload in workloads(objects):
-        labels = workload["spec"]["template"]["metadata"]["labels"]
+        labels = labels_of(workload)
         assert selects(deny["podSelector"], labels), (name, labels)
 
     # The public port from the ingress controller's namespace, to the API only.
@@ -327,7 +281,10 @@ def test_network_policies_deny_by_default_and_open_only_what_is_needed(environme
         } in egress, (name, dependency)
     if net["mail"]["cidrs"]:
         mail = found["worker-mail"]
-        assert mail["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+        # The worker sends; the helm test Pod checks the transport; the API never reaches it.
+        for component, allowed in (("worker", True), ("test", True), ("api", False)):
+            labels = {**labels_of(workloads(objects)[0]), "app.kubernetes.io/component": component}
+            assert selects(mail["podSelector"], labels) is allowed, (name, component)
         assert {p["port"] for p in mail["egress"][0]["ports"]} == set(net["mail"]["ports"])
     otlp = net["otlp"]
     if otlp["enabled"]:
@@ -458,6 +415,10 @@ def test_migrations_run_as_a_hook_with_signupctl():
         {"podSecurityContext": {"runAsNonRoot": False}},
         {"secrets": {"vault": {"enabled": 1}}},
         {"config": {"SMTP_PASSWORD": "x"}},
+        {"config": {"SIGNUP_ADMIN_PORT": "8001"}},
+        {"config": {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}},
+        {"admin": {"enabled": True, "jwks": {"url": "http://idp/jwks"}}},
+        {"admin": {"from": {"namespaceSelector": "ops"}}},
         {"image": {"pullPolicy": "Sometimes"}},
         {"unknownTopLevel": True},
     ],

@@ -61,6 +61,45 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* The admin listener's settings (API pods only); tokens verified as admin.* says. */}}
+{{- define "signet-signup.adminEnv" -}}
+{{- $a := .Values.admin }}
+{{- if $a.enabled }}
+{{- if not (or $a.jwks.url $a.jwks.secretKey $a.keysSecret.name) }}
+{{- fail "admin.enabled needs admin.jwks.url, admin.jwks.secretKey or admin.keysSecret.name" }}
+{{- end }}
+{{- if and (or $a.jwks.url $a.jwks.secretKey) (not $a.issuer) }}
+{{- fail "admin.jwks needs admin.issuer (the identity provider's iss)" }}
+{{- end }}
+{{- if and $a.jwks.url .Values.networkPolicy.enabled (not $a.jwks.egress.cidrs) }}
+{{- fail "admin.jwks.url needs admin.jwks.egress.cidrs: the NetworkPolicy allows no other egress" }}
+{{- end }}
+- name: SIGNUP_ADMIN_PORT
+  value: {{ $a.port | quote }}
+- name: SIGNUP_ADMIN_JWT_AUDIENCE
+  value: {{ $a.audience | quote }}
+{{- if $a.jwks.url }}
+- name: SIGNUP_ADMIN_JWKS
+  value: {{ $a.jwks.url | quote }}
+{{- else if $a.jwks.secretKey }}
+- name: SIGNUP_ADMIN_JWKS
+  value: /var/run/secrets/signet-signup/{{ $a.jwks.secretKey }}
+{{- end }}
+{{- with $a.issuer }}
+- name: SIGNUP_ADMIN_JWT_ISSUER
+  value: {{ . | quote }}
+{{- end }}
+{{- if $a.keysSecret.name }}
+- name: SIGNUP_ADMIN_KEYS_FILE
+  value: /var/run/secrets/signet-signup-admin/{{ $a.keysSecret.key }}
+{{- end }}
+{{- with $a.tokenIssuer }}
+- name: SIGNUP_ADMIN_TOKEN_ISSUER
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "signet-signup.volumes" -}}
 - name: secrets
   secret:
