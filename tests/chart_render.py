@@ -4,12 +4,25 @@ the documented-deployment test: the overlays merged as `helm -f` merges them."""
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "helm" / "signet-signup"
 RELEASE, NAMESPACE = "signup", "signup"
 ENVIRONMENTS = ("default", "local", "sno", "prod")
+
+
+def need(module: str) -> Any:
+    """A deploy-test tool: skipped with the reason when missing locally, an error under CI."""
+    import pytest
+
+    if os.environ.get("CI"):
+        return __import__(module)
+    return pytest.importorskip(
+        module, reason=f"{module}: pip install -e '.[deploy-test]' (make test does)"
+    )
 
 
 def merge(base: dict, overlay: dict) -> dict:

@@ -7,7 +7,6 @@ Needs the `deploy-test` extra (heavy; `make test` installs it); skipped without 
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.chart_render import (
     RELEASE,
     merge,
     named,
+    need,
     of_kind,
     overlay,
     pod_spec,
@@ -33,17 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBE_VERSION = "1.30.0"
 
 
-def _need(module: str) -> Any:
-    if os.environ.get("CI"):
-        return __import__(module)
-    return pytest.importorskip(
-        module, reason=f"{module}: pip install -e '.[deploy-test]' (make test does)"
-    )
-
-
-helm = _need("helm_python")
-kubernetes_validate = _need("kubernetes_validate")
-yaml = _need("yaml")
+helm = need("helm_python")
+kubernetes_validate = need("kubernetes_validate")
+yaml = need("yaml")
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENTS)

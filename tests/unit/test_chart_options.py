@@ -5,10 +5,8 @@ validated against Kubernetes 1.30's schemas, as in test_chart.py."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,6 +16,7 @@ from tests.chart_render import (
     defaults,
     merge,
     named,
+    need,
     notes,
     of_kind,
     overlay,
@@ -31,17 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBE_VERSION = "1.30.0"
 
 
-def _need(module: str) -> Any:
-    if os.environ.get("CI"):
-        return __import__(module)
-    return pytest.importorskip(
-        module, reason=f"{module}: pip install -e '.[deploy-test]' (make test does)"
-    )
-
-
-helm = _need("helm_python")
-kubernetes_validate = _need("kubernetes_validate")
-yaml = _need("yaml")
+helm = need("helm_python")
+kubernetes_validate = need("kubernetes_validate")
+yaml = need("yaml")
 CUSTOM_RESOURCES = ("VaultStaticSecret", "ServiceMonitor", "PrometheusRule", "Route")
 
 
