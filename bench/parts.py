@@ -34,10 +34,13 @@ VARIANTS = {
     "… without the rate-limit call": ["limiter"],
     "… without the SQL statement": ["sql"],
     "… without address and form validation": ["validation"],
+    "… without sealing the address and name": ["sealing"],
+    "… without the blind index": ["index"],
     "… without the access log line": ["log"],
-    "… without all four": ["limiter", "sql", "validation", "log"],
     "… without the request metrics": ["metrics"],
-    "… with tracing on (spans dropped)": ["+tracing"],
+    "… without all four": ["limiter", "sql", "validation", "log"],
+    "… with tracing on, sampled at 0.1": ["+tracing=0.1"],
+    "… with tracing on, sampled at 1.0": ["+tracing=1.0"],
 }
 
 
@@ -85,11 +88,23 @@ def _real_app(without: list[str]):
         signup._store = stored
     if "validation" in without:
         signup.validate = lambda fields, s: SignupForm(fields["email"], None, s.default_list, "en")
+    if "sealing" in without:
+        _without_sealing(settings)
+    if "index" in without:
+        # The address's own bytes: unique per address, as the index is, and free.
+        signup.blind_index = lambda key, address: address.encode()[:32].ljust(32, b"-")
     if "metrics" in without:
         _without_metrics()
-    if "+tracing" in without:
-        _with_tracing()
+    for flag in without:
+        if flag.startswith("+tracing="):
+            _with_tracing(settings, flag.partition("=")[2])
     return create_app(settings)
+
+
+def _without_sealing(settings) -> None:
+    """The sealed columns as the plain bytes: the same rows, none of the AEAD's CPU."""
+    keyring = type(settings.seal_keys)
+    keyring.seal = lambda self, value, purpose: None if value is None else value.encode()
 
 
 class _Null:
@@ -107,12 +122,11 @@ def _without_metrics() -> None:
     signup._ACCEPTED_COUNT = _Null()
 
 
-def _with_tracing() -> None:
-    """The SDK as production runs it (batch processor, instrumented asyncpg and redis, the ASGI
-    middleware), with an exporter that drops the spans: the cost on the request path only."""
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+def _with_tracing(settings, ratio: str) -> None:
+    """Tracing configured as production does it (tracing.configure: batch processor, the
+    instrumentations, the sampler from OTEL_TRACES_SAMPLER), sampling parent-based at `ratio`,
+    with an exporter that drops the spans: the cost on the request path and the processor."""
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
     from signup_core import tracing
 
@@ -120,11 +134,9 @@ def _with_tracing() -> None:
         def export(self, spans) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(Drop()))
-    trace.set_tracer_provider(provider)
-    tracing.instrument_libraries()
-    tracing.enable_for_tests()
+    os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+    os.environ["OTEL_TRACES_SAMPLER_ARG"] = ratio
+    tracing.configure(settings, "api", exporter=Drop())
 
 
 async def _measure(app, signups: int) -> float:
@@ -236,6 +248,7 @@ def main() -> None:
             await conn.close()
 
         asyncio.run(prepare())
+        load_before = [round(x, 2) for x in os.getloadavg()]
         env = {**os.environ, **_env(pg.url, rd.url)}
         results: dict[str, list[float]] = {name: [] for name in VARIANTS}
         for run in range(RUNS):  # variants interleaved, so the machine's drift hits all alike
@@ -264,10 +277,32 @@ def main() -> None:
             elif name.startswith("…"):
                 part = f"  (the part: {real - median:.0f} µs)"
             print(f"  {name:<40} {median:6.0f} µs{part}")
+        _write(results, load_before)
     finally:
         rd.stop()
         pg.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _write(results: dict[str, list[float]], load_before: list[float]) -> None:
+    """bench/results/parts-<time>.json: every run's figure, the medians, the commit, the load."""
+    from bench.run import commit
+
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"parts-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    record = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": commit(),
+        "load_before": load_before,
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "runs": RUNS,
+        "signups": SIGNUPS,
+        "cpu_us_per_signup": {name: values for name, values in results.items()},
+        "median_us": {name: statistics.median(values) for name, values in results.items()},
+    }
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False))
+    print(f"\n  written to bench/results/{path.name}")
 
 
 if __name__ == "__main__":

@@ -24,10 +24,11 @@ def enabled() -> bool:
     return _enabled
 
 
-def configure(settings: Settings, component: str) -> bool:
-    """Install the SDK's tracer provider and the instrumentations, once per process."""
+def configure(settings: Settings, component: str, exporter=None) -> bool:
+    """Install the SDK's tracer provider and the instrumentations, once per process.
+    `exporter` replaces the one OTEL_TRACES_EXPORTER names (the benchmarks drop spans)."""
     global _enabled
-    if settings.traces_exporter == "none" or _enabled:
+    if (settings.traces_exporter == "none" and exporter is None) or _enabled:
         return _enabled
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -44,7 +45,9 @@ def configure(settings: Settings, component: str) -> bool:
         }
     )
     provider = TracerProvider(resource=resource)
-    if settings.traces_exporter == "otlp":
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    elif settings.traces_exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
