@@ -113,10 +113,10 @@ def start(name: str, args: list[str], env: dict, port: int, logs: Path) -> subpr
     return proc
 
 
-def start_worker(env: dict, log: Path, args: tuple[str, ...] = ()) -> subprocess.Popen:
+def start_worker(env: dict, log: Path, command: list[str] | None = None) -> subprocess.Popen:
     out = open(log, "ab")  # noqa: SIM115 - the child keeps it
     return subprocess.Popen(
-        [str(Path(sys.executable).with_name("signup-worker")), *args],
+        command or [str(Path(sys.executable).with_name("signup-worker"))],
         env={**os.environ, **env},
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -193,14 +193,14 @@ def signup_rounds(wrk: str, apps: dict[str, str]) -> list[dict]:
 
 
 def worker_throughput(
-    db_url: str, arrivals, env: dict, log: Path, count: int, args: tuple[str, ...] = ()
+    db_url: str, arrivals, env: dict, log: Path, count: int, command: list[str] | None = None
 ) -> dict:
     """One worker process sending `count` seeded confirmations; `arrivals()` says when each
     arrived at the sink (or the API mock), from the first to the last."""
     asyncio.run(sql(db_url, "clear_signups"))
     asyncio.run(sql(db_url, "seed_confirmations", count=count, prefix="w-"))
     arrivals(clear=True)
-    worker = start_worker(env, log, args)
+    worker = start_worker(env, log, command)
     deadline = time.monotonic() + 120
     while len(arrivals()) < count and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -408,7 +408,7 @@ def main() -> None:
             http_env,
             logs / "worker-http.log",
             count=3000,
-            args=("bench.http_api_worker",),
+            command=[sys.executable, "-m", "bench.http_api_worker"],
         )
         print(f"  {worker_http['mails_per_s']:.0f} mails/s", flush=True)
 
@@ -486,7 +486,10 @@ def main() -> None:
         smtp.stop()
         rd.stop()
         pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):  # the logs, to see what went wrong
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print(f"kept {root}")
 
 
 def _range(values: dict, digits: int = 0) -> str:
