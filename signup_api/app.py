@@ -108,10 +108,10 @@ def _middleware(settings: Settings) -> list[Middleware]:
     stack = [Middleware(Edge, cors_origins=cors)]
     if tracing.enabled():
         # Outermost, so the access log and every handler run inside the request's span. Off,
-        # it is not in the stack at all.
-        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+        # it is not in the stack at all (nor is the SDK loaded).
+        from signup_api.tracing_middleware import Traced
 
-        stack.insert(0, Middleware(OpenTelemetryMiddleware, excluded_urls="healthz,readyz"))
+        stack.insert(0, Middleware(Traced))
     if settings.trusted_proxies:
         stack.append(
             Middleware(

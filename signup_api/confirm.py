@@ -12,7 +12,7 @@ from signup_api import metrics
 from signup_api.bodies import parse_fields
 from signup_api.pages import page
 from signup_api.problems import Problem
-from signup_core import consent, db, tokens
+from signup_core import consent, db, tokens, tracing
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ async def _spend(request: Request, token_hash: bytes) -> tuple[Outcome, str | No
                 ip_hash=ip_hash,
                 user_agent=consent.browser_family(request.headers.get("user-agent")),
                 events=request.app.state.settings.events_enabled,
+                traceparent=tracing.traceparent(),
             )
             await q.consume_token(conn, token_hash=token_hash)
             return Outcome.CONFIRMED, list_name

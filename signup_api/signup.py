@@ -115,11 +115,13 @@ async def _admit_and_store(request: Request) -> str:
     once = captcha.solved_altcha(fields, s)
     client_ip = request.client.host if request.client else "unknown"
     index = blind_index(s.blind_index_key.bytes(), form.email)
-    await rate_limit(request, client_ip, index, once)
+    with tracing.step("signup.rate_limit"):
+        await rate_limit(request, client_ip, index, once)
     await captcha.verify_remote(fields, client_ip, s, state.http)
     # The outbox row written with the subscription is the hand-over: the worker's relay
     # polls for it, so no further call is made here.
-    status = await store(request, form, index, client_ip)
+    with tracing.step("signup.store"):
+        status = await store(request, form, index, client_ip)
     if status == "confirmed" and s.reveal_existing:
         raise Problem(409, "This address is already subscribed.", slug="already-subscribed")
     return "accepted"

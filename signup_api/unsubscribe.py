@@ -11,7 +11,7 @@ from starlette.responses import Response
 from signup_api.bodies import parse_fields
 from signup_api.pages import page
 from signup_api.problems import Problem
-from signup_core import db, sealing, unsubscribe_links
+from signup_core import db, sealing, tracing, unsubscribe_links
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,9 @@ async def _apply(conn, link: unsubscribe_links.LinkId, events: bool) -> tuple[bo
     )
     if found is None:  # erased since the mail was sent
         return False, False
-    row = await q.unsubscribe(conn, subscription_id=found, events=events)
+    row = await q.unsubscribe(
+        conn, subscription_id=found, events=events, traceparent=tracing.traceparent()
+    )
     return row["known"], row["outbox_id"] is not None
 
 

@@ -54,17 +54,31 @@ def configure(settings: Settings, component: str, exporter=None) -> bool:
     else:
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
-    instrument_libraries()
+    instrument_libraries(API_LIBRARIES if component == "api" else ALL_LIBRARIES)
     _enabled = True
     return True
 
 
-def instrument_libraries() -> None:
+ALL_LIBRARIES = ("asyncpg", "redis", "httpx")
+# The API's database and Redis calls are batched across concurrent requests, so a library's
+# span for one would sit in whichever request's trace opened the batch; and the libraries build
+# their attributes before the sampler decides, for every call. The API marks those steps with
+# a span of each request's own instead (step() below), built only when the request is sampled.
+API_LIBRARIES = ("httpx",)
+
+
+def instrument_libraries(names: tuple[str, ...] = ALL_LIBRARIES) -> None:
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    for instrumentor in (AsyncPGInstrumentor(), RedisInstrumentor(), HTTPXClientInstrumentor()):
+    instrumentors = {
+        "asyncpg": AsyncPGInstrumentor,
+        "redis": RedisInstrumentor,
+        "httpx": HTTPXClientInstrumentor,
+    }
+    for name in names:
+        instrumentor = instrumentors[name]()
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument()
 
@@ -73,6 +87,17 @@ def enable_for_tests() -> None:
     """Tests install their own provider (an in-memory exporter) and switch the spans on."""
     global _enabled
     _enabled = True
+
+
+@contextlib.contextmanager
+def step(name: str) -> Iterator[None]:
+    """A child span for one step of a request, only when the request's span is recorded:
+    nothing is built for an unsampled request, nor with tracing off."""
+    if not _enabled or not trace.get_current_span().is_recording():
+        yield
+        return
+    with trace.get_tracer("signup").start_as_current_span(name):
+        yield
 
 
 def traceparent() -> str | None:

@@ -15,8 +15,8 @@ FOR UPDATE OF t, s;
 UPDATE confirmation_tokens SET consumed_at = now()
 WHERE token_hash = :token_hash AND consumed_at IS NULL;
 
--- name: confirm_subscription(subscription_id, ip_hash, user_agent, events)$
--- Confirms a pending subscription (recording the click's IP hash and browser family), queues its welcome mail and (with events) its subscriber.confirmed event; returns the outbox id.
+-- name: confirm_subscription(subscription_id, ip_hash, user_agent, events, traceparent)$
+-- Confirms a pending subscription (recording the click's IP hash and browser family), queues its welcome mail in the confirming request's trace and (with events) its subscriber.confirmed event; returns the outbox id.
 WITH confirmed AS (
     UPDATE subscriptions
     SET status = 'confirmed', confirmed_at = now(), updated_at = now(), last_mailed_at = now(),
@@ -28,8 +28,8 @@ WITH confirmed AS (
     SELECT 'subscriber.confirmed', email_index, list_name, email_sealed, name_sealed, seal_key_id
     FROM confirmed WHERE :events
 )
-INSERT INTO outbox (subscription_id, kind)
-SELECT id, 'welcome' FROM confirmed
+INSERT INTO outbox (subscription_id, kind, traceparent)
+SELECT id, 'welcome', :traceparent FROM confirmed
 RETURNING id;
 
 -- name: token_state(token_hash)^

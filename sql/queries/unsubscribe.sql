@@ -1,5 +1,5 @@
--- name: unsubscribe(subscription_id, events)^
--- Unsubscribes a pending or confirmed subscription, queues the receipt and (with events, for a confirmed one) its event; says what it found.
+-- name: unsubscribe(subscription_id, events, traceparent)^
+-- Unsubscribes a pending or confirmed subscription, queues the receipt in the request's trace and (with events, for a confirmed one) its event; says what it found.
 WITH before AS (
     SELECT status FROM subscriptions WHERE id = :subscription_id
 ), changed AS (
@@ -12,8 +12,8 @@ WITH before AS (
     SELECT 'subscriber.unsubscribed', email_index, list_name, email_sealed, seal_key_id
     FROM changed WHERE :events AND (SELECT status FROM before) = 'confirmed'
 ), receipt AS (
-    INSERT INTO outbox (subscription_id, kind)
-    SELECT id, 'unsubscribed' FROM changed
+    INSERT INTO outbox (subscription_id, kind, traceparent)
+    SELECT id, 'unsubscribed', :traceparent FROM changed
     RETURNING id
 )
 SELECT (SELECT id FROM receipt) AS outbox_id,

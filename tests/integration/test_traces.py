@@ -23,9 +23,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from devstack.processes import free_port
-from signup_core import tracing
+from signup_core import tracing, unsubscribe_links
+from signup_core.settings import load_settings
 from tests.conftest import Worker
-from tests.support import app_client, app_env, eventually, inspect
+from tests.integration.test_signup import index
+from tests.support import app_client, app_env, eventually, inspect, mailed_token
 
 
 class Receiver:
@@ -157,6 +159,57 @@ async def test_the_worker_span_that_sends_the_mail_continues_the_signup_trace(
     lines = [json.loads(x) for x in worker.log().splitlines() if x.startswith("{")]
     [sent] = [x for x in lines if x.get("msg") == "mail sent"]
     assert sent["trace_id"] == trace_id and len(sent["span_id"]) == 16
+
+
+async def _delivered_in(receiver: Receiver, trace_id: str) -> list:
+    def found():
+        return [
+            s for s in receiver.spans if s.name == "mailer.deliver" and _hex(s.trace_id) == trace_id
+        ]
+
+    return await eventually(found, timeout=15)
+
+
+def _server_span(spans: InMemorySpanExporter, route: str):
+    [request] = [
+        s
+        for s in spans.get_finished_spans()
+        if s.kind == trace.SpanKind.SERVER and s.attributes.get("http.route") == route
+    ]
+    return format(request.context.trace_id, "032x")
+
+
+async def test_welcome_and_unsubscribe_receipt_mails_join_the_trace_of_their_request(
+    spans, stack, smtp_server
+):
+    env, receiver, _ = stack
+    email = f"traced-{uuid.uuid4().hex[:10]}@example.com"
+    conn = await asyncpg.connect(env["DATABASE_URL"])
+    try:
+        async with app_client(env) as client:
+            assert (await client.post("/signup", json={"email": email})).status_code == 202
+            _, token = await mailed_token(smtp_server, conn, email)
+
+            # When the address is confirmed, the welcome mail is sent in that request's trace
+            spans.clear()
+            assert (await client.post("/confirm", data={"token": token})).status_code == 200
+            confirming = _server_span(spans, "/confirm")
+            smtp_server.wait_for(lambda m: email in str(m["To"]) and "Welcome" in m["Subject"])
+            assert await _delivered_in(receiver, confirming)
+
+            # And when it unsubscribes, the receipt is sent in the unsubscribing request's trace
+            [row] = [
+                r async for r in inspect().subscriptions_by_index(conn, email_index=index(email))
+            ]
+            link = unsubscribe_links.sign(load_settings(env), row["unsubscribe_id"])
+            spans.clear()
+            done = await client.post("/unsubscribe", data={"token": link})
+            assert done.status_code == 200
+            unsubscribing = _server_span(spans, "/unsubscribe")
+            assert unsubscribing != confirming
+            assert await _delivered_in(receiver, unsubscribing)
+    finally:
+        await conn.close()
 
 
 def _refresh(receiver: Receiver, by_id: dict, span_id: bytes):
