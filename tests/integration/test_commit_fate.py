@@ -41,12 +41,14 @@ def slow_smtp() -> Iterator[SlowCatcher]:
 
 async def _sender_backend(conn: asyncpg.Connection, database: str) -> int:
     """The backend of the worker's sending transaction: idle in it, its last statement the
-    outbox row lock (lock_outbox_mail), while the mail server takes the message."""
+    outbox row lock (lock_outbox_mail) or the sender's own suppression check that follows it
+    (check_mail_address), while the mail server takes the message."""
 
     async def find() -> int | None:
         return await conn.fetchval(
             "SELECT pid FROM pg_stat_activity WHERE datname = $1 "
-            "AND state = 'idle in transaction' AND query LIKE '%FOR UPDATE OF o%' LIMIT 1",
+            "AND state = 'idle in transaction' "
+            "AND (query LIKE '%FOR UPDATE OF o%' OR query LIKE '%AS suppressed%') LIMIT 1",
             database,
         )
 

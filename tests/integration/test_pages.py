@@ -115,7 +115,7 @@ async def test_a_templates_folder_overrides_pages(env, db, tmp_path):
     assert "Join the list" in landing.text
 
 
-async def test_the_confirmed_page_leads_back_to_the_site_once(env, db):
+async def test_the_confirmed_page_leads_back_to_the_site_once(env, db, worker):
     from tests.integration.test_confirm import pending_with_token
 
     async with app_client({**env, **BRANDED}) as c:
