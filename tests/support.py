@@ -110,10 +110,17 @@ async def app_client(env: dict[str, str], clock: Any = None) -> AsyncIterator[ht
 
 
 async def store_signup(
-    conn: Any, email: str, *, name: str | None = None, list_name: str = "newsletter"
+    conn: Any,
+    email: str,
+    *,
+    name: str | None = None,
+    list_name: str = "newsletter",
+    key: str = BLIND_INDEX_KEY,
+    index_key: str | None = None,
 ) -> Any:
     """A signup stored as the API stores it (its one statement), without the API: for tests
-    that commit rows together with something else, or rows the API would refuse."""
+    that commit rows together with something else, or rows the API would refuse. Filed under
+    `key`'s index, recorded (and guarded) as made with `index_key` (by default `key`)."""
     from signup_core import db
     from signup_core.addresses import blind_index
     from signup_core.index_keys import fingerprint
@@ -121,9 +128,9 @@ async def store_signup(
     return await db.queries().upsert_signup(
         conn,
         list_name=list_name,
-        email_index=blind_index(BLIND_INDEX_KEY.encode(), email),
-        index_key=fingerprint(BLIND_INDEX_KEY.encode()),
-        lookups=[blind_index(BLIND_INDEX_KEY.encode(), email)],
+        email_index=blind_index(key.encode(), email),
+        index_key=fingerprint((index_key or key).encode()),
+        lookups=[blind_index(key.encode(), email)],
         **seal_params(email, name),
         locale="en",
         form_version="1",

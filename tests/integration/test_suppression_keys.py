@@ -205,27 +205,7 @@ async def test_the_rotation_merges_a_duplicate_pair_and_completes(db, env):
 
 async def _store_under(db, key: str, email: str, index_key: str | None = None) -> None:
     """A row filed under `key`'s index, recorded (and guarded) as made with `index_key`."""
-    from signup_core import db as core_db
-    from tests.support import seal_params
-
-    await core_db.queries().upsert_signup(
-        db,
-        list_name="newsletter",
-        email_index=idx(key, email),
-        index_key=fingerprint((index_key or key).encode()),
-        lookups=[idx(key, email)],
-        **seal_params(email),
-        locale="en",
-        form_version="1",
-        ip_hash=None,
-        ip_key=None,
-        consent_source="landing",
-        consent_origin=None,
-        wording_hash=None,
-        resend_window=600.0,
-        reveal_existing=False,
-        traceparent=None,
-    )
+    await store_signup(db, email, key=key, index_key=index_key)
 
 
 @pytest.mark.parametrize("suppression_key", [HELD, None])
