@@ -160,13 +160,14 @@ async def _send(
         for chunk in chunks
     ]
 
-    def send_all() -> None:
-        for message in messages:
-            actor.broker.enqueue(message)
+    def send_all() -> list[str]:
+        # The broker keeps each message under the id it gives the enqueued copy, not under
+        # message_id: that is the id release_lost asks the broker about.
+        return [actor.broker.enqueue(message).options["redis_message_id"] for message in messages]
 
     # Dramatiq's enqueue is blocking; keep it off the loop the actors run on.
-    await asyncio.to_thread(send_all)
-    carried = [(i, m.message_id) for m, chunk in zip(messages, chunks, strict=True) for i in chunk]
+    held_as = await asyncio.to_thread(send_all)
+    carried = [(i, m) for m, chunk in zip(held_as, chunks, strict=True) for i in chunk]
     return [i for i, _ in carried], [m for _, m in carried]
 
 
