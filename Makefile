@@ -19,8 +19,12 @@ run: $(STAMP)
 ctl: $(STAMP)
 	@$(PY) -m devstack.ctl $(ARGS)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each with its own servers and
+# session worker; an idle process takes tests queued for a busy one (worksteal), so a drill
+# does not hold up the tests behind it. TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 4
 test: $(STAMP) browser-deps promtool pgbouncer
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The chart's and the image's test tools: the deploy-test extra (heavy, so its own group) and
 # the Debian packages that build the image (skipped with SKIP_IMAGE=1 outside CI).

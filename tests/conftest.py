@@ -193,7 +193,18 @@ class Worker:
 
 @pytest.fixture(scope="session")
 def worker(migrated, redis_server, smtp_server, scratch) -> Iterator[Worker]:
-    """One worker for the session, on the shared servers."""
+    """One worker for the session, on the shared servers. It starts on empty tables: whichever
+    test ran before it in this process (under pytest-xdist, any) may have left suppressions
+    filed under a key the worker lacks, which it refuses to start with."""
+
+    async def empty() -> None:
+        conn = await asyncpg.connect(migrated)
+        try:
+            await inspect().truncate_all(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(empty())
     w = Worker(app_env(migrated, redis_server.url, smtp_server.port), scratch / "worker.log")
     w.wait_ready()
     yield w

@@ -3,6 +3,7 @@ image of the image and documented-deployment tests."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -39,22 +40,32 @@ def package_version() -> str:
 
 @pytest.fixture(scope="session")
 def built_image() -> str:
-    """The Containerfile built once per session (tests/image_build.py), for every image test."""
+    """The Containerfile built once per run (tests/image_build.py), for every image test. Under
+    pytest-xdist each process asks for it: the first builds it while holding a lock on buildah's
+    folder, the others wait for the lock and find it built in this run (one build per run id)."""
     missing = [tool for tool in ("buildah", "mmdebstrap") if not shutil.which(tool)]
     if missing or os.geteuid() != 0:
         reason = f"needs root and {', '.join(missing) or 'buildah'} (`make test` installs them)"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    base = image_build.base_image()
-    revision = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=image_build.ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    seconds = image_build.build(
-        IMAGE_TAG, base, VERSION=package_version(), REVISION=revision or "unknown"
-    )
-    # For the report: what the last build took and weighs.
-    (image_build.HOME / "last-build.json").write_text(
-        json.dumps({"seconds": round(seconds, 1), "size": image_build.image_size(IMAGE_TAG)})
-    )
+    image_build.HOME.mkdir(parents=True, exist_ok=True)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    with open(image_build.HOME / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = image_build.HOME / "built-in-run"
+        if run is not None and built.exists() and built.read_text() == run:
+            return IMAGE_TAG
+        base = image_build.base_image()
+        revision = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=image_build.ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        seconds = image_build.build(
+            IMAGE_TAG, base, VERSION=package_version(), REVISION=revision or "unknown"
+        )
+        # For the report: what the last build took and weighs.
+        (image_build.HOME / "last-build.json").write_text(
+            json.dumps({"seconds": round(seconds, 1), "size": image_build.image_size(IMAGE_TAG)})
+        )
+        built.write_text(run or "")
     return IMAGE_TAG
