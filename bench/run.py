@@ -466,8 +466,10 @@ def _latency(lat: dict) -> str:
 
 
 def _cpu(phase: dict) -> str:
-    cpu = phase.get("cpu_ms_per_mail")
-    return "CPU n/a" if cpu is None else f"{cpu:.2f} ms CPU a mail"
+    cpu, net = phase.get("cpu_ms_per_mail"), phase.get("cpu_ms_per_mail_less_idle")
+    if cpu is None:
+        return "CPU n/a"
+    return f"{cpu:.2f} ms CPU a mail, {net:.2f} less idle"
 
 
 def print_table(results: dict) -> None:
