@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run ctl test lint format docs clean bench bench-parts image-tools browser-deps promtool pgbouncer spreadsheet chart-readme
+.PHONY: run ctl test lint format docs clean bench bench-parts bench-worker image-tools browser-deps promtool pgbouncer spreadsheet chart-readme
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -121,3 +121,6 @@ bench: $(STAMP)
 
 bench-parts: $(STAMP)
 	$(PY) -m bench.parts
+
+bench-worker: $(STAMP)
+	$(PY) -m bench.worker

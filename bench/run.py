@@ -34,6 +34,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
 CONNECTIONS = 32
 SEED = aiosql.from_path(HERE / "seed.sql", "asyncpg")
+FLOOR = aiosql.from_path(HERE / "floor.sql", "asyncpg")
 
 
 def ensure_wrk() -> str:
@@ -152,6 +153,33 @@ def spread(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+async def prepare(url: str) -> None:
+    c = await asyncpg.connect(url)
+    await migrate(c)
+    await FLOOR.create_floor_table(c)  # clear_signups empties it too
+    await c.close()
+
+
+def base_env(db_url: str, redis_url: str, smtp_port: int) -> dict:
+    """What the API and the worker share: the stores, the sink, keys, limits too high to trip."""
+    return {
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "HOST": "127.0.0.1",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SIGNUP_BLIND_INDEX_KEY": "bench-blind-index-key-0123456789abcdef",
+        "SIGNUP_SIGNING_KEY": "bench-signing-key-0123456789abcdef0123",
+        "SIGNUP_SEAL_KEYS": "b1:YmVuY2gtc2VhbC1rZXktMDEyMzQ1Njc4OWFiY2RlZmc",
+        "SIGNUP_CORS_ORIGINS": "https://www.example.com",
+        **{
+            f"SIGNUP_RATE_LIMIT_{k}": "100000000/minute"
+            for k in ("IP", "NETWORK", "ADDRESS", "GLOBAL")
+        },
+        "SIGNUP_RELAY_INTERVAL": "0.2",
+    }
+
+
 async def sql(url: str, name: str, **params) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -190,24 +218,6 @@ def signup_rounds(wrk: str, apps: dict[str, str]) -> list[dict]:
         print(f"  round {n + 1}: {line}, real/floor {result['ratio']:.2f}", flush=True)
         rounds.append(result)
     return rounds
-
-
-def worker_throughput(
-    db_url: str, arrivals, env: dict, log: Path, count: int, command: list[str] | None = None
-) -> dict:
-    """One worker process sending `count` seeded confirmations; `arrivals()` says when each
-    arrived at the sink (or the API mock), from the first to the last."""
-    asyncio.run(sql(db_url, "clear_signups"))
-    asyncio.run(sql(db_url, "seed_confirmations", count=count, prefix="w-"))
-    arrivals(clear=True)
-    worker = start_worker(env, log, command)
-    deadline = time.monotonic() + 120
-    while len(arrivals()) < count and time.monotonic() < deadline:
-        time.sleep(0.2)
-    stop(worker, timeout=30)
-    times = sorted(arrivals().values())
-    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
-    return {"mails": len(times), "mails_per_s": rate}
 
 
 def sink_arrivals(sink: Sink):
@@ -301,13 +311,7 @@ def main() -> None:
     smtp.start()
     procs: list[subprocess.Popen] = []
     try:
-
-        async def prepare() -> None:
-            c = await asyncpg.connect(pg.url)
-            await migrate(c)
-            await c.close()
-
-        asyncio.run(prepare())
+        asyncio.run(prepare(pg.url))
         api_port, floor_port, hook_port = free_port(), free_port(), free_port()
         traced_port, traced_all_port, mock_port = free_port(), free_port(), free_port()
         mock_url = f"http://127.0.0.1:{mock_port}"
@@ -315,22 +319,9 @@ def main() -> None:
         sns_key, sns_cert = webhook_requests.sns_key_and_certificate()
         (root / "sns.pem").write_bytes(sns_cert)
         env = {
-            "DATABASE_URL": pg.url,
-            "REDIS_URL": rd.url,
-            "HOST": "127.0.0.1",
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
-            "SIGNUP_BLIND_INDEX_KEY": "bench-blind-index-key-0123456789abcdef",
-            "SIGNUP_SIGNING_KEY": "bench-signing-key-0123456789abcdef0123",
-            "SIGNUP_SEAL_KEYS": "b1:YmVuY2gtc2VhbC1rZXktMDEyMzQ1Njc4OWFiY2RlZmc",
-            "SIGNUP_CORS_ORIGINS": "https://www.example.com",
-            **{
-                f"SIGNUP_RATE_LIMIT_{k}": "100000000/minute"
-                for k in ("IP", "NETWORK", "ADDRESS", "GLOBAL")
-            },
+            **base_env(pg.url, rd.url, smtp_port),
             "SIGNUP_SES_TOPIC_ARNS": webhook_requests.TOPIC,
             "SIGNUP_SENDGRID_PUBLIC_KEY": sg_public,
-            "SIGNUP_RELAY_INTERVAL": "0.2",
             "BENCH_CERT_URL": webhook_requests.CERT_URL,
         }
         bin_dir = Path(sys.executable).parent
@@ -390,40 +381,11 @@ def main() -> None:
         for name in ("traced", "traced_all"):
             stop(running[name], timeout=30)  # they would take CPU from what follows
 
-        print("worker: confirmation mails per second into the SMTP sink…", flush=True)
-        worker = worker_throughput(
-            pg.url, sink_arrivals(sink), apps["real"], logs / "worker-smtp.log", count=3000
-        )
-        print(f"  {worker['mails_per_s']:.0f} mails/s", flush=True)
-        print("worker: confirmation mails per second to the HTTP API mock…", flush=True)
-        http_env = {
-            **apps["real"],
-            "SIGNUP_MAIL_TRANSPORT": "postmark",
-            "SIGNUP_POSTMARK_SERVER_TOKEN": "bench",
-            "BENCH_MAIL_API": f"{mock_url}/email",
-        }
-        worker_http = worker_throughput(
-            pg.url,
-            api_arrivals(mock_url),
-            http_env,
-            logs / "worker-http.log",
-            count=3000,
-            command=[sys.executable, "-m", "bench.http_api_worker"],
-        )
-        print(f"  {worker_http['mails_per_s']:.0f} mails/s", flush=True)
+        from bench import worker as worker_phases  # it imports this module
 
-        latency = {}
-        for rate, seconds in ((100, 20), (1000, 10)):
-            print(f"worker: signup -> mail latency at {rate} signups/s…", flush=True)
-            asyncio.run(sql(pg.url, "clear_signups"))
-            live = start_worker(apps["real"], logs / f"worker-latency-{rate}.log")
-            procs.append(live)
-            time.sleep(3)
-            latency[rate] = asyncio.run(
-                paced_signups(api_port, sink_arrivals(sink), rate, seconds, f"lat{rate}")
-            )
-            print(f"  {latency[rate]}", flush=True)
-            stop(live, timeout=30)
+        measured = worker_phases.phases(pg.url, sink, mock_url, apps["real"], api_port, logs)
+        worker, worker_http = measured["worker"], measured["worker_http_api"]
+        latency = {100: measured["latency_100_per_s"], 1000: measured["latency_1000_per_s"]}
 
         print("webhooks: ingest…", flush=True)
         hook_env = {**env, "PORT": str(hook_port), "PUBLIC_BASE_URL": "http://127.0.0.1"}
@@ -503,6 +465,13 @@ def _latency(lat: dict) -> str:
     return f"{lat['p50_ms']:.0f} / {lat['p99_ms']:.0f} ms"
 
 
+def _cpu(phase: dict) -> str:
+    cpu, net = phase.get("cpu_ms_per_mail"), phase.get("cpu_ms_per_mail_less_idle")
+    if cpu is None:
+        return "CPU n/a"
+    return f"{cpu:.2f} ms CPU a mail, {net:.2f} less idle"
+
+
 def print_table(results: dict) -> None:
     s = results["summary"]
     lat, w, hooks = s["latency_100_per_s"], s["worker"], s["webhooks"]
@@ -528,11 +497,11 @@ def print_table(results: dict) -> None:
         ("API RSS after the run (target <= 150 MB)", f"{s['api_rss_mb']:.0f} MB"),
         (
             "worker mails/s to SMTP, one process (target >= 600)",
-            f"{w['mails_per_s']:.0f} ({w['mails']})",
+            f"{w['mails_per_s']:.0f} ({w['mails']}; {_cpu(w)})",
         ),
         (
             "worker mails/s to HTTP API mock (target >= 600)",
-            f"{wh['mails_per_s']:.0f} ({wh['mails']})",
+            f"{wh['mails_per_s']:.0f} ({wh['mails']}; {_cpu(wh)})",
         ),
         ("signup->mail p50 / p99 at 100/s", _latency(lat)),
         ("  mailed / signups", f"{lat['mailed']} / {lat['signups']}"),

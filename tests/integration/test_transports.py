@@ -4,12 +4,15 @@ local parts that only SMTPUTF8 carries."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
 import pytest
 import respx
 
+from devstack import mailcatcher
+from devstack.processes import free_port
 from signup_core import db as core_db
 from signup_core.mail.failures import PermanentMailError
 from signup_core.mail.postmark import API, PostmarkTransport
@@ -144,9 +147,6 @@ def confirmation(to_address: str, name: str | None = "Jürgen") -> object:
 @pytest.fixture
 def utf8_relay():
     """A second catcher that offers SMTPUTF8, as a relay that takes such addresses does."""
-    from devstack import mailcatcher
-    from devstack.processes import free_port
-
     catcher = mailcatcher.Catcher()
     catcher.port = free_port()
     controller = mailcatcher.start(catcher.port, catcher, smtputf8=True)
@@ -203,3 +203,35 @@ def _env(settings) -> dict[str, str]:
     from tests.support import app_env
 
     return app_env(settings.database_url.value, settings.redis_url.value, settings.smtp_port)
+
+
+class CountingCatcher(mailcatcher.Catcher):
+    """Counts the connections made to it: every SMTP session starts with one EHLO."""
+
+    sessions = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+
+async def test_many_mails_go_over_the_configured_smtp_connections(settings):
+    # Given a relay that counts connections, and a transport allowed two of them
+    catcher = CountingCatcher()
+    port = free_port()
+    controller = mailcatcher.start(port, catcher)
+    env = {**_env(settings), "SMTP_PORT": str(port), "SIGNUP_SMTP_CONNECTIONS": "2"}
+    transport = SmtpTransport(load_settings(env))
+    try:
+        # When twelve mails are handed to it at once, and then six more one after another
+        addresses = [f"many-{n}@example.com" for n in range(18)]
+        await asyncio.gather(*(transport.send(confirmation(a)) for a in addresses[:12]))
+        for a in addresses[12:]:
+            await transport.send(confirmation(a))
+    finally:
+        await transport.close()
+        controller.stop()
+    # Then every mail arrived, over no more than the two connections
+    assert sorted(catcher.recipients) == sorted(addresses)
+    assert 1 <= catcher.sessions <= 2

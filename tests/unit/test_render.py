@@ -3,6 +3,7 @@ headers, and no way for user input to add headers."""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 
@@ -181,3 +182,75 @@ def test_list_id_stays_one_header_with_a_dot_atom_id(key, title, expected):
     msg = parsed(to_bytes(render("welcome", "en", envelope, CONTEXT)))
     assert str(msg["List-Id"]) == expected
     assert msg["Bcc"] is None
+
+
+def test_which_template_serves_a_part_is_looked_up_on_disk_once(tmp_path, monkeypatch):
+    # Given a site's template folder without a confirmation of its own, and a count of the
+    # loader's visits to the disk
+    import jinja2
+
+    visits = []
+    get_source = jinja2.FileSystemLoader.get_source
+
+    def counted(self, environment, template):
+        visits.append(template)
+        return get_source(self, environment, template)
+
+    monkeypatch.setattr(jinja2.FileSystemLoader, "get_source", counted)
+    render("confirmation", "en", ENVELOPE, CONTEXT, templates_dir=str(tmp_path))
+    assert visits  # the first mail finds its templates
+    visits.clear()
+    # When a second mail of that kind and locale is rendered
+    render("confirmation", "en", ENVELOPE, CONTEXT, templates_dir=str(tmp_path))
+    # Then nothing is looked for on disk again (not even the <kind>/<locale>/ folder that
+    # is not there)
+    assert visits == []
+
+
+@pytest.mark.parametrize(
+    ("name", "subject", "reply_to", "utf8"),
+    [
+        ("Ada", "Confirm your subscription", None, False),
+        ("Zoë Ünï " * 12, "Bestätigen Sie ✓ " * 8, '"Ünï Team" <r@example.org>', False),
+        ('A "quoted" <odd>', "S" * 120, "help@example.org", True),
+        (None, "=?utf-8?q?x?=", None, True),
+    ],
+)
+def test_the_mime_bytes_are_what_the_email_package_writes(
+    monkeypatch, name, subject, reply_to, utf8
+):
+    # Given a mail, and the email package's own generator building the same layout (the
+    # boundary fixed, so the two can be compared byte for byte)
+    import dataclasses
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.nonmultipart import MIMENonMultipart
+
+    from signup_core.mail import mime
+
+    monkeypatch.setattr(mime.secrets, "token_hex", lambda n: "ab" * n)
+    envelope = dataclasses.replace(
+        ENVELOPE,
+        to_address="zoë@example.com" if utf8 else "ada@example.com",
+        to_name=name,
+        reply_to=reply_to,
+        list_name="news",
+        list_title="News",
+    )
+    mail = dataclasses.replace(render("confirmation", "en", envelope, CONTEXT), subject=subject)
+    message = MIMEMultipart("alternative", boundary="=_" + "ab" * 16)
+    message["Subject"] = mime._text(mail.subject)
+    message["From"] = mime._operator_mailbox(envelope.sender)
+    message["To"] = mime.mailbox(name, envelope.to_address)
+    if reply_to:
+        message["Reply-To"] = mime._operator_mailbox(reply_to)
+    for header, value in mail.headers():
+        message[header] = value
+    for body, subtype in ((mail.text, "plain"), (mail.html, "html")):
+        part = MIMENonMultipart("text", subtype, charset="utf-8")
+        del part["MIME-Version"]
+        part["Content-Transfer-Encoding"] = "base64"
+        part.set_payload(base64.encodebytes(body.encode()).decode())
+        message.attach(part)
+    expected = message.as_bytes(policy=mime.UTF8_POLICY if utf8 else POLICY)
+    # Then the hand-written bytes are the generator's
+    assert to_bytes(mail, utf8=utf8) == expected
