@@ -101,14 +101,14 @@ class Lines:
     every byte read. A line that is not UTF-8 ends the import, named by its number; a byte
     order mark is dropped from the start of any line, as a per-line "utf-8-sig" decode did."""
 
-    def __init__(self, raw: BinaryIO, digest: Any) -> None:
-        self._raw, self._digest = raw, digest
+    def __init__(self, raw: BinaryIO, digest: Any, block: int = BLOCK) -> None:
+        self._raw, self._digest, self._block = raw, digest, block
         self._before = 0  # lines in the blocks already handed out
 
     def __iter__(self) -> Iterator[str]:
         carry = b""
         while True:
-            block = self._raw.read(BLOCK)
+            block = self._raw.read(self._block)
             self._digest.update(block)
             data = carry + block
             if block:

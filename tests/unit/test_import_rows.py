@@ -1,11 +1,19 @@
-"""Import rows without I/O: the list-speed address check agrees with normalise() everywhere."""
+"""Import rows without I/O: the list-speed address check agrees with normalise() everywhere, and
+the input read in blocks gives the lines (and the line that is not UTF-8) that reading it line
+by line gave."""
 
 from __future__ import annotations
 
+import codecs
+import hashlib
+import io
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signup_core.addresses import InvalidAddress, normalise
-from signup_core.import_rows import address_of
+from signup_core.import_rows import ImportFormatError, Lines, address_of
 
 ADDRESSES = [
     "Ada@Example.COM", "a.b-c+tag@sub.example.co.uk", '"john doe"@example.com',
@@ -43,3 +51,39 @@ def test_address_of_agrees_with_normalise_on_generated_local_parts():
             address = f"{local}@{domain}"
             full = _outcome(lambda a, u: normalise(a, smtputf8=u), address, True)
             assert _outcome(address_of, address, True) == full, address
+
+
+def _line_by_line(data: bytes) -> tuple[list[str], int | None]:
+    """What the import read before it read blocks: readline(), each line decoded on its own
+    ("utf-8-sig" when it starts with a byte order mark); the lines, and the number of the
+    first line that is not UTF-8."""
+    lines, source = [], io.BytesIO(data)
+    for n, raw in enumerate(iter(source.readline, b""), 1):
+        try:
+            lines.append(raw.decode("utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"))
+        except UnicodeDecodeError:
+            return lines, n
+    return lines, None
+
+
+def _in_blocks(data: bytes, block: int) -> tuple[list[str], int | None, bytes]:
+    digest = hashlib.sha256()
+    lines: list[str] = []
+    try:
+        lines.extend(Lines(io.BytesIO(data), digest, block))
+    except ImportFormatError as e:
+        return lines, int(str(e).split()[1]), digest.digest()
+    return lines, None, digest.digest()
+
+
+PIECES = [b"a", b"\n", b"\r\n", b"\r", b",", b'"', codecs.BOM_UTF8, "é".encode(), b"\xff", b"\xc3"]
+
+
+@settings(max_examples=600, deadline=None, database=None)
+@given(data=st.lists(st.sampled_from(PIECES), max_size=40).map(b"".join), block=st.integers(1, 9))
+def test_lines_in_blocks_are_the_lines_read_one_by_one(data, block):
+    # Blocks far smaller than a line: lines (and characters) split across them
+    lines, bad_line, digest = _in_blocks(data, block)
+    assert (lines, bad_line) == _line_by_line(data)
+    if bad_line is None:
+        assert digest == hashlib.sha256(data).digest()
