@@ -8,6 +8,7 @@ import csv
 import datetime
 import functools
 import json
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -68,7 +69,9 @@ class Row(NamedTuple):
     name: str | None
     list_name: str
     locale: str
-    consent_at: datetime.datetime | None
+    # The consent time as the file wrote it, checked: the second pass parses it again with
+    # consent_time(), because a text pickles several times faster than an aware datetime.
+    consent_at: str | None
     source: str | None
     consent_ip: str | None
     blocked: bool = False
@@ -173,12 +176,22 @@ def _csv_rows(reader: Any, preset: dict[str, tuple[str, ...]]) -> Iterator[tuple
     if not any(c in names for c in preset["address"]):
         wanted = " or ".join(repr(c) for c in preset["address"])
         raise ImportFormatError(f"the header has no address column ({wanted}; see --columns)")
-    # How to read each field from a row's cells, worked out once for the header.
-    getters = [
-        _getter([names.index(c) for c in preset.get(f, ()) if c in names], f == "name")
-        for f in FIELDS
-    ]
+    # Where each field's columns sit, worked out once for the header.
+    where = [[names.index(c) for c in preset.get(f, ()) if c in names] for f in FIELDS]
     width = len(names)
+    if all(len(w) <= 1 for w in where):
+        # Each field in at most one column: one C-level pick and strip per row; a field
+        # without a column reads a blank cell put after the row's own.
+        pick = operator.itemgetter(*[w[0] if w else width for w in where])
+        for cells in reader:
+            if not any(cells):
+                continue
+            if len(cells) != width:
+                cells = (cells + [""] * width)[:width]
+            cells.append("")
+            yield reader.line_num, tuple(map(str.strip, pick(cells)))
+        return
+    getters = [_getter(w, f == "name") for f, w in zip(FIELDS, where, strict=True)]
     for cells in reader:
         if not any(cells):
             continue
@@ -240,9 +253,8 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
         return Invalid(line, f"name longer than {MAX_NAME_LENGTH} or with control characters")
     locale = locale.lower()
     locale = locale if locale in s.locales else s.default_locale
-    consent_at = None
     if consent_text:
-        consent_at = _time(consent_text)
+        consent_at = consent_time(consent_text)
         if consent_at is None:
             return Invalid(line, "consent time is not an ISO 8601 time")
         if consent_at > rules.now:
@@ -250,11 +262,12 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
     source = source_col or rules.source
     if source is not None and len(source) > MAX_SOURCE_LENGTH:
         return Invalid(line, f"source longer than {MAX_SOURCE_LENGTH} characters")
-    if rules.confirmed and consent_at is None:
+    if rules.confirmed and not consent_text:
         return Invalid(line, "no consent time (required with --confirmed)")
     if rules.confirmed and not source:
         return Invalid(line, "no consent source (a source column or --source)")
     blocked = status.lower() in BLOCKED_STATUSES
+    consent_at = consent_text or None
     return Row(address, name or None, list_name, locale, consent_at, source, ip or None, blocked)
 
 
@@ -287,7 +300,8 @@ def _domain(domain: str, smtputf8: bool) -> str | None:
         return None
 
 
-def _time(value: str) -> datetime.datetime | None:
+def consent_time(value: str) -> datetime.datetime | None:
+    """An ISO 8601 time (UTC when it names no offset), or None."""
     try:
         parsed = datetime.datetime.fromisoformat(value.strip())
     except ValueError:

@@ -219,7 +219,7 @@ class _Sealer:
                 self.seal.seal_many(list(addresses), sealing.EMAIL),
                 self.seal.seal_many(list(names), sealing.NAME),
                 locales,
-                [at or self.now for at in ats],
+                [rows.consent_time(at) if at else self.now for at in ats],
                 wording,
                 ip_hashes,
                 _unsubscribe_ids(len(batch)),
