@@ -272,3 +272,27 @@ async def test_a_suppression_filed_under_the_suppression_key_is_not_imported(db,
     finally:
         # Entries filed under HELD would stop a worker without that key from starting
         await inspect().truncate_all(db)
+
+
+async def test_an_address_twice_in_a_file_is_imported_once_with_the_same_counts_every_run(
+    db, env, tmp_path
+):
+    # Given a file naming every address twice, 12,500 lines apart: never in one batch, and
+    # (the import inserting through two connections at once) never racing itself
+    path = tmp_path / "twice.csv"
+    emails = listmonk_csv(path, 12_500, f"tw{uuid.uuid4().hex[:6]}")
+    text = path.read_text().splitlines()
+    path.write_text("\n".join([*text, *text[1:]]) + "\n")
+    args = ["import", str(path), "--confirmed", "--columns", "listmonk", "--source", SOURCE]
+    summaries = []
+    for _ in range(2):
+        # When it is imported into an empty list, twice over
+        done = signupctl(env, *args)
+        assert done.returncode == 0, done.stderr
+        summaries.append(done.stderr.split("): ")[1])
+        assert "imported 12500 of 25000 row(s)" in done.stderr
+        assert await _statuses(db) == {"confirmed": len(emails)}
+        await db.execute("TRUNCATE subscriptions CASCADE")
+    # Then each address went in once, its second line found as written by this import
+    assert summaries[0] == summaries[1]
+    assert summaries[0].startswith("0 already there, 12500 from an earlier run")
