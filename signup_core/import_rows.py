@@ -8,11 +8,12 @@ import csv
 import datetime
 import functools
 import json
+import operator
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, BinaryIO, NamedTuple
 
 from signup_core.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise
 from signup_core.settings import Settings
@@ -61,14 +62,16 @@ class ImportFormatError(ValueError):
     """The file as a whole cannot be read (no address column, not CSV or JSONL)."""
 
 
-@dataclass(frozen=True)
-class Row:
-    line: int
+class Row(NamedTuple):
+    """A checked row, as the second pass seals and inserts it (a tuple: a list has millions)."""
+
     address: str
     name: str | None
     list_name: str
     locale: str
-    consent_at: datetime.datetime | None
+    # The consent time as the file wrote it, checked: the second pass parses it again with
+    # consent_time(), because a text pickles several times faster than an aware datetime.
+    consent_at: str | None
     source: str | None
     consent_ip: str | None
     blocked: bool = False
@@ -89,8 +92,61 @@ class Rules:
     now: datetime.datetime
 
 
-def records(stream: TextIO, fmt: str, columns: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, {field: value}) per data row; fields named as in PRESETS."""
+# The fields records() hands to check(), in this order ("" where the file has no such column).
+FIELDS = ("address", "name", "list", "consent_at", "source", "locale", "consent_ip", "status")
+# Input is read in blocks this size (whole lines), not line by line: one readline() and one
+# decode() per line cost about as much as checking the row.
+BLOCK = 1 << 20
+
+
+class Lines:
+    """The text lines of a binary stream, split at b"\n" only (as readline() does), hashing
+    every byte read. A line that is not UTF-8 ends the import, named by its number; a byte
+    order mark is dropped from the start of any line, as a per-line "utf-8-sig" decode did."""
+
+    def __init__(self, raw: BinaryIO, digest: Any, block: int = BLOCK) -> None:
+        self._raw, self._digest, self._block = raw, digest, block
+        self._before = 0  # lines in the blocks already handed out
+
+    def __iter__(self) -> Iterator[str]:
+        carry = b""
+        while True:
+            block = self._raw.read(self._block)
+            self._digest.update(block)
+            data = carry + block
+            if block:
+                cut = data.rfind(b"\n") + 1
+                if not cut:  # no whole line yet
+                    carry = data
+                    continue
+                data, carry = data[:cut], data[cut:]
+            if data:
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    # The lines before the bad one are read as usual, then the file is refused.
+                    yield from self._split(data[: data.rfind(b"\n", 0, e.start) + 1].decode())
+                    raise ImportFormatError(f"line {self._before + 1} is not UTF-8 text") from None
+                yield from self._split(text)
+            if not block:
+                return
+
+    def _split(self, text: str) -> list[str]:
+        lines = text.split("\n")
+        last = lines.pop()  # "" after a final newline, else a last line without one
+        lines = [line + "\n" for line in lines]
+        if last:
+            lines.append(last)
+        if "\ufeff" in text:
+            lines = [line[1:] if line.startswith("\ufeff") else line for line in lines]
+        self._before += len(lines)
+        return lines
+
+
+def records(
+    stream: Iterable[str], fmt: str, columns: str
+) -> Iterator[tuple[int, tuple[str, ...] | str]]:
+    """(line number, the FIELDS' values) per data row, or (line number, why it is unreadable)."""
     preset = PRESETS[columns]
     if fmt == "jsonl":
         for n, text in enumerate(stream, 1):
@@ -98,14 +154,21 @@ def records(stream: TextIO, fmt: str, columns: str) -> Iterator[tuple[int, dict[
                 try:
                     obj = json.loads(text)
                 except ValueError:
-                    yield n, {"__error__": "not a JSON object"}
+                    yield n, "not a JSON object"
                     continue
                 if not isinstance(obj, dict):
-                    yield n, {"__error__": "not a JSON object"}
+                    yield n, "not a JSON object"
                     continue
                 yield n, _pick({k.lower(): _text(v) for k, v in obj.items()}, preset)
         return
     reader = csv.reader(stream)
+    try:
+        yield from _csv_rows(reader, preset)
+    except csv.Error as e:
+        raise ImportFormatError(f"line {reader.line_num} is not CSV: {e}") from None
+
+
+def _csv_rows(reader: Any, preset: dict[str, tuple[str, ...]]) -> Iterator[tuple[int, tuple]]:
     header = next(reader, None)
     if header is None:
         raise ImportFormatError("the file is empty")
@@ -114,50 +177,72 @@ def records(stream: TextIO, fmt: str, columns: str) -> Iterator[tuple[int, dict[
         wanted = " or ".join(repr(c) for c in preset["address"])
         raise ImportFormatError(f"the header has no address column ({wanted}; see --columns)")
     # Where each field's columns sit, worked out once for the header.
-    plan = [(f, [names.index(c) for c in cols if c in names]) for f, cols in preset.items()]
+    where = [[names.index(c) for c in preset.get(f, ()) if c in names] for f in FIELDS]
     width = len(names)
+    if all(len(w) <= 1 for w in where):
+        # Each field in at most one column: one C-level pick and strip per row; a field
+        # without a column reads a blank cell put after the row's own.
+        pick = operator.itemgetter(*[w[0] if w else width for w in where])
+        for cells in reader:
+            if not any(cells):
+                continue
+            if len(cells) != width:
+                cells = (cells + [""] * width)[:width]
+            cells.append("")
+            yield reader.line_num, tuple(map(str.strip, pick(cells)))
+        return
+    getters = [_getter(w, f == "name") for f, w in zip(FIELDS, where, strict=True)]
     for cells in reader:
         if not any(cells):
             continue
         if len(cells) < width:
             cells += [""] * (width - len(cells))
-        fields = {}
-        for field, where in plan:
-            values = [v for v in (cells[i].strip() for i in where) if v]
-            fields[field] = " ".join(values) if field == "name" else (values[0] if values else "")
-        yield reader.line_num, fields
+        yield reader.line_num, tuple([get(cells) for get in getters])
+
+
+def _getter(where: list[int], joined: bool) -> Callable[[list[str]], str]:
+    """A field's value: its first non-empty column, or (`joined`, the name) all of them."""
+    if not where:
+        return lambda cells: ""
+    if len(where) == 1:
+        [i] = where
+        return lambda cells: cells[i].strip()
+    if joined:
+        return lambda cells: " ".join(v for v in (cells[i].strip() for i in where) if v)
+    return lambda cells: next((v for v in (cells[i].strip() for i in where) if v), "")
 
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _pick(cells: dict[str, str], preset: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    out = {}
-    for field, names in preset.items():
-        if field == "name":
-            out[field] = " ".join(v for v in (cells.get(n, "").strip() for n in names) if v)
+def _pick(cells: dict[str, str], preset: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    out = []
+    for f in FIELDS:
+        names = preset.get(f, ())
+        if f == "name":
+            out.append(" ".join(v for v in (cells.get(n, "").strip() for n in names) if v))
         else:
-            out[field] = next((v for v in (cells.get(n, "").strip() for n in names) if v), "")
-    return out
+            out.append(next((v for v in (cells.get(n, "").strip() for n in names) if v), ""))
+    return tuple(out)
 
 
-def check(line: int, fields: dict[str, str], rules: Rules) -> Row | Invalid:
+def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Invalid:
     """The row normalised, or why it cannot be imported."""
     s = rules.settings
-    if "__error__" in fields:
-        return Invalid(line, fields["__error__"])
-    if not fields.get("address"):
+    if isinstance(values, str):
+        return Invalid(line, values)
+    raw, name, list_col, consent_text, source_col, locale, ip, status = values
+    if not raw:
         return Invalid(line, "no address")
     try:
-        address = address_of(fields["address"], s.smtputf8)
+        address = address_of(raw, s.smtputf8)
     except InvalidAddress:
         return Invalid(line, "not a valid address")
-    list_name = fields.get("list") or rules.list_name or s.default_list
+    list_name = list_col or rules.list_name or s.default_list
     if list_name not in s.lists:
         return Invalid(line, f"unknown list {list_name!r} (SIGNUP_LISTS)")
-    name = fields.get("name") or None
-    if name is not None and (
+    if name and (
         len(name) > MAX_NAME_LENGTH
         # isprintable() is false for every control, format and separator character but space
         or (
@@ -166,25 +251,24 @@ def check(line: int, fields: dict[str, str], rules: Rules) -> Row | Invalid:
         )
     ):
         return Invalid(line, f"name longer than {MAX_NAME_LENGTH} or with control characters")
-    locale = (fields.get("locale") or "").lower()
+    locale = locale.lower()
     locale = locale if locale in s.locales else s.default_locale
-    consent_at = None
-    if fields.get("consent_at"):
-        consent_at = _time(fields["consent_at"])
+    if consent_text:
+        consent_at = consent_time(consent_text)
         if consent_at is None:
             return Invalid(line, "consent time is not an ISO 8601 time")
         if consent_at > rules.now:
             return Invalid(line, "consent time is in the future")
-    source = fields.get("source") or rules.source
+    source = source_col or rules.source
     if source is not None and len(source) > MAX_SOURCE_LENGTH:
         return Invalid(line, f"source longer than {MAX_SOURCE_LENGTH} characters")
-    if rules.confirmed and consent_at is None:
+    if rules.confirmed and not consent_text:
         return Invalid(line, "no consent time (required with --confirmed)")
     if rules.confirmed and not source:
         return Invalid(line, "no consent source (a source column or --source)")
-    blocked = fields.get("status", "").lower() in BLOCKED_STATUSES
-    ip = fields.get("consent_ip") or None
-    return Row(line, address, name, list_name, locale, consent_at, source, ip, blocked)
+    blocked = status.lower() in BLOCKED_STATUSES
+    consent_at = consent_text or None
+    return Row(address, name or None, list_name, locale, consent_at, source, ip or None, blocked)
 
 
 def address_of(raw: str, smtputf8: bool) -> str:
@@ -216,22 +300,10 @@ def _domain(domain: str, smtputf8: bool) -> str | None:
         return None
 
 
-def _time(value: str) -> datetime.datetime | None:
+def consent_time(value: str) -> datetime.datetime | None:
+    """An ISO 8601 time (UTC when it names no offset), or None."""
     try:
         parsed = datetime.datetime.fromisoformat(value.strip())
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-
-
-def spooled(row: Row) -> str:
-    """A checked row as one line of the spool file the second pass reads."""
-    at = row.consent_at.timestamp() if row.consent_at else None
-    fields = [row.line, row.address, row.name, row.list_name, row.locale, at, row.source]
-    return json.dumps([*fields, row.consent_ip, row.blocked], ensure_ascii=False) + "\n"
-
-
-def unspooled(text: str) -> Row:
-    line, address, name, list_name, locale, at, source, ip, blocked = json.loads(text)
-    consent_at = datetime.datetime.fromtimestamp(at, datetime.UTC) if at is not None else None
-    return Row(line, address, name, list_name, locale, consent_at, source, ip, blocked)

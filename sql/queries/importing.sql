@@ -1,35 +1,49 @@
--- name: import_batch(list_names, email_indexes, emails_sealed, names_sealed, locales, consent_ats, wording_hashes, ip_hashes, index_key, seal_key_id, ip_key, form_version, batch_id, actor, confirmed, start, first, spacing)^
--- Imports one batch of checked rows: new addresses inserted (confirmed, or pending with a paced confirmation), others counted.
-WITH input AS (
-    SELECT * FROM unnest(:list_names::text[], :email_indexes::bytea[], :emails_sealed::bytea[],
-                         :names_sealed::bytea[], :locales::text[], :consent_ats::timestamptz[],
-                         :wording_hashes::bytea[], :ip_hashes::bytea[])
-        AS i (list_name, email_index, email_sealed, name_sealed, locale, consent_at,
-              wording_hash, ip_hash)
-), blocked AS (
-    SELECT 1 FROM input i
-    WHERE EXISTS (SELECT 1 FROM suppressions x WHERE x.email_index = i.email_index)
-), earlier AS (
-    -- Rows this same import (same file, same options) wrote on an earlier run.
-    SELECT 1 FROM input i
-    JOIN subscriptions s ON s.email_index = i.email_index AND s.list_name = i.list_name
-    WHERE s.consent_source = 'import' AND s.consent_origin = :batch_id
-      AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email_index = i.email_index)
+-- name: import_stage()!
+-- A temporary table for one batch of checked, sealed rows (filled by COPY), dropped at commit.
+CREATE TEMPORARY TABLE import_stage (
+    list_name      text,
+    email_index    bytea,
+    -- The address's hash under the suppression key (the same as email_index without one).
+    held_index     bytea,
+    email_sealed   bytea,
+    name_sealed    bytea,
+    locale         text,
+    consent_at     timestamptz,
+    wording_hash   bytea,
+    ip_hash        bytea,
+    -- Drawn by the import: the column's gen_random_uuid() default was a quarter of the insert.
+    unsubscribe_id uuid
+) ON COMMIT DROP;
+
+-- name: import_batch(index_key, seal_key_id, ip_key, form_version, batch_id, actor, confirmed, start, first, spacing)^
+-- Imports the staged batch: new addresses inserted (confirmed, or pending with a paced confirmation), others counted.
+WITH staged AS MATERIALIZED (
+    -- Per row, by index look-ups (subqueries, so no join plan can scan the whole table):
+    -- suppressed on any list under either key (never imported, counted), and already on its
+    -- list from an earlier run of this same import (same file, same options).
+    SELECT i.*,
+           EXISTS (SELECT 1 FROM suppressions x
+                   WHERE x.email_index IN (i.email_index, i.held_index)) AS suppressed,
+           (SELECT s.consent_source = 'import' AND s.consent_origin = :batch_id
+            FROM subscriptions s
+            WHERE s.email_index = i.email_index AND s.list_name = i.list_name) AS earlier
+    FROM import_stage i
 ), added AS (
     INSERT INTO subscriptions AS s
         (list_name, email_index, email_index_key, email_sealed, name_sealed, seal_key_id, locale,
          status, confirmed_at, confirmed_via, last_mailed_at, consent_at, consent_form_version,
          consent_source, consent_origin, consent_actor, consent_wording_hash, consent_ip_hash,
-         consent_ip_key)
+         consent_ip_key, unsubscribe_id)
     SELECT i.list_name, i.email_index, :index_key, i.email_sealed, i.name_sealed, :seal_key_id,
            i.locale,
            CASE WHEN :confirmed THEN 'confirmed' ELSE 'pending' END::subscription_status,
            CASE WHEN :confirmed THEN now() END, CASE WHEN :confirmed THEN 'import' END,
            CASE WHEN :confirmed THEN NULL ELSE now() END,
            i.consent_at, :form_version, 'import', :batch_id, :actor, i.wording_hash, i.ip_hash,
-           CASE WHEN i.ip_hash IS NULL THEN NULL ELSE CAST(:ip_key AS text) END
-    FROM input i
-    WHERE NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email_index = i.email_index)
+           CASE WHEN i.ip_hash IS NULL THEN NULL ELSE CAST(:ip_key AS text) END,
+           i.unsubscribe_id
+    FROM staged i
+    WHERE NOT i.suppressed
     ON CONFLICT (email_index, list_name) DO NOTHING
     RETURNING s.id
 ), queued AS (
@@ -43,6 +57,7 @@ WITH input AS (
     FROM added WHERE NOT :confirmed
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM added) AS imported, (SELECT count(*) FROM blocked) AS suppressed,
-       (SELECT count(*) FROM earlier) AS resumed, (SELECT count(*) FROM queued) AS queued,
+SELECT (SELECT count(*) FROM added) AS imported,
+       (SELECT count(*) FROM staged WHERE suppressed) AS suppressed,
+       (SELECT count(*) FROM staged WHERE earlier AND NOT suppressed) AS resumed, (SELECT count(*) FROM queued) AS queued,
        greatest(CAST(:start AS timestamptz), now()) AS paced_from;

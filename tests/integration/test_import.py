@@ -246,3 +246,53 @@ async def test_confirm_by_mail_sends_one_confirmation_per_new_address_paced(
         (b["not_before"] - a["not_before"]).total_seconds() for a, b in itertools.pairwise(sent)
     ]
     assert gaps == [1.0, 1.0]
+
+
+async def test_a_suppression_filed_under_the_suppression_key_is_not_imported(db, env, tmp_path):
+    from tests.integration.test_suppression_keys import HELD
+
+    held = {**env, "SIGNUP_SUPPRESSION_KEY": HELD}
+    path = tmp_path / "held.csv"
+    emails = listmonk_csv(path, 3, f"hk{uuid.uuid4().hex[:6]}")
+    try:
+        # Given an address suppressed where suppressions outlive the blind-index keys
+        assert signupctl(held, "suppress", emails[1]).returncode == 0
+        # When the list is imported by a process with the same keys
+        args = ["import", str(path), "--confirmed", "--columns", "listmonk", "--source", SOURCE]
+        done = signupctl(held, *args)
+        assert done.returncode == 0, done.stderr
+        # Then the suppressed address is counted, not imported
+        assert "imported 2 of 3 row(s)" in done.stderr and "1 suppressed" in done.stderr
+        assert await db.fetchval(
+            "SELECT count(*) FROM subscriptions WHERE email_index = $1", index(emails[1])
+        ) == 0  # fmt: skip
+        # And each imported row has its own random unsubscribe id, as gen_random_uuid() makes
+        ids = [r["unsubscribe_id"] for r in await db.fetch("SELECT * FROM subscriptions")]
+        assert len(set(ids)) == 2 and {(u.version, u.variant) for u in ids} == {(4, uuid.RFC_4122)}
+    finally:
+        # Entries filed under HELD would stop a worker without that key from starting
+        await inspect().truncate_all(db)
+
+
+async def test_an_address_twice_in_a_file_is_imported_once_with_the_same_counts_every_run(
+    db, env, tmp_path
+):
+    # Given a file naming every address twice, 12,500 lines apart: never in one batch, and
+    # (the import inserting through two connections at once) never racing itself
+    path = tmp_path / "twice.csv"
+    emails = listmonk_csv(path, 12_500, f"tw{uuid.uuid4().hex[:6]}")
+    text = path.read_text().splitlines()
+    path.write_text("\n".join([*text, *text[1:]]) + "\n")
+    args = ["import", str(path), "--confirmed", "--columns", "listmonk", "--source", SOURCE]
+    summaries = []
+    for _ in range(2):
+        # When it is imported into an empty list, twice over
+        done = signupctl(env, *args)
+        assert done.returncode == 0, done.stderr
+        summaries.append(done.stderr.split("): ")[1])
+        assert "imported 12500 of 25000 row(s)" in done.stderr
+        assert await _statuses(db) == {"confirmed": len(emails)}
+        await db.execute("TRUNCATE subscriptions CASCADE")
+    # Then each address went in once, its second line found as written by this import
+    assert summaries[0] == summaries[1]
+    assert summaries[0].startswith("0 already there, 12500 from an earlier run")

@@ -232,3 +232,21 @@ async def test_signupctl_stats_export_and_migrate_through_the_pooler(pooled, con
             assert bool(await looks().has_migrations_table(c)) is migrated
         finally:
             await c.close()
+
+
+async def test_signupctl_import_through_the_pooler(pooled, conn, tmp_path):
+    # Each batch is COPYed into a temporary table that lives only in its transaction: three
+    # batches, on two connections at once, through transaction pooling; then the same file again
+    from tests.integration.test_import import SOURCE, listmonk_csv
+
+    path = tmp_path / "pooled.csv"
+    listmonk_csv(path, 25_000, f"pb{uuid.uuid4().hex[:6]}")
+    args = ["import", str(path), "--confirmed", "--columns", "listmonk", "--source", SOURCE]
+    done = signupctl(pooled.env(), *args)
+    assert done.returncode == 0, done.stderr
+    assert "imported 25000 of 25000 row(s)" in done.stderr
+    again = signupctl(pooled.env(), *args)
+    assert again.returncode == 0 and "25000 from an earlier run" in again.stderr, again.stderr
+    assert await conn.fetchval("SELECT count(*) FROM subscriptions WHERE status = 'confirmed'") == (
+        25_000
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from signup_core.addresses import blind_index, hash_ip, keyed_hash
+from signup_core.addresses import blind_index, blind_indexes, hash_ip, keyed_hash
 
 KEY = b"k" * 40
 
@@ -35,3 +35,9 @@ def test_sizes_and_no_ip_means_no_hash():
     assert len(keyed_hash(KEY, "p", b"x", 16)) == 16
     assert hash_ip(KEY, None) is None
     assert b"203.0.113.7" not in hash_ip(KEY, "203.0.113.7")
+
+
+@pytest.mark.parametrize("key", [KEY, b"s" * 64, b"l" * 65 + b"x"])
+def test_a_batch_of_blind_indexes_is_each_address_s_own(key):
+    addresses = ["Ada@Example.com", "bob@example.com", "üser@bücher.example", "ada@example.com"]
+    assert blind_indexes(key, addresses) == [blind_index(key, a) for a in addresses]

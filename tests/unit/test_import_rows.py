@@ -1,11 +1,21 @@
-"""Import rows without I/O: the list-speed address check agrees with normalise() everywhere."""
+"""Import rows without I/O: the list-speed address check agrees with normalise() everywhere, and
+the input read in blocks gives the lines (and the line that is not UTF-8) that reading it line
+by line gave."""
 
 from __future__ import annotations
 
-import pytest
+import codecs
+import csv
+import hashlib
+import io
 
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from signup_core import import_rows
 from signup_core.addresses import InvalidAddress, normalise
-from signup_core.import_rows import address_of
+from signup_core.import_rows import FIELDS, ImportFormatError, Lines, address_of
 
 ADDRESSES = [
     "Ada@Example.COM", "a.b-c+tag@sub.example.co.uk", '"john doe"@example.com',
@@ -43,3 +53,88 @@ def test_address_of_agrees_with_normalise_on_generated_local_parts():
             address = f"{local}@{domain}"
             full = _outcome(lambda a, u: normalise(a, smtputf8=u), address, True)
             assert _outcome(address_of, address, True) == full, address
+
+
+def _line_by_line(data: bytes) -> tuple[list[str], int | None]:
+    """What the import read before it read blocks: readline(), each line decoded on its own
+    ("utf-8-sig" when it starts with a byte order mark); the lines, and the number of the
+    first line that is not UTF-8."""
+    lines, source = [], io.BytesIO(data)
+    for n, raw in enumerate(iter(source.readline, b""), 1):
+        try:
+            lines.append(raw.decode("utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"))
+        except UnicodeDecodeError:
+            return lines, n
+    return lines, None
+
+
+def _in_blocks(data: bytes, block: int) -> tuple[list[str], int | None, bytes]:
+    digest = hashlib.sha256()
+    lines: list[str] = []
+    try:
+        lines.extend(Lines(io.BytesIO(data), digest, block))
+    except ImportFormatError as e:
+        return lines, int(str(e).split()[1]), digest.digest()
+    return lines, None, digest.digest()
+
+
+PIECES = [b"a", b"\n", b"\r\n", b"\r", b",", b'"', codecs.BOM_UTF8, "é".encode(), b"\xff", b"\xc3"]
+
+
+@settings(max_examples=600, deadline=None, database=None)
+@given(data=st.lists(st.sampled_from(PIECES), max_size=40).map(b"".join), block=st.integers(1, 9))
+def test_lines_in_blocks_are_the_lines_read_one_by_one(data, block):
+    # Blocks far smaller than a line: lines (and characters) split across them
+    lines, bad_line, digest = _in_blocks(data, block)
+    assert (lines, bad_line) == _line_by_line(data)
+    if bad_line is None:
+        assert digest == hashlib.sha256(data).digest()
+
+
+def _fields_one_by_one(text: str, columns: str) -> list[tuple[int, tuple[str, ...]]]:
+    """What records() gave before it read fields by position: a dict per row, each field its
+    first non-empty column (the name: all of them, joined with a space)."""
+    preset, reader = import_rows.PRESETS[columns], csv.reader(io.StringIO(text, newline=""))
+    names = [h.strip().lstrip("\ufeff").lower() for h in next(reader)]
+    plan = {f: [names.index(c) for c in preset.get(f, ()) if c in names] for f in FIELDS}
+    found = []
+    for cells in reader:
+        if not any(cells):
+            continue
+        cells += [""] * (len(names) - len(cells))
+        fields = {}
+        for field, where in plan.items():
+            values = [v for v in (cells[i].strip() for i in where) if v]
+            fields[field] = " ".join(values) if field == "name" else (values[0] if values else "")
+        found.append((reader.line_num, tuple(fields[f] for f in FIELDS)))
+    return found
+
+
+HEADERS = sorted(
+    {c for preset in import_rows.PRESETS.values() for cs in preset.values() for c in cs}
+)
+CELLS = st.sampled_from(["", " ", "x", " y ", "a@b.example", "2020-01-01", '"q,"'])
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    columns=st.sampled_from(sorted(import_rows.PRESETS)),
+    header=st.lists(
+        st.sampled_from([*HEADERS, "other", "EMAIL", " Name "]), min_size=1, max_size=9
+    ),
+    table=st.lists(st.lists(CELLS, max_size=11), max_size=6),
+)
+@example(  # a field read from two columns (a name with one part blank), and a short row
+    columns="mailchimp",
+    header=["email address", "First Name", "last name", "optin_time", "confirm_time"],
+    table=[["a@b.example", " ", "x", "", "2020-01-01"], ["a@b.example"]],
+)
+def test_fields_are_read_as_they_were_read_one_by_one(columns, header, table):
+    if not any(c.strip().lower() in import_rows.PRESETS[columns]["address"] for c in header):
+        header = [*header, import_rows.PRESETS[columns]["address"][0]]
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *table])
+    lines = io.StringIO(out.getvalue(), newline="")
+    assert list(import_rows.records(lines, "csv", columns)) == _fields_one_by_one(
+        out.getvalue(), columns
+    )

@@ -68,3 +68,15 @@ def test_malformed_keyrings_are_refused(value):
 
 def test_the_repr_shows_ids_not_keys():
     assert "new" in repr(RING) and _key(b"n") not in repr(RING)
+
+
+def test_sealing_a_batch_opens_value_by_value_each_with_its_own_nonce():
+    values = ["ada@example.com", None, "ada@example.com", "bob@example.com", ""]
+    blobs = RING.seal_many(values, sealing.NAME)
+    assert blobs[1] is None
+    opened = [RING.unseal(b, sealing.NAME) if b is not None else None for b in blobs]
+    assert opened == values
+    nonces = [b[2 + b[1] : 2 + b[1] + sealing.NONCE_BYTES] for b in blobs if b is not None]
+    assert len(set(nonces)) == 4  # the same value twice still seals differently
+    with pytest.raises(SealError):  # bound to its column like seal()
+        RING.unseal(blobs[0], sealing.EMAIL)
