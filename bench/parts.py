@@ -85,7 +85,7 @@ def _real_app(without: list[str]):
         async def stored(*args, **kwargs) -> str:
             return "pending"
 
-        signup._store = stored
+        signup.store = stored
     if "validation" in without:
         signup.validate = lambda fields, s: SignupForm(fields["email"], None, s.default_list, "en")
     if "sealing" in without:
