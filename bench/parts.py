@@ -71,7 +71,7 @@ def _real_app(without: list[str]):
     from signup_core.settings import load_settings
 
     settings = load_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, per_turn=True)  # as signup-api does
     if "log" in without:
         logging.getLogger("signup_api.access").disabled = True
     if "limiter" in without:
