@@ -12,7 +12,7 @@ import uuid
 import asyncpg
 import pytest
 
-from signup_api.signup_batch import SignupBatcher, SignupRow, fixed
+from signup_api.signup_batch import SignupBatcher, SignupRow, fixed, upsert
 from signup_core import consent, i18n, key_registry
 from signup_core import db as core_db
 from signup_core.addresses import blind_index
@@ -167,6 +167,17 @@ async def test_the_key_guard_fails_every_caller_of_a_batch_alike(batcher, db, se
     answers = await asyncio.gather(*(batcher(r) for r in rows), return_exceptions=True)
     assert all(isinstance(a, StaleIndexKey) for a in answers)
     assert (await inspect().count_rows(db))["subscriptions"] == 0
+
+
+async def test_the_key_guard_runs_once_for_a_whole_batch(db, settings):
+    # Its shared lock and its read of the current key are paid once per statement, not per row
+    rows = sorted((_row(_address(f"once{i}")) for i in range(20)), key=lambda r: r.email_index)
+    await inspect().track_function_calls(db)
+    async with db.transaction():
+        written = await upsert(db, fixed(settings), rows)
+        assert await inspect().key_guard_calls(db) == 1
+    assert [r["status"] for r in written] == ["pending"] * 20
+    assert all(r["outbox_id"] is not None for r in written)
 
 
 async def test_a_row_that_breaks_the_statement_fails_only_its_own_caller(batcher, db):
