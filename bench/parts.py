@@ -71,7 +71,7 @@ def _real_app(without: list[str]):
     from signup_core.settings import load_settings
 
     settings = load_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, per_turn=True)  # as signup-api does
     if "log" in without:
         logging.getLogger("signup_api.access").disabled = True
     if "limiter" in without:
@@ -85,7 +85,7 @@ def _real_app(without: list[str]):
         async def stored(*args, **kwargs) -> str:
             return "pending"
 
-        signup._store = stored
+        signup.store = stored
     if "validation" in without:
         signup.validate = lambda fields, s: SignupForm(fields["email"], None, s.default_list, "en")
     if "sealing" in without:

@@ -144,7 +144,7 @@ def commit() -> str:
         ["git", "status", "--porcelain", "--", "signup_api", "signup_core", "signup_worker", "sql"],
         capture_output=True,
         text=True,
-        cwd=HERE,
+        cwd=HERE.parent,  # the paths are the repository's: from bench/ they matched nothing
     )
     return done.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 

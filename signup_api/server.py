@@ -167,7 +167,7 @@ def main() -> None:
         settings = load_settings()
     except ConfigError as e:
         sys.exit(f"signup-api: configuration error: {e}")
-    logs.configure(settings.log_level, settings.log_format, "api")
+    logs.configure(settings.log_level, settings.log_format, "api", per_turn=True)
     metrics.start(settings)
     tracing.configure(settings, "api")
     if settings.admin_port is None:

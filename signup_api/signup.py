@@ -1,4 +1,5 @@
-"""POST /signup: checks, one SQL round trip, ring the worker; answers alike for every address."""
+"""POST /signup: checks, one SQL round trip (shared with concurrent signups), answers alike
+for every address."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from signup_api.bodies import FORM, media_type, parse_fields
 from signup_api.forms import SignupForm, validate
 from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.problems import Problem, problem_response, unavailable
+from signup_api.signup_batch import SignupRow, upsert
 from signup_api.stale_keys import stale_key
 from signup_core import consent, db, i18n, sealing, tracing
 from signup_core.addresses import blind_index
@@ -159,35 +161,36 @@ async def store(
     """Upsert the subscription and queue its mail when one is due; returns the status.
     `source` is the consent source and origin when the request's Origin does not say it."""
     state = request.app.state
-    keys = state.settings.seal_keys
-    keys_in_use = index_keys(state.settings)
-    ip_hash, ip_key = consent.hash_ip(state.settings, client_ip)
-    source, origin = source or consent.source_of(request.headers.get("origin"), state.settings)
+    settings = state.settings
+    keys = settings.seal_keys
+    keys_in_use = index_keys(settings)
+    ip_hash, ip_key = consent.hash_ip(settings, client_ip)
+    source, origin = source or consent.source_of(request.headers.get("origin"), settings)
+    row = SignupRow(
+        list_name=form.list_name,
+        email_index=index,
+        # Its suppression may be filed under any key this process knows.
+        held_index=index if keys_in_use.suppression is None else keys_in_use.held(form.email),
+        previous_index=keys_in_use.previous_index(form.email),
+        email_sealed=keys.seal(form.email, sealing.EMAIL),
+        name_sealed=keys.seal(form.name, sealing.NAME),
+        locale=form.locale,
+        ip_hash=ip_hash,
+        ip_key=ip_key,
+        consent_source=source,
+        consent_origin=origin,
+        wording_hash=consent.wording_hash(form.locale, settings.templates_dir),
+        traceparent=tracing.traceparent(),
+    )
     try:
+        if keys_in_use.previous is None:
+            return await state.signups(row)  # shares its round trip with concurrent signups
+        # During a blind-index rotation the address's rows may still be under the old key:
+        # refiled and written in one transaction, alone.
         async with state.pool.acquire() as conn, rotating(conn, keys_in_use):
-            # During a blind-index rotation the address's rows may still be under the old key.
             await refile(conn, keys_in_use, form.email)
-            row = await db.queries().upsert_signup(
-                conn,
-                list_name=form.list_name,
-                email_index=index,
-                index_key=keys_in_use.current_id,
-                # Its suppression may be filed under any key this process knows.
-                lookups=keys_in_use.lookup(form.email).every,
-                email_sealed=keys.seal(form.email, sealing.EMAIL),
-                name_sealed=keys.seal(form.name, sealing.NAME),
-                seal_key_id=keys.current_id,
-                locale=form.locale,
-                form_version=state.settings.form_version,
-                ip_hash=ip_hash,
-                ip_key=ip_key,
-                consent_source=source,
-                consent_origin=origin,
-                wording_hash=consent.wording_hash(form.locale, state.settings.templates_dir),
-                resend_window=float(state.settings.resend_window),
-                reveal_existing=state.settings.reveal_existing,
-                traceparent=tracing.traceparent(),
-            )
+            [record] = await upsert(conn, state.signup_fixed, [row])
+            return record["status"]
     except db.UNAVAILABLE as e:
         log.warning("database unavailable on signup", extra={"error": type(e).__name__})
         raise unavailable("The database") from None
@@ -196,4 +199,3 @@ async def store(
     except SCHEMA_BEHIND as e:
         log.error(MIGRATE_HINT, extra={"error": type(e).__name__})
         raise unavailable("The database") from None
-    return row["status"]

@@ -4,6 +4,7 @@ lines instead."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
@@ -113,15 +114,74 @@ def _short(value: object, limit: int = 48) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def configure(level: str = "INFO", fmt: str = "json", process: str = "") -> None:
-    """Send every logger's records to stderr: JSON lines, or console lines naming `process`."""
+class TurnHandler(logging.StreamHandler):
+    """A stream handler that writes the lines logged in one turn of the event loop with one
+    write, at the end of the turn, instead of one write (a system call) per line.
+
+    The API logs a line per request, and stderr is line-buffered: a system call per line. At
+    16 lines a turn this took a line from ~25 to ~21 µs of CPU into a pipe (as under a
+    container runtime) and from ~22 to ~19 µs into a file, on the shared 2-core machine
+    (2026-12-07): about 1 % of a signup. Lines keep their order; a line logged outside the
+    loop's thread, or at WARNING and above, is written at once with every line before it;
+    logging.shutdown flushes the rest. At most one turn's lines (a few ms) are lost if the
+    process is killed."""
+
+    def __init__(self, stream=None) -> None:
+        super().__init__(stream)
+        self._lines: list[str] = []
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self._lines.append(line)  # under the handler's lock (Handler.handle holds it)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or record.levelno >= logging.WARNING:
+            self._write()
+        elif self._scheduled_on is not loop:  # (a loop that stopped first left it set)
+            self._scheduled_on = loop
+            loop.call_soon(self._end_of_turn, context=contextvars.Context())
+
+    def _end_of_turn(self) -> None:
+        with self.lock:
+            self._scheduled_on = None
+            self._write()
+
+    def flush(self) -> None:
+        with self.lock:
+            self._write()
+
+    def _write(self) -> None:
+        if not self._lines:
+            return
+        lines, self._lines = self._lines, []
+        try:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
+        except Exception:
+            # As logging.Handler.handleError would: a lost line must not break a request.
+            if logging.raiseExceptions:
+                sys.stderr.write("--- logging error: lines could not be written ---\n")
+
+
+def configure(
+    level: str = "INFO", fmt: str = "json", process: str = "", per_turn: bool = False
+) -> None:
+    """Send every logger's records to stderr: JSON lines, or console lines naming `process`.
+    With `per_turn`, one write per event-loop turn (TurnHandler), for the API's request path."""
     # None of these fields is printed; skipping them is logging's documented optimisation,
     # and findCaller's stack walk was the largest single cost of an access-log line.
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
+    handler = TurnHandler(sys.stderr) if per_turn else logging.StreamHandler(sys.stderr)
     handler.setFormatter(ConsoleFormatter(process) if fmt == "console" else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -36,7 +36,7 @@ def keyring() -> Any:
 
 
 def seal_params(email: str, name: str | None = None) -> dict[str, Any]:
-    """The sealed columns of upsert_signup for an address (and name), as the API seals them."""
+    """The sealed columns of upsert_signups for an address (and name), as the API seals them."""
     from signup_core import sealing
 
     keys = keyring()
@@ -121,28 +121,29 @@ async def store_signup(
     """A signup stored as the API stores it (its one statement), without the API: for tests
     that commit rows together with something else, or rows the API would refuse. Filed under
     `key`'s index, recorded (and guarded) as made with `index_key` (by default `key`)."""
-    from signup_core import db
+    from signup_api.signup_batch import Fixed, SignupRow, upsert
     from signup_core.addresses import blind_index
     from signup_core.index_keys import fingerprint
 
-    return await db.queries().upsert_signup(
-        conn,
+    sealed = seal_params(email, name)
+    index = blind_index(key.encode(), email)
+    row = SignupRow(
         list_name=list_name,
-        email_index=blind_index(key.encode(), email),
-        index_key=fingerprint((index_key or key).encode()),
-        lookups=[blind_index(key.encode(), email)],
-        **seal_params(email, name),
+        email_index=index,
+        held_index=index,
+        email_sealed=sealed["email_sealed"],
+        name_sealed=sealed["name_sealed"],
         locale="en",
+    )
+    alike = Fixed(
+        index_key=fingerprint((index_key or key).encode()),
+        seal_key_id=sealed["seal_key_id"],
         form_version="1",
-        ip_hash=None,
-        ip_key=None,
-        consent_source="landing",
-        consent_origin=None,
-        wording_hash=None,
         resend_window=600.0,
         reveal_existing=False,
-        traceparent=None,
     )
+    [stored] = await upsert(conn, alike, [row])
+    return stored
 
 
 async def store_unmailed(

@@ -25,6 +25,6 @@ async def test_named_query_prepares(db, name):
 
 
 def test_queries_were_found():
-    assert {"upsert_signup", "lock_token", "claim_unrelayed_outbox", "lock_outbox_mail"} <= set(
+    assert {"upsert_signups", "lock_token", "claim_unrelayed_outbox", "lock_outbox_mail"} <= set(
         NAMES
     )

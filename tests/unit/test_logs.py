@@ -3,13 +3,14 @@ console line `make run` shows instead."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 
 import pytest
 
-from signup_core.logs import ACCESS_LOGGER, ConsoleFormatter, JsonFormatter, request_id
+from signup_core.logs import ACCESS_LOGGER, ConsoleFormatter, JsonFormatter, TurnHandler, request_id
 
 
 def record(created: float, **extra) -> logging.LogRecord:
@@ -107,3 +108,65 @@ def test_the_console_access_line_is_method_path_status_and_time():
 def test_long_console_values_are_cut():
     line = console(path="/" + "a" * 200)
     assert len(line) < 100 and line.endswith("…")
+
+
+class Writes:
+    """A stream that keeps each write apart, to count them."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+    def flush(self) -> None: ...
+
+
+def turn_logger(stream: Writes) -> tuple[logging.Logger, TurnHandler]:
+    handler = TurnHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.Logger("turns")
+    logger.addHandler(handler)
+    return logger, handler
+
+
+async def test_the_lines_of_one_loop_turn_are_one_write_at_its_end_in_order():
+    stream = Writes()
+    logger, _ = turn_logger(stream)
+    for n in range(20):
+        logger.info("request %d", n)
+    assert stream.writes == []  # nothing yet: the turn is not over
+    await asyncio.sleep(0)
+    assert stream.writes == ["".join(f"request {n}\n" for n in range(20))]
+    logger.info("next turn")
+    await asyncio.sleep(0)
+    assert stream.writes[1:] == ["next turn\n"]
+
+
+async def test_a_warning_is_written_at_once_with_every_line_before_it():
+    stream = Writes()
+    logger, _ = turn_logger(stream)
+    logger.info("first")
+    logger.warning("database unavailable")
+    assert stream.writes == ["first\ndatabase unavailable\n"]
+    await asyncio.sleep(0)
+    assert len(stream.writes) == 1
+
+
+def test_outside_a_loop_a_line_is_written_at_once_and_flush_leaves_nothing_behind():
+    stream = Writes()
+    logger, handler = turn_logger(stream)
+    logger.info("at start-up")
+    assert stream.writes == ["at start-up\n"]
+    handler._lines.append("left over")  # as a turn the loop never finished would leave it
+    handler.flush()  # what logging.shutdown calls at exit
+    assert stream.writes == ["at start-up\n", "left over\n"]
+
+
+async def test_a_new_loop_after_one_that_stopped_mid_turn_still_gets_its_lines_written():
+    stream = Writes()
+    logger, handler = turn_logger(stream)
+    handler._scheduled_on = object()  # a loop that stopped before its flush ran
+    logger.info("on this loop")
+    await asyncio.sleep(0)
+    assert stream.writes == ["on this loop\n"]
