@@ -209,3 +209,11 @@ def worker(migrated, redis_server, smtp_server, scratch) -> Iterator[Worker]:
     w.wait_ready()
     yield w
     w.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        from tests.scheduling import order
+
+        items[:] = order(items, workers)

@@ -25,6 +25,14 @@ from devstack.processes import free_port
 from tests.conftest import Worker
 from tests.support import app_client, app_env, eventually, migrated_database, store_signup
 
+pytestmark = [
+    pytest.mark.drill,
+    pytest.mark.skipif(
+        os.environ.get("SKIP_DRILL") == "1" and not os.environ.get("CI"),
+        reason="SKIP_DRILL=1 (ignored when CI is set)",
+    ),
+]
+
 BURST = 240
 # Seconds a Redis restart may cost: the relay notices lost messages within about 45 s.
 REDIS_RESTART_BUDGET = 90

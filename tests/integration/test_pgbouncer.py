@@ -115,6 +115,11 @@ async def test_the_pooler_really_pools_by_transaction(pooled, conn):
     try:
         with pytest.raises(asyncpg.PostgresError):
             for n in range(6):
+                # One after the other, each client gets the server connection the one before
+                # it used (PgBouncer hands out the most recently used), which holds a statement
+                # of the same name; then all at once, for the connections in between.
+                for c in clients:
+                    await c.fetchval("SELECT $1::int", n)
                 await asyncio.gather(*(c.fetchval("SELECT $1::int", n) for c in clients))
     finally:
         for c in clients:
