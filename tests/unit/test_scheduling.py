@@ -29,6 +29,8 @@ def test_image_tests_lead_the_first_block_and_the_drills_lead_the_others():
     items[20] = Item("failover-a", "failover")
     items[35] = Item("wheel-a", "wheel")
     items[36] = Item("drill-b", "drill")
+    items[2] = Item("browser-a", "browser")
+    items[25] = Item("browser-b", "browser")
     ordered = order(items, 4)
     assert sorted(ordered, key=lambda i: i.name) == sorted(items, key=lambda i: i.name)
     starts, at = [], 0
@@ -36,6 +38,6 @@ def test_image_tests_lead_the_first_block_and_the_drills_lead_the_others():
         starts.append(ordered[at : at + size])
         at += size
     assert [i.name for i in starts[0][:2]] == ["image-a", "image-b"]
-    assert [i.name for i in starts[1][:2]] == ["drill-a", "drill-b"]
+    assert [i.name for i in starts[1][:4]] == ["drill-a", "drill-b", "browser-a", "browser-b"]
     assert starts[2][0].name == "failover-a" and starts[3][0].name == "wheel-a"
-    assert not any(i.marker for block in starts for i in block[2:])
+    assert not any(i.marker for block in starts for i in block[4:])
