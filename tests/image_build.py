@@ -32,12 +32,18 @@ def env(home: Path = HOME) -> dict[str, str]:
     """The environment for buildah: storage in `home`, not the machine's /var/lib/containers."""
     home.mkdir(parents=True, exist_ok=True)
     conf = home / "storage.conf"
-    conf.write_text(
+    text = (
         "[storage]\n"
         'driver = "overlay"\n'
         f'graphroot = "{home / "storage"}"\n'
         f'runroot = "{home / "run"}"\n'
     )
+    if not conf.exists() or conf.read_text() != text:
+        # Renamed into place: buildah runs from other test processes read it meanwhile, and a
+        # file truncated for rewriting read as one with no storage driver.
+        partial = conf.with_name(f"storage.conf.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(conf)
     return {**os.environ, "CONTAINERS_STORAGE_CONF": str(conf)}
 
 

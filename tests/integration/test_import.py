@@ -197,7 +197,8 @@ async def test_a_killed_import_is_finished_by_running_it_again(db, env, tmp_path
     listmonk_csv(path, 60_000, f"k{uuid.uuid4().hex[:6]}")
     args = ["import", str(path), "--confirmed", "--columns", "listmonk", "--source", SOURCE]
     # Given an import killed once its first batches are in
-    process = _import_process(env, *args)
+    named = {**env, "DATABASE_URL": env["DATABASE_URL"] + "?application_name=killed-import"}
+    process = _import_process(named, *args)
     try:
         await eventually(
             lambda: db.fetchval("SELECT count(*) >= 5000 FROM subscriptions"), timeout=120
@@ -205,6 +206,14 @@ async def test_a_killed_import_is_finished_by_running_it_again(db, env, tmp_path
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=30)
+    # The killed client's server backends may still be committing a batch it sent: count once
+    # they are gone (each ends when it finds its client gone).
+    await eventually(
+        lambda: db.fetchval(
+            "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'killed-import'"
+        ),
+        timeout=30,
+    )
     partial = await db.fetchval("SELECT count(*) FROM subscriptions")
     assert 0 < partial < 60_000
     # When it is run again, it finishes: what the killed run wrote is found, not doubled
