@@ -286,11 +286,8 @@ def main() -> None:
 
 def _write(results: dict[str, list[float]], load_before: list[float]) -> None:
     """bench/results/parts-<time>.json: every run's figure, the medians, the commit, the load."""
-    from bench.run import commit
+    from bench.run import commit, save_results
 
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    path = out / f"parts-{time.strftime('%Y%m%d-%H%M%S')}.json"
     record = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commit": commit(),
@@ -301,8 +298,7 @@ def _write(results: dict[str, list[float]], load_before: list[float]) -> None:
         "cpu_us_per_signup": {name: values for name, values in results.items()},
         "median_us": {name: statistics.median(values) for name, values in results.items()},
     }
-    path.write_text(json.dumps(record, indent=2, ensure_ascii=False))
-    print(f"\n  written to bench/results/{path.name}")
+    save_results(record, "parts-")
 
 
 if __name__ == "__main__":

@@ -149,6 +149,16 @@ def commit() -> str:
     return done.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
+def save_results(results: dict, prefix: str = "") -> Path:
+    """Write bench/results/<prefix><time>.json and say where; every bench's one way out."""
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    path = out_dir / f"{prefix}{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"\nwritten to {path.relative_to(HERE.parent)}")
+    return path
+
+
 def spread(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -436,12 +446,8 @@ def main() -> None:
             "rounds": rounds,
             "summary": summary,
         }
-        out_dir = HERE / "results"
-        out_dir.mkdir(exist_ok=True)
-        path = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
-        path.write_text(json.dumps(results, indent=2))
         print_table(results)
-        print(f"\nwritten to {path.relative_to(HERE.parent)}")
+        save_results(results)
     finally:
         for proc in procs:
             stop(proc, timeout=30)

@@ -214,11 +214,8 @@ def main() -> None:
             "machine": {"cpus": os.cpu_count(), "mails": MAILS},
             "summary": summary,
         }
-        out = run.HERE / "results" / f"worker-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(results, indent=2))
         print(json.dumps(results, indent=2))
-        print(f"\nwritten to {out.relative_to(run.HERE.parent)}")
+        run.save_results(results, "worker-")
     finally:
         for proc in procs:
             stop(proc, timeout=30)
