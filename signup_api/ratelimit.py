@@ -30,7 +30,8 @@ REDIS_TIMEOUT = 1.0
 # ARGV[1]: "limit window_ms" per limit, space-separated; ARGV[2]: the single-use TTL (ms).
 # One packed argument rather than two per limit: redis-py packs commands in Python, and
 # that cost grows with the argument count.
-# Returns {0} when allowed, {i, retry_ms} when limit i (1-based) is exceeded, {-1} on reuse.
+# Returns {0} when allowed, {i, retry_ms} when limit i (1-based) is exceeded, {-1} on reuse;
+# retry_ms is how long until the same request passes, if nothing else is counted meanwhile.
 _SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -48,9 +49,14 @@ for i = 1, n do
   local cur = tonumber(redis.call('GET', key) or '0')
   local prev = tonumber(redis.call('GET', KEYS[i] .. ':' .. (start - window)) or '0')
   if prev * (window - elapsed) / window + cur + 1 > limit then
-    local retry = window - elapsed
-    if cur + 1 <= limit and prev > 0 then
+    local retry
+    if cur + 1 <= limit then
+      -- Room in this window once the last window's weight has fallen far enough.
       retry = math.ceil(window * (1 - (limit - cur - 1) / prev)) - elapsed
+    else
+      -- This window is full, and in the next one its count weighs as the last window's:
+      -- wait for the next window and then for that weight to fall.
+      retry = window - elapsed + math.ceil(window * (1 - (limit - 1) / cur))
     end
     return {i, math.max(retry, 1)}
   end

@@ -91,6 +91,44 @@ async def test_rate_limited_form_post_says_roughly_how_long_to_wait(env, db):
     assert f'value="{email}"' in response.text
 
 
+async def redis_ms(env) -> int:
+    """Now on Redis' clock, which the limiter's windows follow."""
+    from signup_core.redis_client import async_client
+
+    client = async_client(env["REDIS_URL"])
+    try:
+        seconds, micros = await client.time()
+    finally:
+        await client.aclose()
+    return seconds * 1000 + micros // 1000
+
+
+@pytest.mark.parametrize("limit", ["1/4s", "2/4s"])
+async def test_the_wait_it_gives_is_enough_even_at_the_end_of_a_window(env, db, limit):
+    # Late in a window that is full, the wait is not the rest of this window: in the next one
+    # this window's count still weighs. The test picks that moment on Redis' clock.
+    allowed = int(limit.split("/")[0])
+    window_ms = 4000
+    while (await redis_ms(env)) % window_ms < 3000:
+        await asyncio.sleep(0.05)
+    async with app_client({**env, **limits(ip=limit)}) as client:
+
+        async def post():
+            return await client.post(
+                "/signup", json={"email": address()}, headers={"x-forwarded-for": "198.51.100.77"}
+            )
+
+        assert [(await post()).status_code for _ in range(allowed)] == [202] * allowed
+        refused = await post()
+        assert refused.status_code == 429
+        wait = int(refused.headers["retry-after"])
+        assert wait >= 2  # at least half of the next window
+        await asyncio.sleep(wait - 1.5)
+        assert (await post()).status_code == 429  # not a needless wait: earlier is too early
+        await asyncio.sleep(1.55)
+        assert (await post()).status_code == 202
+
+
 async def test_bombing_one_address_from_many_networks_sends_at_most_the_limit(
     env, db, worker, smtp_server
 ):
