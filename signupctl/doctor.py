@@ -11,7 +11,6 @@ import click
 
 from signup_core import logs
 from signup_core.diagnosis.results import FAIL, PASS, Result
-from signup_core.diagnosis.runner import diagnose
 
 MARKS = {PASS: "✓", FAIL: "✗", "skip": "-"}
 
@@ -52,6 +51,10 @@ def doctor(as_json: bool, resolver: str | None) -> None:
     Reads the same environment as the API and the worker. Exit 0 when no check fails, 1 when
     one does; skipped checks (not configured, or not applicable here) do not fail.
     """
+    # Imported here: the checks bring the Redis client and dnspython, a third of the start-up
+    # of every other command (each `signupctl` call imports every command's module).
+    from signup_core.diagnosis.runner import diagnose
+
     logs.configure("WARNING")
     results = asyncio.run(diagnose(os.environ, _resolver(resolver)))
     ok = not any(r.status == FAIL for r in results)

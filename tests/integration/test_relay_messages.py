@@ -65,3 +65,41 @@ async def test_messages_in_the_hands_of_a_dead_worker_count_as_lost(broker, env)
     await asyncio.sleep(0.7)
     # Then the message it holds counts as lost, and the two still queued do not
     assert broker_keys.held(broker, "mail", held_as) == set(held_as) - {fetched}
+
+
+CLAIMS = {c.queue: c.claim for c in relay.CHANNELS}
+
+
+async def test_an_idle_poll_finds_exactly_what_each_claim_would_take(pg_server):
+    # In a database of its own: the session worker's relay must not claim these rows first.
+    import asyncpg
+
+    from signup_core import db
+    from tests.support import inspect, migrated_database, store_signup
+
+    conn = await asyncpg.connect(await migrated_database(pg_server.url, "relay_due"))
+    q = db.queries()
+
+    async def due() -> set[str]:
+        return {queue for queue, waiting in (await q.relay_due(conn)).items() if waiting}
+
+    async def claimed(queue: str) -> int:
+        return len([r async for r in getattr(q, CLAIMS[queue])(conn, batch=10)])
+
+    try:
+        assert await due() == set()
+        await store_signup(conn, f"due-{uuid.uuid4().hex[:8]}@example.com")
+        await inspect().add_pending_event(conn)
+        await inspect().add_pending_hook(conn)
+        assert await due() == {"mail", "events", "hooks"}
+        for queue in ("events", "hooks"):
+            assert await claimed(queue) == 1
+        assert await due() == {"mail"}
+        # Mail paced for later is not due, and its claim takes nothing either
+        await inspect().pace_outbox(conn, seconds=3600.0)
+        assert await due() == set() and await claimed("mail") == 0
+        await inspect().pace_outbox(conn, seconds=-1.0)
+        assert await due() == {"mail"} and await claimed("mail") == 1
+        assert await due() == set()
+    finally:
+        await conn.close()

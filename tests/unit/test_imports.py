@@ -136,3 +136,17 @@ def test_the_graph_sees_function_level_and_relative_imports(tmp_path):
     assert graph["pkg.sub.b"] == {"pkg.c"}
     assert graph["pkg.d"] == {"pkg.a", "pkg"}
     assert cycles(graph) == [["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]]
+
+
+def test_signupctl_starts_without_the_clients_only_some_commands_use():
+    # Every `signupctl` call imports every command's module; the Redis client and dnspython
+    # (doctor's checks) were a third of each call's start-up.
+    import subprocess
+    import sys
+
+    heavy = ("redis", "dns", "dramatiq", "starlette", "jinja2", "httpx")
+    probe = f"import signupctl, sys; print([m for m in {heavy!r} if m in sys.modules])"
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.strip()
+    assert shown == "[]"
