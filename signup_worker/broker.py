@@ -11,7 +11,6 @@ import functools
 
 import dramatiq
 import uvloop
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware.asyncio import AsyncIO
 
 from signup_core import logs, redis_client, tracing
@@ -20,6 +19,7 @@ from signup_worker import purge, relay
 from signup_worker.readiness import Consuming
 from signup_worker.resources import Resources
 from signup_worker.scrape import Metrics
+from signup_worker.wakeable import WakeableBroker
 
 
 def setup() -> None:
@@ -29,8 +29,8 @@ def setup() -> None:
     # uvloop's, which cut the worker's CPU per mail (asyncio's selector loop was a quarter).
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     # A worker silent for the heartbeat timeout is dead: its unfinished messages go back to
-    # their queues for the others.
-    broker = RedisBroker(
+    # their queues for the others. Idle consumers wait to be woken rather than poll.
+    broker = WakeableBroker(
         client=redis_client.sync_client(settings.redis_url.value),
         heartbeat_timeout=settings.worker_heartbeat_timeout * 1000,
     )

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 PATH = "/readyz"
 PREFIX = "consuming-"
 HEARTBEATS = "dramatiq:__heartbeats__"  # the Redis broker's default namespace
-# A consumer fetches at least every 100 ms while idle (signup_worker.cli's POLL_MS).
+# A consumer fetches at least every second while idle (signup_worker.wakeable's IDLE_WAIT).
 STALE_MS = 10_000
 TIMEOUT = 1.0
 
