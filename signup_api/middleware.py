@@ -11,7 +11,6 @@ body from the landing page, and no credentials.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import secrets
 import time
@@ -22,9 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signup_api import metrics
 from signup_api.problems import Problem, problem_response
-from signup_core.logs import request_id
-
-log = logging.getLogger("signup_api.access")
+from signup_core.logs import log_access, request_id
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -109,15 +106,7 @@ class Edge:
             metrics.IN_FLIGHT.dec()
             metrics.observe(scope["method"], _route(scope, preflight), status, elapsed)
             # The path only: query strings carry confirmation tokens.
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            log_access(scope["method"], scope["path"], status, round(elapsed * 1000, 2))
             request_id.reset(token)
 
     async def _preflight(
