@@ -1,8 +1,8 @@
 """`python -m bench.parts`: CPU per signup of the real API with one part taken out at a time,
 and of the floor, measured in-process: each app called as ASGI, 32 signups at a time, against
 its own durable PostgreSQL and Valkey. No HTTP, no load generator sharing the cores, so the
-figures are the apps' own CPU. Each variant runs in a fresh process, RUNS times; the median
-is printed.
+figures are the apps' own CPU. Each variant runs in a fresh process, RUNS times (the order
+rotated each run); the median is printed.
 
 BENCH_PARTS_ONLY (a regular expression) keeps the variants whose names it finds;
 BENCH_PARTS_BEFORE (a checkout's folder, e.g. from `git archive`) adds "the real API before",
@@ -265,8 +265,12 @@ def main() -> None:
         load_before = [round(x, 2) for x in os.getloadavg()]
         env = {**os.environ, **_env(pg.url, rd.url)}
         results: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        order = list(VARIANTS.items())
         for run in range(RUNS):  # variants interleaved, so the machine's drift hits all alike
-            for name, without in VARIANTS.items():
+            # ... and the order rotated each run (as make bench's rounds), so no variant always
+            # runs first or right after the same one.
+            shift = run % len(order)
+            for name, without in order[shift:] + order[:shift]:
                 asyncio.run(clear())
                 out = subprocess.run(
                     [sys.executable, "-m", "bench.parts", "--child", *without],
