@@ -19,7 +19,7 @@ MAX_ADDRESS_LENGTH = 254
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN = re.compile(rf"({_ATEXT}(?:\.{_ATEXT})*)@([A-Za-z0-9.-]+)")
 # Role mailboxes that validate_email lower-cases (RFC 2142 says they are case-insensitive).
-_ROLE_NAMES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+ROLE_NAMES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 
 
 class InvalidAddress(ValueError):
@@ -65,7 +65,7 @@ def _plain(raw: str) -> str | None:
     domain = _plain_domain(domain)
     if domain is None:
         return None
-    if local.lower() in _ROLE_NAMES:
+    if local.lower() in ROLE_NAMES:
         local = local.lower()
     return f"{local}@{domain}"
 
