@@ -1,8 +1,13 @@
 """`python -m bench.parts`: CPU per signup of the real API with one part taken out at a time,
 and of the floor, measured in-process: each app called as ASGI, 32 signups at a time, against
 its own durable PostgreSQL and Valkey. No HTTP, no load generator sharing the cores, so the
-figures are the apps' own CPU. Each variant runs in a fresh process, RUNS times; the median
-is printed.
+figures are the apps' own CPU. Each variant runs in a fresh process, RUNS times (the order
+rotated each run); the median is printed.
+
+BENCH_PARTS_ONLY (a regular expression) keeps the variants whose names it finds;
+BENCH_PARTS_BEFORE (a checkout's folder, e.g. from `git archive`) adds "the real API before",
+run from that checkout's code in the same interleaved rounds, so a change is measured against
+what it changed under the same load.
 
 A part is taken out by replacing it with what it returns on the happy path; that is only good
 for measuring, never for serving.
@@ -14,6 +19,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -42,6 +48,14 @@ VARIANTS = {
     "… with tracing on, sampled at 0.1": ["+tracing=0.1"],
     "… with tracing on, sampled at 1.0": ["+tracing=1.0"],
 }
+
+
+ONLY = os.environ.get("BENCH_PARTS_ONLY")
+BEFORE = os.environ.get("BENCH_PARTS_BEFORE")
+if ONLY:
+    VARIANTS = {name: flags for name, flags in VARIANTS.items() if re.search(ONLY, name)}
+if BEFORE:
+    VARIANTS = {"the real API before": [], **VARIANTS}
 
 
 def _env(db_url: str, redis_url: str) -> dict[str, str]:
@@ -251,11 +265,16 @@ def main() -> None:
         load_before = [round(x, 2) for x in os.getloadavg()]
         env = {**os.environ, **_env(pg.url, rd.url)}
         results: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        order = list(VARIANTS.items())
         for run in range(RUNS):  # variants interleaved, so the machine's drift hits all alike
-            for name, without in VARIANTS.items():
+            # ... and the order rotated each run (as make bench's rounds), so no variant always
+            # runs first or right after the same one.
+            shift = run % len(order)
+            for name, without in order[shift:] + order[:shift]:
                 asyncio.run(clear())
                 out = subprocess.run(
                     [sys.executable, "-m", "bench.parts", "--child", *without],
+                    cwd=BEFORE if name == "the real API before" else None,
                     env=env,
                     capture_output=True,
                     text=True,
@@ -267,7 +286,7 @@ def main() -> None:
                     sys.exit(f"{name}: the measurement failed:\n" + "\n".join(notable[-40:]))
                 results[name].append(float(out.stdout.strip().splitlines()[-1]))
             print(f"  run {run + 1} of {RUNS} done", flush=True)
-        real = statistics.median(results["the real API"])
+        real = statistics.median(results.get("the real API", [0.0]))
         print(f"\n  CPU per signup, median of {RUNS} runs of {SIGNUPS}:")
         for name, values in results.items():
             median = statistics.median(values)
@@ -291,6 +310,7 @@ def _write(results: dict[str, list[float]], load_before: list[float]) -> None:
     record = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commit": commit(),
+        "before": BEFORE,
         "load_before": load_before,
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "runs": RUNS,

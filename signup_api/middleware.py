@@ -11,7 +11,6 @@ body from the landing page, and no credentials.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import secrets
 import time
@@ -22,9 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signup_api import metrics
 from signup_api.problems import Problem, problem_response
-from signup_core.logs import request_id
-
-log = logging.getLogger("signup_api.access")
+from signup_core.logs import log_access, request_id
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -109,15 +106,7 @@ class Edge:
             metrics.IN_FLIGHT.dec()
             metrics.observe(scope["method"], _route(scope, preflight), status, elapsed)
             # The path only: query strings carry confirmation tokens.
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            log_access(scope["method"], scope["path"], status, round(elapsed * 1000, 2))
             request_id.reset(token)
 
     async def _preflight(
@@ -167,19 +156,48 @@ def _finished(
 
 
 def _timed(receive: Receive) -> Receive:
-    """`receive`, with BODY_TIMEOUT for each chunk of the body; after the body, as it was."""
+    """`receive`, with BODY_TIMEOUT for each chunk of the body; after the body, as it was.
+
+    What `async with asyncio.timeout(BODY_TIMEOUT)` does, with its public parts (a timer that
+    cancels the task; Task.uncancel to tell our cancellation from anyone else's): the
+    context manager's two coroutines and state cost ~13 µs a signup, a timer handle ~1."""
     done = False
 
     async def timed_receive() -> Message:
         nonlocal done
         if done:
             return await receive()
+        task = asyncio.current_task()
+        assert task is not None  # uvicorn calls the app in a task
+        cancelling = task.cancelling()
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(BODY_TIMEOUT, expire)
         try:
-            async with asyncio.timeout(BODY_TIMEOUT):
-                message = await receive()
+            message = await receive()
+        except asyncio.CancelledError:
+            # Ours if no other cancellation came since: then the chunk is late, answered 408;
+            # any other (the server's, at shutdown or disconnect) goes on as it came.
+            if expired and task.uncancel() <= cancelling:
+                raise _late() from None
+            raise
         except TimeoutError:
-            raise Problem(408, "The request body stopped arriving.", slug="body-timeout") from None
+            raise _late() from None  # as asyncio.timeout's block let it through
+        else:
+            if expired:  # (expired as receive returned: its cancellation is withdrawn)
+                task.uncancel()
+        finally:
+            timer.cancel()
         done = message["type"] != "http.request" or not message.get("more_body", False)
         return message
 
     return timed_receive
+
+
+def _late() -> Problem:
+    return Problem(408, "The request body stopped arriving.", slug="body-timeout")

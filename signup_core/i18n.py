@@ -58,8 +58,11 @@ def match(tag: str, supported: tuple[str, ...]) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def negotiate(accept_language: str | None, supported: tuple[str, ...], default: str) -> str:
-    """The best supported locale for an Accept-Language header (RFC 9110 weights)."""
+    """The best supported locale for an Accept-Language header (RFC 9110 weights). Cached:
+    every signup without a locale field asks, with one of a few headers; bounded, as a header
+    is the client's to make up."""
     ranked = []
     for position, item in enumerate((accept_language or "").split(",")):
         tag, _, params = item.partition(";")

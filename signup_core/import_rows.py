@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple
 
-from signup_core.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise
+from signup_core.addresses import MAX_ADDRESS_LENGTH, ROLE_NAMES, InvalidAddress, normalise
 from signup_core.settings import Settings
 
 MAX_NAME_LENGTH = 100
@@ -274,9 +274,10 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
 def address_of(raw: str, smtputf8: bool) -> str:
     """normalise(), about ten times faster for a list: a list has few distinct domains, so
     each domain is checked once (in full, by email-validator), and a plain ASCII local part
-    (dot-atom: what email-validator accepts and leaves as it is) by a pattern; any other
-    local part is checked by email-validator with a stand-in domain (its checks of the local
-    part do not depend on the domain). The whole address's length is checked here."""
+    (dot-atom: what email-validator accepts and leaves as it is, but for role names such as
+    Info@ that it lower-cases) by a pattern; any other local part is checked by
+    email-validator with a stand-in domain (its checks of the local part do not depend on the
+    domain). The whole address's length is checked here."""
     local, at, domain = raw.rpartition("@")
     if not at or not local:
         raise InvalidAddress("not an address")
@@ -285,6 +286,8 @@ def address_of(raw: str, smtputf8: bool) -> str:
         raise InvalidAddress("not a valid domain")
     if len(local) > _MAX_LOCAL or not _DOT_ATOM.fullmatch(local):
         local = normalise(f"{local}@{_STAND_IN}", smtputf8=smtputf8).rsplit("@", 1)[0]
+    elif local.lower() in ROLE_NAMES:
+        local = local.lower()  # as normalise() writes Info@ or POSTMASTER@
     address = f"{local}@{domain_part}"
     if len(address) > MAX_ADDRESS_LENGTH or len(raw) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress("The email address is too long.")

@@ -8,8 +8,11 @@ import asyncio
 import contextvars
 import json
 import logging
+import os
 import sys
+import threading
 import time
+from json.encoder import encode_basestring_ascii  # what json.dumps uses for str (ensure_ascii)
 
 from opentelemetry import trace
 
@@ -37,6 +40,8 @@ class JsonFormatter(logging.Formatter):
         return f"{self._stamp}.{int((created - second) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
+        if record.__class__ is AccessRecord and not record.exc_info:
+            return self._access_line(record)
         line = {
             "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
@@ -57,6 +62,23 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return _ENCODER.encode(line)
+
+    def _access_line(self, r: AccessRecord) -> str:
+        """The access line, written directly: the same object format() makes of this record
+        (the same keys, values and separators), in ~1/4 of its CPU: no dict, no scan of the
+        record for extras, no general JSON encoder (tests/unit/test_logs.py compares them)."""
+        line = f'{{"ts": "{self._timestamp(r.created)}"{_ACCESS_HEAD}'
+        rid = request_id.get()
+        if rid:
+            line += f', "request_id": {encode_basestring_ascii(rid)}'
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            line += f', "trace_id": "{span.trace_id:032x}", "span_id": "{span.span_id:016x}"'
+        return (
+            f'{line}, "method": {encode_basestring_ascii(r.method)}, '
+            f'"path": {encode_basestring_ascii(r.path)}, "status": {r.status:d}, '
+            f'"duration_ms": {float.__repr__(r.duration_ms)}}}'
+        )
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -92,6 +114,53 @@ class ConsoleFormatter(logging.Formatter):
 
 
 ACCESS_LOGGER = "signup_api.access"
+_ACCESS_HEAD = f', "level": "info", "logger": "{ACCESS_LOGGER}", "msg": "request"'
+
+
+class AccessRecord(logging.LogRecord):
+    """The record of one access line: method, path, status and duration_ms as its extras, as
+    `log.info("request", extra=...)` made it. Made without LogRecord.__init__ (its file-name
+    parsing and look-ups were ~1/5 of the line's CPU): the standard attributes are copied
+    from one record made the usual way; the time, thread and process are its own. Like every
+    record under configure(), it names no caller's file and line."""
+
+    _template: dict | None = None
+
+    def __init__(self, method: str, path: str, status: int, duration_ms: float) -> None:
+        template = AccessRecord._template
+        if template is None:
+            made = logging.LogRecord(
+                ACCESS_LOGGER,
+                logging.INFO,
+                "(unknown file)",
+                0,
+                "request",
+                (),
+                None,
+                "(unknown function)",  # what Logger._log passes when it does not look
+            )
+            template = AccessRecord._template = made.__dict__
+        self.__dict__.update(template)
+        created = time.time()
+        self.created = created
+        self.msecs = int((created - int(created)) * 1000) + 0.0  # as LogRecord's
+        self.relativeCreated = (created - logging._startTime) * 1000
+        self.thread = threading.get_ident() if logging.logThreads else None
+        self.threadName = threading.current_thread().name if logging.logThreads else None
+        self.process = os.getpid() if logging.logProcesses else None
+        self.method = method
+        self.path = path
+        self.status = status
+        self.duration_ms = duration_ms
+
+
+def log_access(method: str, path: str, status: int, duration_ms: float) -> None:
+    """The access log line for one request (the path without its query: that carries tokens)."""
+    if _access_log.isEnabledFor(logging.INFO):
+        _access_log.handle(AccessRecord(method, path, status, duration_ms))
+
+
+_access_log = logging.getLogger(ACCESS_LOGGER)
 _ACCESS = frozenset({"method", "path", "status", "duration_ms"})
 # Text extras whose values come from a bounded set or from us (a route, an exception's type).
 _CONSOLE_TEXT = frozenset(

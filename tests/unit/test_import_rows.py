@@ -25,6 +25,7 @@ ADDRESSES = [
     "a@123.123.123.123", "a@[192.0.2.1]",
     ("l" * 64) + "@example.com", ("l" * 65) + "@example.com", "a@" + "d" * 250 + ".com",
     ("l" * 64) + "@" + ("d" * 63 + ".") * 3 + "com", "a b@example.com", "a@exam ple.com",
+    "Info@Example.com", "POSTMASTER@example.org",  # role names: validate_email lower-cases them
 ]  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from signup_core.json_bodies import MAX_DEPTH, MalformedJSON, loads
         b'{"n": Infinity}',
         b"1" * 5000,  # beyond int's digit limit
         b"",
+        b"\xef\xbb\xbf{}",  # a byte order mark
     ],
 )
 def test_refused(raw):

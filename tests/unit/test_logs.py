@@ -9,8 +9,17 @@ import logging
 import time
 
 import pytest
+from opentelemetry import trace
 
-from signup_core.logs import ACCESS_LOGGER, ConsoleFormatter, JsonFormatter, TurnHandler, request_id
+from signup_core.logs import (
+    ACCESS_LOGGER,
+    AccessRecord,
+    ConsoleFormatter,
+    JsonFormatter,
+    TurnHandler,
+    log_access,
+    request_id,
+)
 
 
 def record(created: float, **extra) -> logging.LogRecord:
@@ -170,3 +179,76 @@ async def test_a_new_loop_after_one_that_stopped_mid_turn_still_gets_its_lines_w
     logger.info("on this loop")
     await asyncio.sleep(0)
     assert stream.writes == ["on this loop\n"]
+
+
+# The access line: its own record and a direct writer, the same line as the general path.
+
+
+def _general(record: logging.LogRecord) -> dict:
+    """The line format() makes of the same fields on a plain record (its general path)."""
+    return json.loads(JsonFormatter().format(logging.makeLogRecord(record.__dict__)))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "duration_ms"),
+    [
+        ("POST", "/signup", 202, 1.23),
+        ("GET", "/confirm", 499, 0.0),
+        ("GET", '/a"b\\c\n\x00\x7f', 404, 12345.67),  # quotes, escapes, controls
+        ("PATCH", "/stra\u00dfe/\u2028\U0001f600", 500, 1e-05),  # non-ASCII, a line separator
+        ("M\u00e9THOD", "/", 100, 3.0),
+    ],
+)
+@pytest.mark.parametrize("rid", [None, "abc", 'we"ird\\'])
+def test_the_access_line_is_the_line_the_general_path_writes(
+    method, path, status, duration_ms, rid
+):
+    record = AccessRecord(method, path, status, duration_ms)
+    token = request_id.set(rid)
+    try:
+        fast = JsonFormatter().format(record)
+        assert json.dumps(json.loads(fast)) == fast  # json.dumps's separators and escapes
+        assert json.loads(fast) == _general(record)
+    finally:
+        request_id.reset(token)
+
+
+def test_the_access_line_carries_the_span_it_was_written_in():
+    context = trace.SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=trace.TraceFlags(1))
+    with trace.use_span(trace.NonRecordingSpan(context)):
+        record = AccessRecord("POST", "/signup", 202, 1.5)
+        line = json.loads(JsonFormatter().format(record))
+        assert line == _general(record)
+    assert line["trace_id"] == f"{0xABC:032x}" and line["span_id"] == f"{0xDEF:016x}"
+
+
+def test_an_access_record_is_the_record_log_info_made(caplog, monkeypatch):
+    """Every attribute a handler or formatter may read, as `log.info(..., extra=)` set it
+    under the API's logging configuration (no caller's file and line: configure())."""
+    monkeypatch.setattr(logging, "_srcfile", None)
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    logger = logging.getLogger(ACCESS_LOGGER)
+    extra = {"method": "GET", "path": "/thanks", "status": 200, "duration_ms": 0.5}
+    logger.info("request", extra=extra)
+    log_access(*extra.values())
+    old, new = caplog.records
+    assert type(new) is AccessRecord and new.__dict__.keys() == old.__dict__.keys()
+    timing = {"created", "msecs", "relativeCreated"}
+    assert {k: v for k, v in new.__dict__.items() if k not in timing} == {
+        k: v for k, v in old.__dict__.items() if k not in timing
+    }
+    assert 0 <= new.created - old.created < 5 and new.getMessage() == "request"
+    assert new.msecs == int((new.created % 1) * 1000)
+
+
+def test_no_access_record_is_made_when_the_access_log_is_off(caplog):
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    logger = logging.getLogger(ACCESS_LOGGER)
+    logger.disabled = True
+    try:
+        log_access("GET", "/", 200, 1.0)
+    finally:
+        logger.disabled = False
+    caplog.set_level(logging.WARNING, logger=ACCESS_LOGGER)
+    log_access("GET", "/", 200, 1.0)
+    assert caplog.records == []
