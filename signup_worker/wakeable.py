@@ -30,6 +30,11 @@ class WakeableBroker(RedisBroker):
         super().__init__(**options)
         # Below the heartbeat timeout with room: a consumer heartbeats only when it fetches.
         self._idle_wait = min(IDLE_WAIT, self.heartbeat_timeout / 1000 / 5)
+        self._prefetch: dict[str, int] = {}
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+        self._prefetch[queue_name] = prefetch
+        return super().consume(queue_name, prefetch, timeout)
 
     def wake_key(self, queue_name: str) -> str:
         return f"{self.namespace}:{queue_name}.wake"
@@ -44,6 +49,14 @@ class WakeableBroker(RedisBroker):
     def do_fetch(self, queue_name: str, prefetch: int):
         fetch = self._dispatch("fetch")
         messages = fetch(queue_name, prefetch)
-        if not messages and self.client.blpop([self.wake_key(queue_name)], self._idle_wait):
+        # Only a consumer with no message in hand waits (it asks for its whole prefetch): the
+        # consumer's thread acks finished messages between fetches, so one waiting with
+        # messages out would hold their acks, and its room to fetch more, for the wait.
+        idle = prefetch >= self._prefetch.get(queue_name, prefetch + 1)
+        if (
+            not messages
+            and idle
+            and self.client.blpop([self.wake_key(queue_name)], self._idle_wait)
+        ):
             messages = fetch(queue_name, prefetch)
         return messages

@@ -21,6 +21,7 @@ def broker(redis_server):
         lambda ids: None, broker=made, actor_name="send_mail", queue_name="mail", priority=0,
         options={},
     )  # fmt: skip
+    made.consume("mail", prefetch=5)  # as a worker's consumer of the queue, taking 5 at a time
     yield made, actor
     made.flush_all()
     made.close()
@@ -43,6 +44,14 @@ def test_an_idle_fetch_waits_before_it_answers_nothing(broker):
     started = time.monotonic()
     assert made.do_fetch("mail", 5) == []
     assert time.monotonic() - started >= 0.5
+
+
+def test_a_fetch_with_messages_in_hand_does_not_wait(broker):
+    # Asking for fewer than the prefetch means some are out: their acks wait for the fetch.
+    made, _ = broker
+    started = time.monotonic()
+    assert made.do_fetch("mail", 4) == []
+    assert time.monotonic() - started < 0.5
 
 
 def test_wake_ups_are_bounded_and_expire(broker):

@@ -100,7 +100,9 @@ ascii_addresses = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None, database=None)
+# 500 generated addresses besides the boundary examples: 1,500 cost ~12 s of CPU per run on a
+# 2-core machine the whole suite shares; the examples hold the boundaries either way.
+@settings(max_examples=500, deadline=None, database=None)
 @given(raw=ascii_addresses, smtputf8=st.booleans())
 @example(raw="Ada@Example.COM", smtputf8=False)
 @example(raw="Info@Example.com", smtputf8=False)
@@ -126,7 +128,7 @@ def test_normalise_agrees_with_validate_email(raw, smtputf8):
     assert _outcome(_new, raw, smtputf8) == _outcome(_reference, raw, smtputf8)
 
 
-@settings(max_examples=1500, deadline=None, database=None)
+@settings(max_examples=500, deadline=None, database=None)
 @given(raw=ascii_addresses)
 def test_the_fast_path_answers_only_what_validate_email_accepts(raw):
     plain = addresses._plain(raw)
