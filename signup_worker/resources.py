@@ -17,7 +17,7 @@ import httpx
 from dramatiq import Middleware
 from dramatiq.asyncio import get_event_loop_thread
 
-from signup_core import db
+from signup_core import db, tls
 from signup_core.mail.transports import Transport, make_transport
 from signup_core.settings import Settings
 
@@ -90,7 +90,9 @@ class Resources(Middleware):
         # One connection per worker thread, one for the relay. The pool opens connections
         # lazily, so a database that is down at start does not stop the worker booting.
         pool = await db.create_pool(self.settings, max_size=self.settings.worker_threads + 3)
-        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0, connect=5.0), verify=tls.client_context()
+        )
         return Opened(self.settings, pool, make_transport(self.settings, http), http)
 
     def before_worker_shutdown(self, broker, worker) -> None:

@@ -23,7 +23,7 @@ from signup_api.admin.jwks import KeySource
 from signup_api.admin.tokens import Refused, Trusted, Verifier
 from signup_api.problems import Problem, problem_response, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT
-from signup_core import admin_keys, db, redis_client
+from signup_core import admin_keys, db, redis_client, tls
 from signup_core.clock import Clock
 from signup_core.settings import Settings
 
@@ -98,7 +98,7 @@ def create_admin_app(
         app.state.redis = redis_client.async_client(
             settings.redis_url.value, socket_timeout=None, socket_connect_timeout=REDIS_TIMEOUT
         )
-        app.state.http = httpx.AsyncClient(follow_redirects=False)
+        app.state.http = httpx.AsyncClient(follow_redirects=False, verify=tls.client_context())
         app.state.verifier = verifier(settings, app.state.http, app.state.clock)
         try:
             yield

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import httpx
 
+from signup_core import tls
 from signup_core.diagnosis import configuration, sender_domain, stores, transport
 from signup_core.diagnosis.results import Result, skipped
 
@@ -25,7 +26,10 @@ async def diagnose(
             for n in (*names, "mail-transport", "spf", "dkim", "dmarc", "webhooks")
         ]
     results += await stores.check(settings)
-    async with httpx.AsyncClient(timeout=10) if http is None else _borrowed(http) as client:
+    own = http is None
+    async with (
+        httpx.AsyncClient(timeout=10, verify=tls.client_context()) if own else _borrowed(http)
+    ) as client:
         results.append(await transport.check(settings, client))
     results += await sender_domain.check(settings, resolver)
     results.append(configuration.webhooks(settings))
