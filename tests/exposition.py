@@ -6,6 +6,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from signup_core import tls
+
 
 class Exposition:
     """The samples of one scrape, looked up by name and a subset of their labels."""
@@ -33,7 +35,7 @@ class Exposition:
 
 
 def scrape(url: str) -> Exposition:
-    response = httpx.get(url, timeout=5)
+    response = httpx.get(url, timeout=5, verify=tls.client_context())
     response.raise_for_status()
     assert response.headers["content-type"].startswith("text/plain")
     return Exposition(response.text)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from signup_core import tls
 from tests import image_build
 
 # The user OpenShift's restricted-v2 SCC picks when the chart leaves it open (values-sno.yaml):
@@ -176,6 +177,7 @@ def probe_once(pod: Pod, probe: dict) -> bool:
             answer = httpx.get(
                 f"http://127.0.0.1:{port}{get.get('path', '/')}",
                 timeout=probe.get("timeoutSeconds", 1),
+                verify=tls.client_context(),  # polled: a new TLS context each poll is ~50 ms
             )
         except httpx.TransportError:
             return False
