@@ -22,9 +22,12 @@ ctl: $(STAMP)
 # The suite runs in TEST_WORKERS processes (pytest-xdist), each with its own servers and
 # session worker; an idle process takes tests queued for a busy one (worksteal), so a drill
 # does not hold up the tests behind it. TEST_WORKERS=0 runs it in this one process.
+# PYTHONDONTWRITEBYTECODE, if the environment sets it, is cleared for the run: the suite starts
+# several hundred Python processes (signupctl, workers, APIs) and each would compile our
+# modules again from source, and each test process rewrite every test module's asserts.
 TEST_WORKERS ?= 4
 test: $(STAMP) browser-deps promtool pgbouncer
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The chart's and the image's test tools: the deploy-test extra (heavy, so its own group) and
 # the Debian packages that build the image (skipped with SKIP_IMAGE=1 outside CI).
