@@ -19,6 +19,7 @@ from signup_worker import purge, relay
 from signup_worker.readiness import Consuming
 from signup_worker.resources import Resources
 from signup_worker.scrape import Metrics
+from signup_worker.signals import GroupStop
 from signup_worker.wakeable import WakeableBroker
 
 
@@ -44,4 +45,5 @@ def setup() -> None:
     loops = {"relay": functools.partial(relay.run, broker), "purge": purge.run}
     broker.add_middleware(Resources(settings, loops))
     broker.add_middleware(Consuming())  # after Resources: marks a process ready once they open
+    broker.add_middleware(GroupStop())
     dramatiq.set_broker(broker)
