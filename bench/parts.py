@@ -59,19 +59,11 @@ if BEFORE:
 
 
 def _env(db_url: str, redis_url: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "PUBLIC_BASE_URL": "http://127.0.0.1:1",
-        "SIGNUP_BLIND_INDEX_KEY": "bench-blind-index-key-0123456789abcdef",
-        "SIGNUP_SIGNING_KEY": "bench-signing-key-0123456789abcdef0123",
-        "SIGNUP_SEAL_KEYS": "b1:YmVuY2gtc2VhbC1rZXktMDEyMzQ1Njc4OWFiY2RlZmc",
-        "SIGNUP_CORS_ORIGINS": "https://www.example.com",
-        **{
-            f"SIGNUP_RATE_LIMIT_{k}": "100000000/minute"
-            for k in ("IP", "NETWORK", "ADDRESS", "GLOBAL")
-        },
-    }
+    """make bench's settings for the API; it sends no mail here, so no SMTP server is behind
+    the port."""
+    from bench.run import base_env
+
+    return {**base_env(db_url, redis_url, smtp_port=1), "PUBLIC_BASE_URL": "http://127.0.0.1:1"}
 
 
 def _real_app(without: list[str]):

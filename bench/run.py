@@ -5,6 +5,7 @@ Debian if missing; writes bench/results/<time>.json and prints a table."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -16,6 +17,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiosql
@@ -170,6 +173,43 @@ async def prepare(url: str) -> None:
     await c.close()
 
 
+@dataclass
+class Stores:
+    root: Path
+    logs: Path
+    pg: postgres.Postgres
+    rd: redis.Redis
+    sink: Sink
+    smtp_port: int
+
+
+@contextlib.contextmanager
+def stores(prefix: str, keep: bool) -> Iterator[Stores]:
+    """A folder with logs/, a durable PostgreSQL, Valkey and the SMTP sink on free ports, for
+    one bench run; all stopped afterwards, and the folder removed unless `keep` (its logs show
+    what went wrong)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    logs = root / "logs"
+    logs.mkdir()
+    pg = postgres.start(root / "pg" / "data", free_port(), durable=True, log=logs / "pg.log")
+    rd = redis.start(free_port())
+    sink = Sink()
+    smtp_port = free_port()
+    smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    try:
+        yield Stores(root, logs, pg, rd, sink, smtp_port)
+    finally:
+        smtp.stop()
+        rd.stop()
+        pg.stop()
+        if keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
 def base_env(db_url: str, redis_url: str, smtp_port: int) -> dict:
     """What the API and the worker share: the stores, the sink, keys, limits too high to trip."""
     return {
@@ -309,155 +349,149 @@ async def paced_signups(port: int, arrivals, rate: int, seconds: int, prefix: st
 
 def main() -> None:
     wrk = ensure_wrk()
-    root = Path(tempfile.mkdtemp(prefix="signet-bench-"))
-    root.chmod(0o755)
-    logs = root / "logs"
-    logs.mkdir()
-    pg = postgres.start(root / "pg" / "data", free_port(), durable=True, log=logs / "pg.log")
-    rd = redis.start(free_port())
-    sink = Sink()
-    smtp_port = free_port()
-    smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    procs: list[subprocess.Popen] = []
-    try:
-        asyncio.run(prepare(pg.url))
-        api_port, floor_port, hook_port = free_port(), free_port(), free_port()
-        traced_port, traced_all_port, mock_port = free_port(), free_port(), free_port()
-        mock_url = f"http://127.0.0.1:{mock_port}"
-        sg_key, sg_public = webhook_requests.sendgrid_key()
-        sns_key, sns_cert = webhook_requests.sns_key_and_certificate()
-        (root / "sns.pem").write_bytes(sns_cert)
-        env = {
-            **base_env(pg.url, rd.url, smtp_port),
-            "SIGNUP_SES_TOPIC_ARNS": webhook_requests.TOPIC,
-            "SIGNUP_SENDGRID_PUBLIC_KEY": sg_public,
-            "BENCH_CERT_URL": webhook_requests.CERT_URL,
-        }
-        bin_dir = Path(sys.executable).parent
-        mock = start(
-            "mail-api",
-            [sys.executable, "-m", "bench.mail_api"],
-            {"PORT": str(mock_port)},
-            mock_port,
-            logs,
-        )
-        procs.append(mock)
-
-        def api_env(port: int, **more: str) -> dict:
-            return {**env, "PORT": str(port), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", **more}
-
-        def traced(ratio: str) -> dict:
-            # Production's sampler, spans exported over OTLP/HTTP to the mock, which drops them.
-            return {
-                "OTEL_TRACES_EXPORTER": "otlp",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": mock_url,
-                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                "OTEL_TRACES_SAMPLER_ARG": ratio,
+    with stores("signet-bench-", keep=bool(os.environ.get("BENCH_KEEP"))) as st:
+        root, logs, pg, rd, sink, smtp_port = (
+            st.root, st.logs, st.pg, st.rd, st.sink, st.smtp_port
+        )  # fmt: skip
+        procs: list[subprocess.Popen] = []
+        try:
+            asyncio.run(prepare(pg.url))
+            api_port, floor_port, hook_port = free_port(), free_port(), free_port()
+            traced_port, traced_all_port, mock_port = free_port(), free_port(), free_port()
+            mock_url = f"http://127.0.0.1:{mock_port}"
+            sg_key, sg_public = webhook_requests.sendgrid_key()
+            sns_key, sns_cert = webhook_requests.sns_key_and_certificate()
+            (root / "sns.pem").write_bytes(sns_cert)
+            env = {
+                **base_env(pg.url, rd.url, smtp_port),
+                "SIGNUP_SES_TOPIC_ARNS": webhook_requests.TOPIC,
+                "SIGNUP_SENDGRID_PUBLIC_KEY": sg_public,
+                "BENCH_CERT_URL": webhook_requests.CERT_URL,
             }
-
-        apps = {
-            "real": api_env(api_port),
-            "floor": {**env, "PORT": str(floor_port)},
-            "traced": api_env(traced_port, **traced("0.1")),
-            "traced_all": api_env(traced_all_port, **traced("1.0")),
-        }
-        ports = {
-            "real": api_port,
-            "floor": floor_port,
-            "traced": traced_port,
-            "traced_all": traced_all_port,
-        }
-        running = {}
-        for name, app_env in apps.items():
-            command = (
-                [sys.executable, "-m", "bench.floor"]
-                if name == "floor"
-                else [str(bin_dir / "signup-api")]
+            bin_dir = Path(sys.executable).parent
+            mock = start(
+                "mail-api",
+                [sys.executable, "-m", "bench.mail_api"],
+                {"PORT": str(mock_port)},
+                mock_port,
+                logs,
             )
-            running[name] = start(name, command, app_env, ports[name], logs)
-            procs.append(running[name])
+            procs.append(mock)
 
-        load_before = load()
-        print(
-            f"signup: {ROUNDS} rounds x {SECONDS} s per app, {CONNECTIONS} connections; "
-            f"load {load_before}",
-            flush=True,
-        )
-        rounds = signup_rounds(
-            wrk, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        )
-        api_rss = rss_mb(running["real"].pid)
-        for name in ("traced", "traced_all"):
-            stop(running[name], timeout=30)  # they would take CPU from what follows
+            def api_env(port: int, **more: str) -> dict:
+                return {
+                    **env,
+                    "PORT": str(port),
+                    "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                    **more,
+                }
 
-        from bench import worker as worker_phases  # it imports this module
+            def traced(ratio: str) -> dict:
+                # Production's sampler, spans exported over OTLP/HTTP to the mock, which drops them.
+                return {
+                    "OTEL_TRACES_EXPORTER": "otlp",
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": mock_url,
+                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                    "OTEL_TRACES_SAMPLER_ARG": ratio,
+                }
 
-        measured = worker_phases.phases(pg.url, sink, mock_url, apps["real"], api_port, logs)
-        worker, worker_http = measured["worker"], measured["worker_http_api"]
-        latency = {100: measured["latency_100_per_s"], 1000: measured["latency_1000_per_s"]}
+            apps = {
+                "real": api_env(api_port),
+                "floor": {**env, "PORT": str(floor_port)},
+                "traced": api_env(traced_port, **traced("0.1")),
+                "traced_all": api_env(traced_all_port, **traced("1.0")),
+            }
+            ports = {
+                "real": api_port,
+                "floor": floor_port,
+                "traced": traced_port,
+                "traced_all": traced_all_port,
+            }
+            running = {}
+            for name, app_env in apps.items():
+                command = (
+                    [sys.executable, "-m", "bench.floor"]
+                    if name == "floor"
+                    else [str(bin_dir / "signup-api")]
+                )
+                running[name] = start(name, command, app_env, ports[name], logs)
+                procs.append(running[name])
 
-        print("webhooks: ingest…", flush=True)
-        hook_env = {**env, "PORT": str(hook_port), "PUBLIC_BASE_URL": "http://127.0.0.1"}
-        hooks = start(
-            "webhooks",
-            [sys.executable, "-m", "bench.webhook_app", str(root / "sns.pem")],
-            hook_env,
-            hook_port,
-            logs,
-        )
-        procs.append(hooks)
-        webhook_requests.write_sendgrid(root / "sendgrid.txt", sg_key, 1500, batch=50)
-        webhook_requests.write_sns(root / "sns.txt", sns_key, 6000)
-        hook_url = f"http://127.0.0.1:{hook_port}"
-        sendgrid = run_wrk(wrk, hook_url, str(HERE / "replay.lua"), [str(root / "sendgrid.txt")], 5)
-        sendgrid["events_per_s"] = sendgrid["rps"] * 50
-        sns = run_wrk(wrk, hook_url, str(HERE / "replay.lua"), [str(root / "sns.txt")], 5)
+            load_before = load()
+            print(
+                f"signup: {ROUNDS} rounds x {SECONDS} s per app, {CONNECTIONS} connections; "
+                f"load {load_before}",
+                flush=True,
+            )
+            rounds = signup_rounds(
+                wrk, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+            )
+            api_rss = rss_mb(running["real"].pid)
+            for name in ("traced", "traced_all"):
+                stop(running[name], timeout=30)  # they would take CPU from what follows
 
-        ratios = [r["ratio"] for r in rounds]
-        summary = {
-            "real_rps": spread([r["real"]["rps"] for r in rounds]),
-            "floor_rps": spread([r["floor"]["rps"] for r in rounds]),
-            "ratio": spread(ratios),
-            "real_p99_ms": spread([r["real"]["p99_ms"] for r in rounds]),
-            "floor_p99_ms": spread([r["floor"]["p99_ms"] for r in rounds]),
-            "traced_rps": spread([r["traced"]["rps"] for r in rounds]),
-            "traced_ratio": spread([r["traced_ratio"] for r in rounds]),
-            "traced_all_rps": spread([r["traced_all"]["rps"] for r in rounds]),
-            "traced_all_ratio": spread([r["traced_all_ratio"] for r in rounds]),
-            "api_rss_mb": api_rss,
-            "worker": worker,
-            "worker_http_api": worker_http,
-            "latency_100_per_s": latency[100],
-            "latency_1000_per_s": latency[1000],
-            "webhooks": {"sendgrid_batches_of_50": sendgrid, "sns_single": sns},
-        }
-        results = {
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "commit": commit(),
-            "load_before": load_before,
-            "load_after": load(),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "connections": CONNECTIONS,
-                "seconds": SECONDS,
-            },
-            "rounds": rounds,
-            "summary": summary,
-        }
-        print_table(results)
-        save_results(results)
-    finally:
-        for proc in procs:
-            stop(proc, timeout=30)
-        smtp.stop()
-        rd.stop()
-        pg.stop()
-        if not os.environ.get("BENCH_KEEP"):  # the logs, to see what went wrong
-            shutil.rmtree(root, ignore_errors=True)
-        else:
-            print(f"kept {root}")
+            from bench import worker as worker_phases  # it imports this module
+
+            measured = worker_phases.phases(pg.url, sink, mock_url, apps["real"], api_port, logs)
+            worker, worker_http = measured["worker"], measured["worker_http_api"]
+            latency = {100: measured["latency_100_per_s"], 1000: measured["latency_1000_per_s"]}
+
+            print("webhooks: ingest…", flush=True)
+            hook_env = {**env, "PORT": str(hook_port), "PUBLIC_BASE_URL": "http://127.0.0.1"}
+            hooks = start(
+                "webhooks",
+                [sys.executable, "-m", "bench.webhook_app", str(root / "sns.pem")],
+                hook_env,
+                hook_port,
+                logs,
+            )
+            procs.append(hooks)
+            webhook_requests.write_sendgrid(root / "sendgrid.txt", sg_key, 1500, batch=50)
+            webhook_requests.write_sns(root / "sns.txt", sns_key, 6000)
+            hook_url = f"http://127.0.0.1:{hook_port}"
+            sendgrid = run_wrk(
+                wrk, hook_url, str(HERE / "replay.lua"), [str(root / "sendgrid.txt")], 5
+            )
+            sendgrid["events_per_s"] = sendgrid["rps"] * 50
+            sns = run_wrk(wrk, hook_url, str(HERE / "replay.lua"), [str(root / "sns.txt")], 5)
+
+            ratios = [r["ratio"] for r in rounds]
+            summary = {
+                "real_rps": spread([r["real"]["rps"] for r in rounds]),
+                "floor_rps": spread([r["floor"]["rps"] for r in rounds]),
+                "ratio": spread(ratios),
+                "real_p99_ms": spread([r["real"]["p99_ms"] for r in rounds]),
+                "floor_p99_ms": spread([r["floor"]["p99_ms"] for r in rounds]),
+                "traced_rps": spread([r["traced"]["rps"] for r in rounds]),
+                "traced_ratio": spread([r["traced_ratio"] for r in rounds]),
+                "traced_all_rps": spread([r["traced_all"]["rps"] for r in rounds]),
+                "traced_all_ratio": spread([r["traced_all_ratio"] for r in rounds]),
+                "api_rss_mb": api_rss,
+                "worker": worker,
+                "worker_http_api": worker_http,
+                "latency_100_per_s": latency[100],
+                "latency_1000_per_s": latency[1000],
+                "webhooks": {"sendgrid_batches_of_50": sendgrid, "sns_single": sns},
+            }
+            results = {
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "commit": commit(),
+                "load_before": load_before,
+                "load_after": load(),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "connections": CONNECTIONS,
+                    "seconds": SECONDS,
+                },
+                "rounds": rounds,
+                "summary": summary,
+            }
+            print_table(results)
+            save_results(results)
+        finally:
+            for proc in procs:
+                stop(proc, timeout=30)
 
 
 def _range(values: dict, digits: int = 0) -> str:

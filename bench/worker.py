@@ -18,14 +18,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-
 from bench import run
-from devstack import postgres, redis
 from devstack.processes import free_port, stop
 
 MAILS = int(os.environ.get("BENCH_WORKER_MAILS", "3000"))
@@ -177,55 +173,46 @@ def _latency(
 
 def main() -> None:
     """`make bench-worker`: only the worker's phases, against the real API for the latency."""
-    root = Path(tempfile.mkdtemp(prefix="signet-bench-worker-"))
-    root.chmod(0o755)
-    logs = root / "logs"
-    logs.mkdir()
-    pg = postgres.start(root / "pg" / "data", free_port(), durable=True, log=logs / "pg.log")
-    rd = redis.start(free_port())
-    sink = run.Sink()
-    smtp_port, api_port, mock_port = free_port(), free_port(), free_port()
-    smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    procs = []
-    try:
-        asyncio.run(run.prepare(pg.url))
-        env = run.base_env(pg.url, rd.url, smtp_port)
-        api_env = {**env, "PORT": str(api_port), "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}"}
-        procs.append(
-            run.start(
-                "mail-api",
-                [sys.executable, "-m", "bench.mail_api"],
-                {"PORT": str(mock_port)},
-                mock_port,
-                logs,
+    keep = bool(os.environ.get("BENCH_KEEP") or os.environ.get("BENCH_PYSPY"))
+    with run.stores("signet-bench-worker-", keep) as st:
+        logs, pg, rd, sink, smtp_port = st.logs, st.pg, st.rd, st.sink, st.smtp_port
+        api_port, mock_port = free_port(), free_port()
+        procs = []
+        try:
+            asyncio.run(run.prepare(pg.url))
+            env = run.base_env(pg.url, rd.url, smtp_port)
+            api_env = {
+                **env,
+                "PORT": str(api_port),
+                "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
+            }
+            procs.append(
+                run.start(
+                    "mail-api",
+                    [sys.executable, "-m", "bench.mail_api"],
+                    {"PORT": str(mock_port)},
+                    mock_port,
+                    logs,
+                )
             )
-        )
-        api = [str(Path(sys.executable).with_name("signup-api"))]
-        procs.append(run.start("real", api, api_env, api_port, logs))
-        load_before = run.load()
-        print(f"load {load_before}", flush=True)
-        summary = phases(pg.url, sink, f"http://127.0.0.1:{mock_port}", api_env, api_port, logs)
-        results = {
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "commit": run.commit(),
-            "load_before": load_before,
-            "load_after": run.load(),
-            "machine": {"cpus": os.cpu_count(), "mails": MAILS},
-            "summary": summary,
-        }
-        print(json.dumps(results, indent=2))
-        run.save_results(results, "worker-")
-    finally:
-        for proc in procs:
-            stop(proc, timeout=30)
-        smtp.stop()
-        rd.stop()
-        pg.stop()
-        if not (os.environ.get("BENCH_KEEP") or os.environ.get("BENCH_PYSPY")):
-            shutil.rmtree(root, ignore_errors=True)
-        else:
-            print(f"kept {root}")
+            api = [str(Path(sys.executable).with_name("signup-api"))]
+            procs.append(run.start("real", api, api_env, api_port, logs))
+            load_before = run.load()
+            print(f"load {load_before}", flush=True)
+            summary = phases(pg.url, sink, f"http://127.0.0.1:{mock_port}", api_env, api_port, logs)
+            results = {
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "commit": run.commit(),
+                "load_before": load_before,
+                "load_after": run.load(),
+                "machine": {"cpus": os.cpu_count(), "mails": MAILS},
+                "summary": summary,
+            }
+            print(json.dumps(results, indent=2))
+            run.save_results(results, "worker-")
+        finally:
+            for proc in procs:
+                stop(proc, timeout=30)
 
 
 if __name__ == "__main__":

@@ -161,7 +161,6 @@ def log_access(method: str, path: str, status: int, duration_ms: float) -> None:
 
 
 _access_log = logging.getLogger(ACCESS_LOGGER)
-_ACCESS = frozenset({"method", "path", "status", "duration_ms"})
 # Text extras whose values come from a bounded set or from us (a route, an exception's type).
 _CONSOLE_TEXT = frozenset(
     {"method", "path", "kind", "outcome", "provider", "reason", "error", "queue", "at", "limit"}
