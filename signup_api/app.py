@@ -34,7 +34,7 @@ from signup_api.middleware import Edge
 from signup_api.problems import Problem, problem_response, unavailable
 from signup_api.ratelimit import REDIS_TIMEOUT, Limiter
 from signup_api.signup_batch import SignupBatcher, fixed
-from signup_core import db, key_registry, keycheck, redis_client, tls, tracing
+from signup_core import db, heap, key_registry, keycheck, redis_client, tls, tracing
 from signup_core.clock import Clock
 from signup_core.index_keys import index_keys
 from signup_core.settings import Settings
@@ -150,6 +150,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.http = httpx.AsyncClient(
             timeout=httpx.Timeout(3.0, connect=2.0), verify=tls.client_context()
         )
+        heap.settle()
         try:
             yield
         finally:

@@ -17,7 +17,7 @@ import httpx
 from dramatiq import Middleware
 from dramatiq.asyncio import get_event_loop_thread
 
-from signup_core import db, tls
+from signup_core import db, heap, tls
 from signup_core.mail.transports import Transport, make_transport
 from signup_core.settings import Settings
 
@@ -76,6 +76,7 @@ class Resources(Middleware):
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None
         _current = loop_thread.run_coroutine(self._open())
+        heap.settle()
 
     def after_worker_boot(self, broker, worker) -> None:
         loop_thread = get_event_loop_thread()
