@@ -15,6 +15,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from signup_api import metrics
 from signup_api.admin.app import ByPort, create_admin_app
 from signup_api.app import create_app
+from signup_api.one_write import OneWrite
 from signup_api.problems import TITLES
 from signup_core import logs, tracing
 from signup_core.settings import ConfigError, Settings, load_settings
@@ -89,7 +90,11 @@ class GuardedHttp(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         self._in_head, self._head_bytes = False, 0
+        before = self.cycle
         super().on_headers_complete()
+        if self.cycle is not before:  # (an upgrade request makes none)
+            # Made just now: its task starts in the next turn, so nothing has written yet.
+            self.cycle.transport = OneWrite(self.transport, self.loop)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

@@ -4,9 +4,12 @@ a client that leaves mid-body. And the headers every JSON answer carries."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 
 import pytest
 import uvicorn
@@ -27,6 +30,12 @@ def served(settings, monkeypatch):
     """signup-api's uvicorn configuration on a free port, with short timeouts."""
     monkeypatch.setattr(middleware, "BODY_TIMEOUT", 0.3)
     monkeypatch.setattr(server, "HEADER_TIMEOUT", 0.3)
+    with _serve(settings) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def _serve(settings) -> Iterator[int]:
     here = settings.model_copy(update={"host": "127.0.0.1", "port": free_port()})
     uv = uvicorn.Server(server.config(create_app(here), here))
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -119,3 +128,35 @@ async def test_json_answers_are_neither_sniffed_nor_cached(client):
         assert response.headers["cache-control"] == "no-store"
     page = await client.get("/")
     assert page.headers.get_list("x-content-type-options") == ["nosniff"]  # not twice
+
+
+class Counting:
+    """The connection's transport, keeping the size of every write that reaches it."""
+
+    def __init__(self, transport, writes: list[int]) -> None:
+        self._transport = transport
+        self._writes = writes
+
+    def write(self, data: bytes) -> None:
+        self._writes.append(len(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
+async def test_an_answer_leaves_in_one_write(settings, monkeypatch):
+    # uvicorn writes a head and a body in two calls: two system calls, two TCP segments
+    writes: list[int] = []
+    made = server.GuardedHttp.connection_made
+    monkeypatch.setattr(
+        server.GuardedHttp, "connection_made", lambda self, t: made(self, Counting(t, writes))
+    )
+    with _serve(settings) as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for _ in range(3):  # kept alive: each answer in one write
+            connection.request("GET", "/healthz")
+            answer = connection.getresponse()
+            assert answer.status == 200 and answer.read()
+        connection.close()
+    assert len(writes) == 3
