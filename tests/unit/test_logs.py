@@ -252,3 +252,57 @@ def test_no_access_record_is_made_when_the_access_log_is_off(caplog):
     caplog.set_level(logging.WARNING, logger=ACCESS_LOGGER)
     log_access("GET", "/", 200, 1.0)
     assert caplog.records == []
+
+
+@pytest.fixture
+def api_logging(monkeypatch):
+    """Logging as signup-api configures it, its lines kept; the test process's set-up after."""
+    from signup_core import logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logs._direct, logging._srcfile
+    logs.configure("INFO", "json", "api", per_turn=True)
+    stream = Writes()
+    root.handlers[0].setStream(stream)
+    yield stream
+    root.handlers[:], level, logs._direct, logging._srcfile = saved
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = False
+
+
+async def test_the_api_access_line_goes_straight_to_its_handler_unchanged(api_logging, monkeypatch):
+    from signup_core import logs
+
+    made: list[AccessRecord] = []
+
+    class Watched(AccessRecord):
+        def __init__(self, *args) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(logs, "AccessRecord", Watched)
+    root = logging.getLogger()
+    pytest_handlers = [h for h in root.handlers if h is not logs._direct]
+    for handler in pytest_handlers:  # pytest's own capture, added for the test's call
+        root.removeHandler(handler)
+    token = request_id.set("r-1")
+    try:
+        log_access("POST", "/signup", 202, 1.5)
+        expected = JsonFormatter().format(AccessRecord("POST", "/signup", 202, 1.5))
+    finally:
+        request_id.reset(token)
+        for handler in pytest_handlers:
+            root.addHandler(handler)
+    await asyncio.sleep(0)
+    [written] = api_logging.writes
+    line, wanted = json.loads(written), json.loads(expected)
+    assert line.pop("ts")[:4] == wanted.pop("ts")[:4]
+    assert line == wanted
+    assert made == []  # no record was made for it
+
+
+def test_with_another_handler_the_access_line_is_a_record_again(api_logging, caplog):
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    log_access("GET", "/thanks", 200, 0.5)
+    [record] = caplog.records
+    assert type(record) is AccessRecord and record.path == "/thanks"
