@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from signup_api.problems import Problem
+from signup_api.request_headers import header
 from signup_core import json_bodies
 
 JSON = "application/json"
@@ -14,11 +15,11 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return (header(request, "content-type") or "").split(";", 1)[0].strip().lower()
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
+    declared = header(request, "content-length") or ""
     # ASCII digits only: str.isdigit() also says yes to "²", which int() refuses.
     if declared.isascii() and declared.isdigit() and (len(declared) > 15 or int(declared) > limit):
         raise Problem(413, f"The body may be at most {limit} bytes.", slug="too-large")

@@ -11,8 +11,8 @@ body from the landing page, and no credentials.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
-import secrets
 import time
 from collections.abc import Iterable
 
@@ -69,7 +69,8 @@ class Edge:
                 wanted_method = value.decode("latin-1")
             elif name == b"access-control-request-headers":
                 wanted_headers = value.decode("latin-1")
-        rid = incoming if incoming and _SAFE_ID.match(incoming) else secrets.token_hex(16)
+        # os.urandom is what secrets.token_hex calls, through three Python layers (~3 µs).
+        rid = incoming if incoming and _SAFE_ID.match(incoming) else os.urandom(16).hex()
         extra = [(b"x-request-id", rid.encode())]
         if self.cors_origins:
             extra.append((b"vary", b"Origin"))

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from signup_api.problems import Problem
+from signup_api.request_headers import header
 from signup_core.settings import Settings
 
 
@@ -31,11 +32,11 @@ def check(request: Request, allowed: frozenset[str]) -> None:
     current browser sends and no page can set, says whether the post came from our own
     origin; failing that, a Referer names the page. A null origin with neither stays
     refused: a sandboxed frame on any site looks exactly like that."""
-    origin = request.headers.get("origin")
+    origin = header(request, "origin")
     if origin is None or origin == "null":
-        if origin == "null" and request.headers.get("sec-fetch-site") == "same-origin":
+        if origin == "null" and header(request, "sec-fetch-site") == "same-origin":
             return
-        referer = request.headers.get("referer")
+        referer = header(request, "referer")
         if referer:
             origin = _origin_of(referer) or "null"
     if origin is not None and origin.lower() not in allowed:

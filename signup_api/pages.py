@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from signup_api.request_headers import header
 from signup_core import i18n
 from signup_core.settings import Settings
 
@@ -76,9 +77,7 @@ def locale_of(request: Request, asked: str | None = None) -> str:
     """The form's own locale when it names a supported one, else the browser's languages."""
     s: Settings = request.app.state.settings
     chosen = i18n.match(asked, s.locales) if asked else None
-    return chosen or i18n.negotiate(
-        request.headers.get("accept-language"), s.locales, s.default_locale
-    )
+    return chosen or i18n.negotiate(header(request, "accept-language"), s.locales, s.default_locale)
 
 
 def base_context(settings: Settings, lang: str) -> dict[str, Any]:
@@ -119,7 +118,7 @@ def page(
 
 def wants_html(request: Request) -> bool:
     """A browser navigating asks for text/html; fetch() and API clients do not."""
-    return "text/html" in request.headers.get("accept", "")
+    return "text/html" in (header(request, "accept") or "")
 
 
 async def landing(request: Request) -> Response:

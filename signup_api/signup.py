@@ -17,6 +17,7 @@ from signup_api.bodies import FORM, media_type, parse_fields
 from signup_api.forms import SignupForm, validate
 from signup_api.health import MIGRATE_HINT, SCHEMA_BEHIND
 from signup_api.problems import Problem, problem_response, unavailable
+from signup_api.request_headers import header
 from signup_api.signup_batch import SignupRow, upsert
 from signup_api.stale_keys import stale_key
 from signup_core import consent, db, i18n, sealing, tracing
@@ -165,7 +166,7 @@ async def store(
     keys = settings.seal_keys
     keys_in_use = index_keys(settings)
     ip_hash, ip_key = consent.hash_ip(settings, client_ip)
-    source, origin = source or consent.source_of(request.headers.get("origin"), settings)
+    source, origin = source or consent.source_of(header(request, "origin"), settings)
     row = SignupRow(
         list_name=form.list_name,
         email_index=index,
