@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.support import app_env, inspect
+from tests.support import app_env, empty_tables
 
 
 def _require(module: str) -> None:
@@ -115,15 +115,7 @@ async def db(migrated, redis_server, smtp_server) -> AsyncIterator[asyncpg.Conne
     import redis.asyncio as aioredis
 
     conn = await asyncpg.connect(migrated)
-    for attempt in range(5):
-        try:
-            await inspect().truncate_all(conn)
-            break
-        except asyncpg.DeadlockDetectedError:
-            # The session worker may still be finishing the last test's rows.
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.1)
+    await empty_tables(conn)  # the session worker may still be finishing the last test's rows
     client = aioredis.Redis.from_url(redis_server.url)
     await client.flushdb()
     await client.aclose()
@@ -200,7 +192,7 @@ def worker(migrated, redis_server, smtp_server, scratch) -> Iterator[Worker]:
     async def empty() -> None:
         conn = await asyncpg.connect(migrated)
         try:
-            await inspect().truncate_all(conn)
+            await empty_tables(conn)
         finally:
             await conn.close()
 

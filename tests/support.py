@@ -80,6 +80,22 @@ def app_env(database_url: str, redis_url: str, smtp_port: int, **overrides: str)
     return env
 
 
+async def empty_tables(conn: Any) -> None:
+    """Every table emptied (inspect.sql's truncate_all), again if PostgreSQL chose this TRUNCATE
+    to break a deadlock: a worker finishing a test's rows locks the outbox, then its
+    subscription, while TRUNCATE locks the tables in its own order."""
+    import asyncpg
+
+    for attempt in range(5):
+        try:
+            await inspect().truncate_all(conn)
+            return
+        except asyncpg.DeadlockDetectedError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.1)
+
+
 async def eventually(check: Callable[[], Any], timeout: float = 10, interval: float = 0.05) -> Any:
     """Await check() until it returns something truthy; fail with its last value."""
     deadline = time.monotonic() + timeout

@@ -37,7 +37,14 @@ from tests.integration.test_webhooks_resend_brevo import (
     reason,
     resend_event,
 )
-from tests.support import app_client, app_env, eventually, inspect, migrated_database
+from tests.support import (
+    app_client,
+    app_env,
+    empty_tables,
+    eventually,
+    inspect,
+    migrated_database,
+)
 
 UNAVAILABLE = "smtp; 550 5.0.0 Requested action not taken: mailbox unavailable"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -153,7 +160,7 @@ async def test_mailgun_legacy_forgeries_store_nothing(hooks, db, forgery):  # no
         body = legacy(fields, token="once")
         first = await hooks.post("/webhooks/mailgun", content=body, headers=FORM)
         assert first.status_code == 200
-        await inspect().truncate_all(db)
+        await empty_tables(db)
     answer = await hooks.post("/webhooks/mailgun", content=body, headers=FORM)
     assert answer.status_code in (401, 403), answer.text
     assert await events_stored(db) == 0

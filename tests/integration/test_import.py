@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.integration.test_operator_cli import _signup, index
 from tests.privacy_support import privacy, signupctl
-from tests.support import eventually, inspect, store_signup, unseal
+from tests.support import empty_tables, eventually, inspect, store_signup, unseal
 
 SOURCE = "listmonk export; double opt-in on example.org since 2019"
 
@@ -280,7 +280,7 @@ async def test_a_suppression_filed_under_the_suppression_key_is_not_imported(db,
         assert len(set(ids)) == 2 and {(u.version, u.variant) for u in ids} == {(4, uuid.RFC_4122)}
     finally:
         # Entries filed under HELD would stop a worker without that key from starting
-        await inspect().truncate_all(db)
+        await empty_tables(db)
 
 
 async def test_an_address_twice_in_a_file_is_imported_once_with_the_same_counts_every_run(

@@ -39,8 +39,8 @@ from tests.support import (
     app_client,
     app_env,
     create_database,
+    empty_tables,
     eventually,
-    inspect,
     mailed_token,
     migrated_database,
     store_signup,
@@ -99,7 +99,7 @@ async def conn(pooled, smtp_server) -> AsyncIterator[asyncpg.Connection]:
 
     pooled.smtp_port = smtp_server.port
     c = await asyncpg.connect(pooled.direct)
-    await inspect().truncate_all(c)
+    await empty_tables(c)
     client = aioredis.Redis.from_url(pooled.redis.url)
     await client.flushdb()
     await client.aclose()

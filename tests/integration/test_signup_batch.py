@@ -18,7 +18,7 @@ from signup_core import db as core_db
 from signup_core.addresses import blind_index
 from signup_core.index_keys import IndexKeys, StaleIndexKey, fingerprint
 from signup_core.settings import load_settings
-from tests.support import BLIND_INDEX_KEY, app_client, inspect, seal_params
+from tests.support import BLIND_INDEX_KEY, app_client, empty_tables, inspect, seal_params
 
 KIT = "https://blog.example.net"
 K2 = "test-blind-index-key-TWO-0123456789abcdef"
@@ -30,7 +30,7 @@ async def _leave_no_keys_behind(db):
     """Keys registered and suppressions filed under this module's keys would stop the next
     process starting on the test key: the tables are emptied after each test too."""
     yield
-    await inspect().truncate_all(db)
+    await empty_tables(db)
 
 
 def _row(email: str, **changes) -> SignupRow:

@@ -28,9 +28,9 @@ async def _leave_no_keys_behind(db):
     """Suppressions filed under this module's keys would stop the next worker starting (it
     refuses a key it lacks): the tables are emptied after each test as well as before."""
     yield
-    from tests.support import inspect
+    from tests.support import empty_tables
 
-    await inspect().truncate_all(db)
+    await empty_tables(db)
 
 
 @functools.cache
