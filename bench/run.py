@@ -26,7 +26,7 @@ import asyncpg
 import httpx
 from aiosmtpd.controller import Controller
 
-from bench import webhook_requests
+from bench import cpu, webhook_requests
 from devstack import postgres, redis
 from devstack.processes import die_with_parent, free_port, stop, wait_for_port
 from signup_core.migrations import migrate
@@ -238,9 +238,11 @@ async def sql(url: str, name: str, **params) -> None:
         await conn.close()
 
 
-def signup_rounds(wrk: str, apps: dict[str, str]) -> list[dict]:
+def signup_rounds(wrk: str, apps: dict[str, str], pids: dict[str, int] | None = None) -> list[dict]:
     """Every app once per round, the order rotated each round, so the machine's drift (it is
-    shared) hits all alike; ratios are taken within a round."""
+    shared) hits all alike; ratios are taken within a round. With `pids` (each app's process,
+    and "postgres" and "valkey"), each run also records the CPU µs a signup of the app, of
+    PostgreSQL and of Valkey, and the share of the machine left idle."""
     # Unmeasured warm-up for all: the first seconds fill pools and caches, and their tail
     # would otherwise land in whichever app round 1 happens to start with.
     for name, url in apps.items():
@@ -253,9 +255,12 @@ def signup_rounds(wrk: str, apps: dict[str, str]) -> list[dict]:
             order.reverse()
         result = {}
         for name in order:
+            before = _cpu_now(name, pids)
             result[name] = run_wrk(
                 wrk, apps[name], str(HERE / "signup.lua"), [f"r{n}{name}"], SECONDS
             )
+            if pids:
+                result[name]["cpu"] = _cpu_spent(before, _cpu_now(name, pids), result[name])
         result["ratio"] = result["real"]["rps"] / result["floor"]["rps"]
         if "traced" in result:
             result["traced_ratio"] = result["traced"]["rps"] / result["real"]["rps"]
@@ -268,6 +273,23 @@ def signup_rounds(wrk: str, apps: dict[str, str]) -> list[dict]:
         print(f"  round {n + 1}: {line}, real/floor {result['ratio']:.2f}", flush=True)
         rounds.append(result)
     return rounds
+
+
+def _cpu_now(name: str, pids: dict[str, int] | None) -> dict | None:
+    if not pids:
+        return None
+    trees = {"api": pids[name], "postgres": pids["postgres"], "valkey": pids["valkey"]}
+    return {"machine": cpu.machine(), **{k: cpu.tree_cpu(pid) for k, pid in trees.items()}}
+
+
+def _cpu_spent(before: dict, after: dict, result: dict) -> dict:
+    """CPU µs a signup of the app, PostgreSQL and Valkey over one wrk run; the idle share."""
+    signups = result["rps"] * SECONDS or 1
+    spent = {
+        f"{k}_us": round((after[k] - before[k]) / signups * 1e6, 1)
+        for k in ("api", "postgres", "valkey")
+    }
+    return {**spent, "idle": round(cpu.idle_share(before["machine"], after["machine"]), 3)}
 
 
 def sink_arrivals(sink: Sink):
@@ -424,7 +446,13 @@ def main() -> None:
                 flush=True,
             )
             rounds = signup_rounds(
-                wrk, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+                wrk,
+                {name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
+                {
+                    **{name: proc.pid for name, proc in running.items()},
+                    "postgres": pg.process.pid,
+                    "valkey": rd.process.pid,
+                },
             )
             api_rss = rss_mb(running["real"].pid)
             for name in ("traced", "traced_all"):
@@ -466,6 +494,13 @@ def main() -> None:
                 "traced_ratio": spread([r["traced_ratio"] for r in rounds]),
                 "traced_all_rps": spread([r["traced_all"]["rps"] for r in rounds]),
                 "traced_all_ratio": spread([r["traced_all_ratio"] for r in rounds]),
+                "cpu_us_a_signup": {
+                    name: {
+                        part: spread([r[name]["cpu"][part] for r in rounds])
+                        for part in ("api_us", "postgres_us", "valkey_us", "idle")
+                    }
+                    for name in ("real", "floor", "traced", "traced_all")
+                },
                 "api_rss_mb": api_rss,
                 "worker": worker,
                 "worker_http_api": worker_http,
@@ -512,6 +547,23 @@ def _cpu(phase: dict) -> str:
     return f"{cpu:.2f} ms CPU a mail, {net:.2f} less idle"
 
 
+def _cpu_rows(parts: dict) -> list[tuple[str, str]]:
+    """CPU µs a signup (medians of the rounds): the app, PostgreSQL, Valkey; idle share."""
+
+    def row(name: str) -> str:
+        p = parts[name]
+        return (
+            f"{p['api_us']['median']:.0f} / {p['postgres_us']['median']:.0f} / "
+            f"{p['valkey_us']['median']:.0f} µs, {p['idle']['median'] * 100:.0f} % idle"
+        )
+
+    return [
+        ("CPU a signup, real: app / PostgreSQL / Valkey", row("real")),
+        ("CPU a signup, floor", row("floor")),
+        ("CPU a signup, tracing at 0.1", row("traced")),
+    ]
+
+
 def print_table(results: dict) -> None:
     s = results["summary"]
     lat, w, hooks = s["latency_100_per_s"], s["worker"], s["webhooks"]
@@ -534,6 +586,7 @@ def print_table(results: dict) -> None:
             f"{sum(r['real']['non_2xx'] for r in results['rounds'])} / "
             f"{sum(r['floor']['non_2xx'] for r in results['rounds'])}",
         ),
+        *_cpu_rows(s["cpu_us_a_signup"]),
         ("API RSS after the run (target <= 150 MB)", f"{s['api_rss_mb']:.0f} MB"),
         (
             "worker mails/s to SMTP, one process (target >= 600)",

@@ -22,28 +22,12 @@ import time
 from pathlib import Path
 
 from bench import run
+from bench.cpu import tree_cpu
 from devstack.processes import free_port, stop
 
 MAILS = int(os.environ.get("BENCH_WORKER_MAILS", "3000"))
 PHASES = os.environ.get("BENCH_WORKER_PHASES", "smtp,http,latency").split(",")
-TICKS = os.sysconf("SC_CLK_TCK")
 IDLE_SECONDS = 3.0
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and all its living descendants: Dramatiq forks
-    the worker process and the metrics process from the one started."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-        todo.extend(int(c) for c in children)
-    return total
 
 
 def _pyspy(pid: int, out: Path) -> subprocess.Popen | None:
