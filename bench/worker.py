@@ -39,6 +39,8 @@ def _pyspy(pid: int, out: Path) -> subprocess.Popen | None:
             spy,
             "record",
             "--gil",
+            "--rate",
+            os.environ.get("BENCH_PYSPY_RATE", "100"),
             "--subprocesses",
             "--pid",
             str(pid),

@@ -33,6 +33,7 @@ class Catcher:
         self.rcpt_reply: str | None = None
         self.mail_reply: str | None = None
         self.recipients: list[str] = []
+        self.senders: list[str] = []  # each caught message's envelope sender (MAIL FROM)
         self.attempts = 0
         self._changed = threading.Condition()
 
@@ -83,6 +84,7 @@ class Catcher:
             path.write_bytes(raw)
         with self._changed:
             self.recipients.extend(envelope.rcpt_tos)
+            self.senders.append(envelope.mail_from)
             self.messages.append(message)
             self._changed.notify_all()
         if self.on_message:
@@ -97,6 +99,7 @@ class Catcher:
             self.rcpt_reply = None
             self.mail_reply = None
             self.recipients.clear()
+            self.senders.clear()
             self.attempts = 0
 
     def wait_for(

@@ -121,7 +121,11 @@ def _fail_event(conn: Any, event_id: int, failure: str) -> Awaitable[Any]:
     max_backoff=300_000,
 )
 async def send_mail(outbox_ids: list[int]) -> None:
-    await _each(outbox_ids, mailer.deliver, _fail_mail)
+    chunk = mailer.Chunk(current())
+    try:
+        await _each(outbox_ids, chunk.deliver, _fail_mail)
+    finally:
+        await chunk.close()
 
 
 @dramatiq.actor(

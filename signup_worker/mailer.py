@@ -8,7 +8,8 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from email.utils import parseaddr
 from typing import Any
 
@@ -59,13 +60,17 @@ RECORD_AGAIN_FOR = 30.0
 Record = Callable[[object], Awaitable[object]]
 
 
-async def deliver(res: Opened, outbox_id: int) -> str:
+Connect = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
+
+
+async def deliver(res: Opened, outbox_id: int, connect: Connect | None = None) -> str:
     """Send the row's mail; returns what happened. Transient errors propagate for a retry,
-    except after the mail went out: then the send is kept and only its record is redone."""
+    except after the mail went out: then the send is kept and only its record is redone.
+    `connect` gives the connection (a chunk's, see Chunk); by default one from the pool."""
     sent: list[tuple[Record, str]] = []
     keys = index_keys(res.settings)
     try:
-        return await _deliver(res, keys, outbox_id, sent)
+        return await _deliver(res, connect or res.pool.acquire, keys, outbox_id, sent)
     except StaleIndexKey:
         return await _stale(res, keys, outbox_id)  # raised before anything is sent
     except db.UNAVAILABLE as e:
@@ -113,12 +118,40 @@ async def _record_again(res: Opened, record: Record, outbox_id: int) -> None:
             pause = min(pause * 2, 2.0)
 
 
+class Chunk:
+    """One pooled connection for the rows of a chunk, in turn: a pool acquire and release per
+    mail (and the task switches around them) were ~5 % of a mail's CPU. Each row keeps its own
+    transaction; a row that raises gives the connection back, and the next takes a fresh one."""
+
+    def __init__(self, res: Opened) -> None:
+        self._res = res
+        self._conn: asyncpg.Connection | None = None
+
+    async def deliver(self, res: Opened, outbox_id: int) -> str:
+        return await deliver(res, outbox_id, self._connection)
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._conn is None:
+            self._conn = await self._res.pool.acquire()
+        try:
+            yield self._conn
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._res.pool.release(conn)
+
+
 async def _deliver(
-    res: Opened, index: IndexKeys, outbox_id: int, sent: list[tuple[Record, str]]
+    res: Opened, connect: Connect, index: IndexKeys, outbox_id: int, sent: list[tuple[Record, str]]
 ) -> str:
     q = db.queries()
     s = res.settings
-    async with res.pool.acquire() as conn, conn.transaction():
+    async with connect() as conn, conn.transaction():
         job = await q.lock_outbox_mail(conn, outbox_id=outbox_id)
         if job is None:
             return "done-before"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from email.utils import parseaddr
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ import respx
 from devstack import mailcatcher
 from devstack.processes import free_port
 from signup_core import db as core_db
-from signup_core.mail.failures import PermanentMailError
+from signup_core.mail.failures import PermanentMailError, TransientMailError
 from signup_core.mail.postmark import API, PostmarkTransport
 from signup_core.mail.render import Envelope, render
 from signup_core.mail.smtp_transport import SmtpTransport
@@ -235,3 +236,34 @@ async def test_many_mails_go_over_the_configured_smtp_connections(settings):
     # Then every mail arrived, over no more than the two connections
     assert sorted(catcher.recipients) == sorted(addresses)
     assert 1 <= catcher.sessions <= 2
+
+
+@pytest.mark.parametrize(
+    ("step", "reply", "raised"),
+    [
+        ("rcpt_reply", "550 5.1.1 no such mailbox", "smtp 550"),
+        ("rcpt_reply", "452 4.2.2 mailbox full", "smtp 452"),
+        ("mail_reply", "451 4.3.0 try later", "smtp 451"),
+    ],
+)
+async def test_a_refused_envelope_fails_that_mail_only(settings, smtp_server, step, reply, raised):
+    # Given one SMTP connection, whose relay refuses one mail's envelope
+    env = {**_env(settings), "SIGNUP_SMTP_CONNECTIONS": "1"}
+    transport = SmtpTransport(load_settings(env))
+    refused, next_one = person(), person()
+    try:
+        setattr(smtp_server, step, reply)
+        with pytest.raises((PermanentMailError, TransientMailError)) as caught:
+            await transport.send(confirmation(refused))
+        assert str(caught.value) == raised
+        assert isinstance(caught.value, PermanentMailError) is (raised == "smtp 550")
+        # When the next mail goes over the same connection
+        setattr(smtp_server, step, None)
+        await transport.send(confirmation(next_one, name="Ada"))
+    finally:
+        await transport.close()
+    # Then it arrives, with the envelope sender the settings give, and the refused one never
+    [got] = smtp_server.wait_for(lambda m: next_one in str(m["To"]))
+    at = smtp_server.messages.index(got)
+    assert refused not in smtp_server.recipients
+    assert smtp_server.senders[at] == parseaddr(settings.mail_from)[1]
