@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import re
 import secrets
 from email.charset import Charset
@@ -76,6 +77,7 @@ def mailbox(name: str | None, address: str) -> str:
     return f"{phrase(name)} <{address}>" if name else address
 
 
+@functools.lru_cache(maxsize=16)  # the same one or two settings for every mail
 def _operator_mailbox(value: str) -> str:
     """SIGNUP_MAIL_FROM / _REPLY_TO: our own configuration, so it never fails one mail."""
     name, address = parseaddr(value)
