@@ -11,7 +11,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from email.utils import parseaddr
-from typing import Any
 
 import asyncpg
 
@@ -158,23 +157,18 @@ async def _deliver(
         keys, key_id = s.seal_keys, job["seal_key_id"]
         to_address = sealing.open_column(keys, job["email_sealed"], sealing.EMAIL, key_id) or ""
         status = job["status"]
+        if status != "suppressed":
+            # The address itself, under every key this process knows, not the row's stored
+            # index, which a rotation may not have reached yet (or may have moved on from).
+            lookup = index.lookup(str(to_address))
+            check = await q.check_mail_address(
+                conn, index_key=index.current_id, lookups=lookup.every
+            )
+            status = "suppressed" if check["suppressed"] else status
         if status not in ALLOWED[job["kind"]]:
-            return await _skip(q, conn, job, outbox_id, status)
-        token, token_hash = tokens.mint() if job["kind"] == "confirmation" else (None, None)
-        # The address itself, under every key this process knows, not the row's stored index,
-        # which a rotation may not have reached yet (or may have moved on from). The sent mark
-        # goes in with the check: one round trip, committed only once the mail is out.
-        check = await q.check_and_mark_sent(
-            conn,
-            outbox_id=outbox_id,
-            index_key=index.current_id,
-            lookups=index.lookup(str(to_address)).every,
-            token_hash=token_hash,
-            subscription_id=job["subscription_id"],
-            ttl_seconds=float(s.token_ttl),
-        )
-        if check["suppressed"]:
-            return await _skip(q, conn, job, outbox_id, "suppressed")
+            await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {status}")
+            metrics.mail(job["kind"], "skipped")
+            return "skipped"
         context = {
             "name": sealing.open_column(keys, job["name_sealed"], sealing.NAME, key_id),
             "list_name": job["list_name"],
@@ -182,9 +176,11 @@ async def _deliver(
             "site_name": s.site_name,
             "accent": s.accent_colour,
         }
-        if token is not None:
-            # Minted above, not on the request path: the raw token exists only in this mail.
-            # Its hash went in with the sent mark, in this same transaction.
+        token_hash = None
+        if job["kind"] == "confirmation":
+            # Minted here, not on the request path: the raw token exists only in this mail.
+            # Its hash is stored with the sent mark below, in this same transaction.
+            token, token_hash = tokens.mint()
             context["confirm_url"] = f"{s.public_base_url}/confirm?token={token}"
             context["ttl_hours"] = s.token_ttl // 3600
         else:
@@ -215,9 +211,7 @@ async def _deliver(
             metrics.mail(job["kind"], "deferred")
             raise
         except PermanentMailError as e:
-            await q.unmark_refused_mail(
-                conn, outbox_id=outbox_id, token_hash=token_hash, failure=str(e)
-            )
+            await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=str(e))
             if e.recipient:
                 # The mailbox itself was refused: as good as a hard bounce.
                 await q.suppress_subscription(
@@ -247,16 +241,8 @@ async def _deliver(
             )
 
         sent.append((record, job["kind"]))
+        await record(conn)
     # Counted after the commit: a mail whose sent mark was lost is sent again, and counted then.
     metrics.mail(job["kind"], "sent")
     log.info("mail sent", extra={"outbox_id": outbox_id, "kind": job["kind"]})
     return "sent"
-
-
-async def _skip(
-    q: Any, conn: asyncpg.Connection, job: asyncpg.Record, outbox_id: int, status: str
-) -> str:
-    """A row whose subscription may not get this kind of mail (any more): failed, unsent."""
-    await q.mark_outbox_failed(conn, outbox_id=outbox_id, failure=f"status {status}")
-    metrics.mail(job["kind"], "skipped")
-    return "skipped"

@@ -49,32 +49,10 @@ JOIN subscriptions s ON s.id = o.subscription_id
 WHERE o.id = :outbox_id AND o.sent_at IS NULL AND o.failed_at IS NULL
 FOR UPDATE OF o;
 
--- name: check_and_mark_sent(outbox_id, index_key, lookups, token_hash, subscription_id, ttl_seconds)^
--- Under the row lock, before the send: the sender's own check of the address it opened
--- (suppressed under any of its hashes?) and, when it may be mailed, the sent mark (with a
--- confirmation's token hash) in the same round trip. The mark commits only after the send; a
--- failed send rolls it back. Refused (55000) on a stale blind-index key.
-WITH guard AS (
-    SELECT blind_index_key_guard(:index_key) AS key_id
-), hit AS (
-    SELECT EXISTS (SELECT 1 FROM suppressions WHERE email_index = ANY(:lookups::bytea[])) AS suppressed
-), token AS (
-    INSERT INTO confirmation_tokens (token_hash, subscription_id, expires_at)
-    SELECT :token_hash, :subscription_id, now() + make_interval(secs => :ttl_seconds)
-    FROM guard, hit WHERE :token_hash::bytea IS NOT NULL AND NOT hit.suppressed
-), marked AS (
-    UPDATE outbox SET sent_at = now()
-    FROM guard, hit WHERE outbox.id = :outbox_id AND NOT hit.suppressed
-)
-SELECT guard.key_id, hit.suppressed AS suppressed FROM guard, hit;
-
--- name: unmark_refused_mail(outbox_id, token_hash, failure)!
--- A send refused for good after check_and_mark_sent marked the row: failed, not sent, and the
--- token its mail would have carried dropped.
-WITH token AS (
-    DELETE FROM confirmation_tokens WHERE token_hash = :token_hash
-)
-UPDATE outbox SET sent_at = NULL, failed_at = now(), failure = :failure WHERE id = :outbox_id;
+-- name: check_mail_address(index_key, lookups)^
+-- Under the row lock, the sender's own check of the address it opened: suppressed under any of its hashes? Refused (55000) on a stale blind-index key.
+SELECT blind_index_key_guard(:index_key) AS key_id,
+       EXISTS (SELECT 1 FROM suppressions WHERE email_index = ANY(:lookups::bytea[])) AS suppressed;
 
 -- name: release_outbox_row(outbox_id)!
 -- Gives an unsent row back to the relay (a worker on a stale blind-index key leaves it to one on the current key).

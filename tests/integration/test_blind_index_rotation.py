@@ -143,8 +143,13 @@ async def test_signup_mid_rotation_for_an_unrefiled_address_finds_its_row(db, en
 async def test_rotation_killed_midway_resumes(db, env):
     settings = load_settings(rotating(env))
     emails = [address(f"r{n}") for n in range(23)]
-    for email in emails:
-        await store_signup(db, email)
+    # Relayed already (in one transaction): the test process's worker sending these
+    # confirmations would hold their subscriptions (the token's foreign key) at times, and the
+    # rotation leaves rows in use for a later batch, so the counts below would not be exact.
+    async with db.transaction():
+        for email in emails:
+            await store_signup(db, email)
+            await inspect().mark_relayed(db, email_index=old(email))
     keys = index_keys(settings)
     pool = await core_db.create_pool(settings, max_size=2)
     try:
