@@ -121,7 +121,7 @@ def _fail_event(conn: Any, event_id: int, failure: str) -> Awaitable[Any]:
     max_backoff=300_000,
 )
 async def send_mail(outbox_ids: list[int]) -> None:
-    chunk = mailer.Chunk(current())
+    chunk = mailer.Chunk()
     try:
         await _each(outbox_ids, chunk.deliver, _fail_mail)
     finally:

@@ -43,7 +43,7 @@ def sender(settings: Settings) -> str:
     return _sender(settings.mail_from, settings.sender_name)
 
 
-@functools.cache  # parsing the address was ~3 % of a mail's CPU, for the same answer each time
+@functools.lru_cache(maxsize=8)  # parsing was ~3 % of a mail's CPU, for the same answer
 def _sender(mail_from: str, sender_name: str | None) -> str:
     if not sender_name:
         return mail_from
@@ -120,19 +120,23 @@ async def _record_again(res: Opened, record: Record, outbox_id: int) -> None:
 class Chunk:
     """One pooled connection for the rows of a chunk, in turn: a pool acquire and release per
     mail (and the task switches around them) were ~5 % of a mail's CPU. Each row keeps its own
-    transaction; a row that raises gives the connection back, and the next takes a fresh one."""
+    transaction; a row that raises gives the connection back, and the next takes a fresh one,
+    as it does when the held connection was closed meanwhile (what the pool would replace)."""
 
-    def __init__(self, res: Opened) -> None:
-        self._res = res
+    def __init__(self) -> None:
+        self._pool: asyncpg.Pool | None = None
         self._conn: asyncpg.Connection | None = None
 
     async def deliver(self, res: Opened, outbox_id: int) -> str:
+        self._pool = res.pool
         return await deliver(res, outbox_id, self._connection)
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._conn is not None and _closed(self._conn):
+            await self.close()
         if self._conn is None:
-            self._conn = await self._res.pool.acquire()
+            self._conn = await self._pool.acquire()
         try:
             yield self._conn
         except BaseException:
@@ -142,7 +146,16 @@ class Chunk:
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            await self._res.pool.release(conn)
+            # Never the message's failure: a retry (dramatiq.Retry) must not be replaced.
+            with contextlib.suppress(*db.UNAVAILABLE):
+                await self._pool.release(conn)
+
+
+def _closed(conn: asyncpg.Connection) -> bool:
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:
+        return True  # the pool took it back when it closed (asyncpg detaches a lost one)
 
 
 async def _deliver(

@@ -18,6 +18,11 @@ from signup_core.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# What no address in an SMTP command may hold: it would end the address (">", a space) and
+# add options or commands of its own. aiosmtplib's sendmail refused these; we send MAIL and
+# RCPT ourselves.
+_UNSAFE = re.compile(r'[\s<>"\x00-\x1f\x7f]')
+
 # An enhanced status (RFC 3463) about the mailbox or its address: the recipient's, even when
 # a relay says it after DATA rather than at RCPT.
 _MAILBOX_STATUS = re.compile(r"^5\.[12]\.\d{1,3}\b")
@@ -115,6 +120,9 @@ class SmtpTransport:
         """MAIL, RCPT and DATA for one recipient, raising what `sendmail` raises. `sendmail`
         parsed both addresses twice a mail (a tenth of a mail's CPU in the SMTP client), where
         the sender is our own setting, parsed once, and wire_address checked the recipient."""
+        if _UNSAFE.search(self._envelope_from):
+            log.warning("SIGNUP_MAIL_FROM is not a usable envelope sender; retrying")
+            raise TransientMailError("smtp sender unusable")
         if client.is_ehlo_or_helo_needed:
             try:
                 await client.ehlo()
@@ -139,6 +147,8 @@ class SmtpTransport:
         mail for good; signup refuses such addresses, so only older rows get here."""
         try:
             recipient = wire_address(message.envelope.to_address)
+            if _UNSAFE.search(recipient):
+                raise ValueError("not an address SMTP can carry")
             utf8 = not recipient.isascii()
             if utf8 and not self._settings.smtputf8:
                 raise NeedsSmtpUtf8("SIGNUP_SMTPUTF8 is off")

@@ -188,9 +188,16 @@ async def test_relay_without_smtputf8_refuses_that_mail_only(settings, db, smtp_
     [
         ("jürgen@example.com", "smtputf8 off"),  # a row from before signup refused it
         ("eve@\u2603\u0300.example", "unencodable address"),  # no IDNA 2008 form
+        # An older row holding what would end the address in MAIL / RCPT and add its own
+        # options or commands: never sent
+        ("eve@example.com> NOTIFY=SUCCESS", "unencodable address"),
+        ("eve@example.com>\r\nRCPT TO:<mallory@example.com", "unencodable address"),
+        ("e ve@example.com", "unencodable address"),
     ],
 )
-async def test_what_cannot_be_encoded_fails_that_mail_permanently(settings, address, failure):
+async def test_what_cannot_be_encoded_fails_that_mail_permanently(
+    settings, smtp_server, address, failure
+):
     transport = SmtpTransport(settings)
     try:
         with pytest.raises(PermanentMailError) as caught:
@@ -198,6 +205,19 @@ async def test_what_cannot_be_encoded_fails_that_mail_permanently(settings, addr
     finally:
         await transport.close()
     assert str(caught.value) == failure and caught.value.recipient is False
+    assert address not in smtp_server.recipients
+
+
+async def test_an_unusable_envelope_sender_keeps_the_mail_for_a_retry(settings, smtp_server):
+    # Our own setting, wrong: every mail waits for the fix (retried, then dead-lettered)
+    env = {**_env(settings), "SIGNUP_MAIL_FROM": 'News <"n ews"@example.com>'}
+    transport = SmtpTransport(load_settings(env))
+    try:
+        with pytest.raises(TransientMailError) as caught:
+            await transport.send(confirmation(person()))
+    finally:
+        await transport.close()
+    assert str(caught.value) == "smtp sender unusable"
 
 
 def _env(settings) -> dict[str, str]:
@@ -253,12 +273,14 @@ async def test_a_refused_envelope_fails_that_mail_only(settings, smtp_server, st
     refused, next_one = person(), person()
     try:
         setattr(smtp_server, step, reply)
-        with pytest.raises((PermanentMailError, TransientMailError)) as caught:
-            await transport.send(confirmation(refused))
+        try:
+            with pytest.raises((PermanentMailError, TransientMailError)) as caught:
+                await transport.send(confirmation(refused))
+        finally:
+            setattr(smtp_server, step, None)
         assert str(caught.value) == raised
         assert isinstance(caught.value, PermanentMailError) is (raised == "smtp 550")
-        # When the next mail goes over the same connection
-        setattr(smtp_server, step, None)
+        # When the next mail goes out (on a new connection: send() closes one that raised)
         await transport.send(confirmation(next_one, name="Ada"))
     finally:
         await transport.close()
