@@ -69,6 +69,7 @@ class SmtpTransport:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._envelope_from = parseaddr(settings.mail_from)[1]
+        self._sender_usable = not _UNSAFE.search(self._envelope_from)
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(settings.smtp_connections)
 
@@ -87,6 +88,9 @@ class SmtpTransport:
 
     async def send(self, message: Rendered) -> None:
         """Send one message, reconnecting once if a reused connection went stale."""
+        if not self._sender_usable:  # checked once; refused before any connection is made
+            log.warning("SIGNUP_MAIL_FROM is not a usable envelope sender; retrying")
+            raise TransientMailError("smtp sender unusable")
         recipient, data = self._encode(message)
         utf8 = not recipient.isascii()
         async with self._slots:
@@ -120,9 +124,6 @@ class SmtpTransport:
         """MAIL, RCPT and DATA for one recipient, raising what `sendmail` raises. `sendmail`
         parsed both addresses twice a mail (a tenth of a mail's CPU in the SMTP client), where
         the sender is our own setting, parsed once, and wire_address checked the recipient."""
-        if _UNSAFE.search(self._envelope_from):
-            log.warning("SIGNUP_MAIL_FROM is not a usable envelope sender; retrying")
-            raise TransientMailError("smtp sender unusable")
         if client.is_ehlo_or_helo_needed:
             try:
                 await client.ehlo()
