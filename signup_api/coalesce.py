@@ -3,9 +3,8 @@
 Every signup runs the rate-limit script once. redis-py's asyncio client spends far more of our
 CPU per command than Redis does running the script: a pooled connection taken and given back,
 a write, a read, the task wake-ups around each. Calls made in the same turn of the event loop
-are sent together as one pipeline, so those costs are paid once per turn, not once per signup.
-An idle server sends batches of one and waits for nothing extra: the flush runs in the very
-next turn of the loop.
+are sent together as one pipeline (signup_api/turn_batch.py), so those costs are paid once
+per batch, not once per signup.
 """
 
 from __future__ import annotations
@@ -17,11 +16,14 @@ from collections.abc import Sequence
 import redis.asyncio as redis
 from redis.exceptions import NoScriptError
 
-Call = tuple[Sequence[str], Sequence[str | int], asyncio.Future]
+from signup_api.turn_batch import Call, TurnBatcher, aborted, fail
+
+Script = tuple[Sequence[str], Sequence[str | int]]
 
 
-class ScriptBatcher:
+class ScriptBatcher(TurnBatcher[Script]):
     def __init__(self, client: redis.Redis, source: str, timeout: float | None = None) -> None:
+        super().__init__()
         self._client = client
         self._source = source
         # Bounds each batch, not only each caller's wait: the client has no socket timeout,
@@ -29,39 +31,22 @@ class ScriptBatcher:
         self._timeout = timeout
         # Redis names a script by its SHA-1; nothing here relies on SHA-1 being unbroken.
         self._sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-        self._pending: list[Call] = []
-        self._tasks: set[asyncio.Task] = set()
 
     async def __call__(self, keys: Sequence[str], args: Sequence[str | int]):
         """The script's result for these keys and args; raises what Redis or the link raised."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
-        self._pending.append((keys, args, future))
-        return await future
-
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        task = asyncio.ensure_future(self._send(batch))
-        # Held until done: the loop keeps only weak references to tasks.
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return await self._call((keys, args))
 
     async def _send(self, batch: list[Call]) -> None:
         try:
             async with asyncio.timeout(self._timeout):
                 results = await self._batch(batch)
         except asyncio.CancelledError:
-            for *_, future in batch:
-                future.cancel()
+            aborted(batch)
             raise
         except Exception as e:  # every waiting caller gets the failure, whatever it is
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(e)
+            fail(batch, e)
             return
-        for (*_, future), result in zip(batch, results, strict=True):
+        for (_, future), result in zip(batch, results, strict=True):
             if future.done():  # the caller gave up (timed out) meanwhile
                 continue
             if isinstance(result, Exception):
@@ -83,6 +68,6 @@ class ScriptBatcher:
 
     async def _run(self, batch: list[Call]) -> list:
         async with self._client.pipeline(transaction=False) as pipe:
-            for keys, args, _ in batch:
+            for (keys, args), _ in batch:
                 pipe.execute_command("EVALSHA", self._sha, len(keys), *keys, *args)
             return await pipe.execute(raise_on_error=False)

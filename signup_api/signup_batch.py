@@ -3,17 +3,18 @@
 The SQL statement was the biggest part of a signup's CPU (asyncpg's pool acquire and release,
 the bind and the read, the task wake-ups around each), and concurrent signups reach it
 together: the limiter's batched answer (signup_api/coalesce.py) wakes them in the same turn
-of the event loop. Calls made in one turn go out together, in the very next turn, as
-`upsert_signups` over arrays; an idle server sends batches of one and waits for nothing. The
-same statement with one row is the single signup's write (during a blind-index rotation, and
-in the tests' helpers): there is one statement to keep right, not two.
+of the event loop. Calls made in one turn go out together (signup_api/turn_batch.py: in the
+next turn, or at once when sixteen are waiting) as `upsert_signups` over arrays; an idle
+server sends batches of one and waits for nothing. The same statement with one row is the
+single signup's write (during a blind-index rotation, and in the tests' helpers): there is one
+statement to keep right, not two.
 
 Each caller still gets its own answer and its own failure. What fails every row alike (the
 database away, the schema behind, this process's blind-index key no longer the current one)
 fails every caller of the batch alike, as it would have failed each alone. Any other failure
 is a row's: every row is written again alone, so one bad row fails only its own signup. The
-same address and list twice in one turn go in the next batch: one statement cannot upsert a
-row twice.
+same address and list twice in one batch: the second goes in the next, since one statement
+cannot upsert a row twice.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from signup_api.health import SCHEMA_BEHIND
+from signup_api.turn_batch import Call, TurnBatcher, aborted, fail
 from signup_core import db
 from signup_core.index_keys import StaleIndexKey, index_keys
 from signup_core.settings import Settings
-
-# Enough for any burst one process takes in one turn; more wait for the next statement.
-MAX_BATCH = 500
 
 # Failures of the statement, not of a row: every caller gets the same.
 BATCH_WIDE = (*db.UNAVAILABLE, *SCHEMA_BEHIND, StaleIndexKey)
@@ -105,33 +104,23 @@ async def upsert(conn: asyncpg.Connection, fixed: Fixed, rows: list[SignupRow]) 
     return [record async for record in records]
 
 
-Call = tuple[SignupRow, asyncio.Future]
-
-
-class SignupBatcher:
+class SignupBatcher(TurnBatcher[SignupRow]):
     def __init__(self, pool: asyncpg.Pool, fixed: Fixed) -> None:
+        super().__init__()
         self._pool = pool
         self._fixed = fixed
-        self._pending: list[Call] = []
-        self._tasks: set[asyncio.Task] = set()
 
     async def __call__(self, row: SignupRow) -> str:
         """The subscription's status after the write; raises what the database raised."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        if not self._pending:
-            # In a context of its own: the batch is no one request's (its request id, its span).
-            loop.call_soon(self._flush, context=contextvars.Context())
-        self._pending.append((row, future))
-        return await future
+        return await self._call(row)
 
-    def _flush(self) -> None:
+    def _take(self) -> list[Call]:
         batch: list[Call] = []
         later: list[Call] = []
         seen: set[tuple[bytes, str]] = set()
         for call in self._pending:
             key = (call[0].email_index, call[0].list_name)
-            if key in seen or len(batch) >= MAX_BATCH:
+            if key in seen:
                 later.append(call)
             else:
                 seen.add(key)
@@ -141,27 +130,23 @@ class SignupBatcher:
             asyncio.get_running_loop().call_soon(self._flush, context=contextvars.Context())
         # One lock order for every batch: two processes' batches cannot deadlock on two rows.
         batch.sort(key=lambda call: (call[0].email_index, call[0].list_name))
-        task = asyncio.ensure_future(self._send(batch))
-        # Held until done: the loop keeps only weak references to tasks.
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return batch
 
     async def _send(self, batch: list[Call]) -> None:
         try:
             async with self._pool.acquire() as conn:
                 records = await upsert(conn, self._fixed, [row for row, _ in batch])
         except asyncio.CancelledError:
-            for _, future in batch:
-                future.cancel()
+            aborted(batch)
             raise
         except BATCH_WIDE as e:
             # The same for every row (the key guard runs once for the whole statement): each
             # caller answers as it would have alone.
-            _fail(batch, e)
+            fail(batch, e)
             return
         except Exception as e:
             if len(batch) == 1:
-                _fail(batch, e)  # a row alone: its failure is its caller's
+                fail(batch, e)  # a row alone: its failure is its caller's
             else:
                 await self._one_by_one(batch)
             return
@@ -176,17 +161,10 @@ class SignupBatcher:
                 async with self._pool.acquire() as conn:
                     [record] = await upsert(conn, self._fixed, [row])
             except asyncio.CancelledError:
-                for _, waiting in batch:
-                    waiting.cancel()
+                aborted(batch)
                 raise
             except Exception as e:
-                _fail([(row, future)], e)
+                fail([(row, future)], e)
             else:
                 if not future.done():
                     future.set_result(record["status"])
-
-
-def _fail(batch: list[Call], error: BaseException) -> None:
-    for _, future in batch:
-        if not future.done():
-            future.set_exception(error)

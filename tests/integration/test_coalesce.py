@@ -1,6 +1,6 @@
 """Concurrent script calls share one pipelined round trip: each caller still gets its own
-result, a flushed script cache is survived, a failure reaches every caller, and a caller who
-gives up does not disturb the rest."""
+result, a flushed script cache is survived, a failure reaches every caller, a caller who gives
+up does not disturb the rest, and a full batch does not wait for the end of the turn."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from redis.exceptions import ResponseError
 from devstack import redis
 from devstack.processes import free_port
 from signup_api.coalesce import ScriptBatcher
+from signup_api.turn_batch import SEND_AT, SenderCancelled
 
 # Returns the counter's new value with the caller's tag, so a mix-up between callers shows.
 COUNT = "return {redis.call('INCR', KEYS[1]), ARGV[1]}"
@@ -102,5 +103,43 @@ async def test_a_silent_redis_times_the_batch_out_and_frees_its_connection(own):
         assert not client.connection_pool._in_use_connections
     finally:
         server.process.send_signal(signal.SIGCONT)
+    n, _ = await batcher(["k"], ["again"])
+    assert n >= 2
+
+
+async def test_a_full_batch_is_sent_at_once_and_the_rest_of_the_turn_after(own):
+    _, client = own
+    batcher = ScriptBatcher(client, COUNT)
+    await batcher(["k"], ["warm"])  # the script loaded: one round trip a batch from here
+    sizes = []
+    run = batcher._run
+
+    async def counted(batch):
+        sizes.append(len(batch))
+        return await run(batch)
+
+    batcher._run = counted
+    n = SEND_AT + 4
+    answers = await asyncio.gather(*(batcher(["k"], [f"caller-{i}"]) for i in range(n)))
+    assert [tag.decode() for _, tag in answers] == [f"caller-{i}" for i in range(n)]
+    # The first SEND_AT were sent by the caller that filled the batch, the rest a turn later
+    assert sizes == [SEND_AT, 4]
+
+
+async def test_a_cancelled_sender_fails_its_batch_as_a_lost_connection_would(own):
+    server, client = own
+    batcher = ScriptBatcher(client, COUNT)  # no timeout: only the cancellation ends the wait
+    await batcher(["k"], ["warm"])
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        calls = [asyncio.ensure_future(batcher(["k"], [str(i)])) for i in range(SEND_AT)]
+        await asyncio.sleep(0.2)
+        calls[-1].cancel()  # the caller that filled the batch, and so sent it
+        answers = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 3)
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    # The others get an OSError, which the limiter lets through as it does a lost Redis
+    assert isinstance(answers[-1], asyncio.CancelledError)
+    assert all(isinstance(a, SenderCancelled) and isinstance(a, OSError) for a in answers[:-1])
     n, _ = await batcher(["k"], ["again"])
     assert n >= 2

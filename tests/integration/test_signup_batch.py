@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from collections import Counter
 
 import asyncpg
 import pytest
 
 from signup_api.signup_batch import SignupBatcher, SignupRow, fixed, upsert
+from signup_api.turn_batch import SEND_AT, SenderCancelled
 from signup_core import consent, i18n, key_registry
 from signup_core import db as core_db
 from signup_core.addresses import blind_index
@@ -209,3 +211,36 @@ async def test_a_database_that_is_away_fails_every_caller_alike(batcher, setting
         *(batcher(_row(f"away-{i}@example.com")) for i in range(3)), return_exceptions=True
     )
     assert all(isinstance(a, core_db.UNAVAILABLE) for a in answers)
+
+
+async def test_a_full_batch_is_sent_at_once_and_the_rest_of_the_turn_after(batcher, db):
+    emails = [_address(f"burst{i}") for i in range(SEND_AT + 4)]
+    # Given more signups in one turn than a batch waits for
+    answers = await asyncio.gather(*(batcher(_row(e)) for e in emails))
+    assert answers == ["pending"] * len(emails)
+    # Then the first SEND_AT went out as one statement as soon as they were waiting (not at
+    # the end of the turn, with the rest), and the rest in one more
+    writers = [(await _subscription(db, e))["writer"] for e in emails]
+    assert sorted(Counter(writers).values()) == [4, SEND_AT]
+    assert Counter(writers[:SEND_AT]) == {writers[0]: SEND_AT}
+
+
+async def test_a_cancelled_sender_fails_its_batch_as_a_lost_connection_would(batcher, db):
+    emails = [_address(f"cut{i}") for i in range(SEND_AT)]
+    async with db.transaction():
+        # Given the statement held up (the key guard's lock taken exclusively)
+        await inspect().block_signup_writes(db)
+        calls = [asyncio.ensure_future(batcher(_row(e))) for e in emails]
+        await asyncio.sleep(0.3)
+        assert not any(c.done() for c in calls)
+        # When the caller that filled the batch, and so sent it, is cancelled
+        calls[-1].cancel()
+        answers = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+    # Then it leaves cancelled, and every other caller gets what a lost connection gives (a
+    # 503 for a signup), not a cancellation that is not theirs
+    assert isinstance(answers[-1], asyncio.CancelledError)
+    assert all(isinstance(a, SenderCancelled) for a in answers[:-1])
+    assert all(isinstance(a, core_db.UNAVAILABLE) for a in answers[:-1])
+    # And the statement was called off: nothing written, and the pool goes on
+    assert (await inspect().count_rows(db))["subscriptions"] == 0
+    assert await batcher(_row(_address("after"))) == "pending"
