@@ -3,8 +3,8 @@
 Every signup runs the rate-limit script once. redis-py's asyncio client spends far more of our
 CPU per command than Redis does running the script: a pooled connection taken and given back,
 a write, a read, the task wake-ups around each. Calls made in the same turn of the event loop
-are sent together as one pipeline (signup_api/turn_batch.py), so those costs are paid once
-per batch, not once per signup.
+are sent together as one pipeline, up to sixteen at a time (signup_api/turn_batch.py), so
+those costs are paid once per batch, not once per signup.
 """
 
 from __future__ import annotations

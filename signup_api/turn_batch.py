@@ -36,11 +36,17 @@ class TurnBatcher(Generic[Item]):
         self._tasks: set[asyncio.Task] = set()
 
     async def _call(self, item: Item) -> Any:
-        """The item's result once its batch is sent; raises what the batch gave this item."""
+        """The item's result once its batch is sent; raises what the batch gave this item.
+
+        Do not put a caller's own timeout around this: the caller that fills a batch sends it,
+        and its cancellation fails the whole batch (SenderCancelled). Bound the batch instead,
+        inside `_send`, as the limiter does."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._pending:
-            # In a context of its own: the batch is no one request's (its request id, its span).
+            # In a context of its own: the batch is no one request's (its request id). One sent
+            # early runs in its sender's; nothing in `_send` logs, and the API does not trace
+            # its store calls per library (signup_core/tracing.py: API_LIBRARIES).
             loop.call_soon(self._flush, context=contextvars.Context())
         self._pending.append((item, future))
         if len(self._pending) >= SEND_AT:
@@ -58,9 +64,14 @@ class TurnBatcher(Generic[Item]):
     async def _lead(self, batch: list[Call], own: asyncio.Future) -> None:
         try:
             await self._send(batch)
-        except asyncio.CancelledError:
-            if own.done() and not own.cancelled():
-                own.exception()  # this caller leaves with the cancellation: retrieved here
+        except BaseException:
+            # Cancelled mid-send (or a fault of ours): the others must not wait forever, and
+            # this caller's own call, if a later batch holds it, must not be left to nobody.
+            aborted(batch)
+            if not own.done():
+                own.cancel()
+            elif not own.cancelled():
+                own.exception()  # this caller leaves with its own exception: retrieved here
             raise
 
     def _take(self) -> list[Call]:
