@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run ctl test lint format docs clean bench bench-parts bench-worker image-tools browser-deps promtool pgbouncer spreadsheet chart-readme
+.PHONY: run ctl test lint format docs clean bench bench-parts bench-worker bench-ab image-tools browser-deps promtool pgbouncer spreadsheet chart-readme
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -127,3 +127,7 @@ bench-parts: $(STAMP)
 
 bench-worker: $(STAMP)
 	$(PY) -m bench.worker
+
+# This checkout's API against another commit's, in the same rounds: make bench-ab AGAINST=HEAD~1
+bench-ab: $(STAMP)
+	AGAINST=$(AGAINST) $(PY) -m bench.ab
