@@ -45,6 +45,7 @@ VARIANTS = {
     "… without the access log line": ["log"],
     "… without the request metrics": ["metrics"],
     "… without all four": ["limiter", "sql", "validation", "log"],
+    "… with tracing on, sampled at 0 (every request unsampled)": ["+tracing=0"],
     "… with tracing on, sampled at 0.1": ["+tracing=0.1"],
     "… with tracing on, sampled at 1.0": ["+tracing=1.0"],
 }
