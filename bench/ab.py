@@ -75,23 +75,10 @@ def _measure(wrk: str, other: Path, traced: bool) -> dict:
         env = run.base_env(st.pg.url, st.rd.url, st.smtp_port)
         procs = []
         try:
-            mock_port = free_port()
-            procs.append(
-                run.start(
-                    "mail-api",
-                    [sys.executable, "-m", "bench.mail_api"],
-                    {"PORT": str(mock_port)},
-                    mock_port,
-                    st.logs,
-                )
-            )
+            mock, mock_url = run.start_mail_api(st.logs)
+            procs.append(mock)
             if traced:
-                env.update(
-                    OTEL_TRACES_EXPORTER="otlp",
-                    OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{mock_port}",
-                    OTEL_TRACES_SAMPLER="parentbased_traceidratio",
-                    OTEL_TRACES_SAMPLER_ARG="0.1",
-                )
+                env.update(run.traced_env(mock_url, "0.1"))
             api = [str(Path(sys.executable).with_name("signup-api"))]
             apps = {
                 "real": (api, {}),  # this checkout: the name bench.run's rounds compare

@@ -117,6 +117,25 @@ def start(name: str, args: list[str], env: dict, port: int, logs: Path) -> subpr
     return proc
 
 
+def start_mail_api(logs: Path) -> tuple[subprocess.Popen, str]:
+    """The HTTP mail API mock (bench/mail_api.py) on a free port: the process and its URL. It
+    also takes the traced apps' OTLP exports, and drops them."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.mail_api"]
+    proc = start("mail-api", command, {"PORT": str(port)}, port, logs)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def traced_env(mock_url: str, ratio: str) -> dict:
+    """Production's sampler at `ratio`, spans exported over OTLP/HTTP to the mock."""
+    return {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": mock_url,
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": ratio,
+    }
+
+
 def start_worker(env: dict, log: Path, command: list[str] | None = None) -> subprocess.Popen:
     out = open(log, "ab")  # noqa: SIM115 - the child keeps it
     return subprocess.Popen(
@@ -379,8 +398,7 @@ def main() -> None:
         try:
             asyncio.run(prepare(pg.url))
             api_port, floor_port, hook_port = free_port(), free_port(), free_port()
-            traced_port, traced_all_port, mock_port = free_port(), free_port(), free_port()
-            mock_url = f"http://127.0.0.1:{mock_port}"
+            traced_port, traced_all_port = free_port(), free_port()
             sg_key, sg_public = webhook_requests.sendgrid_key()
             sns_key, sns_cert = webhook_requests.sns_key_and_certificate()
             (root / "sns.pem").write_bytes(sns_cert)
@@ -391,13 +409,7 @@ def main() -> None:
                 "BENCH_CERT_URL": webhook_requests.CERT_URL,
             }
             bin_dir = Path(sys.executable).parent
-            mock = start(
-                "mail-api",
-                [sys.executable, "-m", "bench.mail_api"],
-                {"PORT": str(mock_port)},
-                mock_port,
-                logs,
-            )
+            mock, mock_url = start_mail_api(logs)
             procs.append(mock)
 
             def api_env(port: int, **more: str) -> dict:
@@ -408,20 +420,11 @@ def main() -> None:
                     **more,
                 }
 
-            def traced(ratio: str) -> dict:
-                # Production's sampler, spans exported over OTLP/HTTP to the mock, which drops them.
-                return {
-                    "OTEL_TRACES_EXPORTER": "otlp",
-                    "OTEL_EXPORTER_OTLP_ENDPOINT": mock_url,
-                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                    "OTEL_TRACES_SAMPLER_ARG": ratio,
-                }
-
             apps = {
                 "real": api_env(api_port),
                 "floor": {**env, "PORT": str(floor_port)},
-                "traced": api_env(traced_port, **traced("0.1")),
-                "traced_all": api_env(traced_all_port, **traced("1.0")),
+                "traced": api_env(traced_port, **traced_env(mock_url, "0.1")),
+                "traced_all": api_env(traced_all_port, **traced_env(mock_url, "1.0")),
             }
             ports = {
                 "real": api_port,

@@ -169,7 +169,7 @@ def main() -> None:
     keep = bool(os.environ.get("BENCH_KEEP") or os.environ.get("BENCH_PYSPY"))
     with run.stores("signet-bench-worker-", keep) as st:
         logs, pg, rd, sink, smtp_port = st.logs, st.pg, st.rd, st.sink, st.smtp_port
-        api_port, mock_port = free_port(), free_port()
+        api_port = free_port()
         procs = []
         try:
             asyncio.run(run.prepare(pg.url))
@@ -179,20 +179,13 @@ def main() -> None:
                 "PORT": str(api_port),
                 "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
             }
-            procs.append(
-                run.start(
-                    "mail-api",
-                    [sys.executable, "-m", "bench.mail_api"],
-                    {"PORT": str(mock_port)},
-                    mock_port,
-                    logs,
-                )
-            )
+            mock, mock_url = run.start_mail_api(logs)
+            procs.append(mock)
             api = [str(Path(sys.executable).with_name("signup-api"))]
             procs.append(run.start("real", api, api_env, api_port, logs))
             load_before = run.load()
             print(f"load {load_before}", flush=True)
-            summary = phases(pg.url, sink, f"http://127.0.0.1:{mock_port}", api_env, api_port, logs)
+            summary = phases(pg.url, sink, mock_url, api_env, api_port, logs)
             results = {
                 "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "commit": run.commit(),
