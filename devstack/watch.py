@@ -4,15 +4,23 @@ its log, and from then on the others' complaints about losing it stay in their l
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from devstack.terminal import Terminal
+
+# How long a server's line waits before it reaches the terminal. A killed server's sockets close
+# before the kernel reports its exit (and a many-threaded one, Valkey, reports it only when its
+# last thread is gone), so another server can log "connection closed" first; held this long, that
+# line finds the death already known and stays in its log file. Too short to notice when reading.
+HOLD = 0.2
 
 
 @dataclass
@@ -58,6 +66,8 @@ class Watch:
         self.starting = False
         self.threads: dict[str, list[threading.Thread]] = {}
         self._lock = threading.Lock()
+        self._held: queue.Queue[tuple[float, str]] = queue.Queue()
+        self._printer: threading.Thread | None = None
 
     def add(self, server: Server) -> None:
         self.servers.append(server)
@@ -85,7 +95,8 @@ class Watch:
             return None
 
     def forward(self, server: Server, output: IO[bytes]) -> threading.Thread:
-        """Copy a server's output to its log file, and to the terminal while all is well."""
+        """Copy a server's output to its log file at once, and to the terminal `HOLD` seconds
+        later while all is well."""
 
         def copy() -> None:
             with output, open(server.log, "ab") as log:
@@ -93,9 +104,27 @@ class Watch:
                     log.write(raw)
                     log.flush()
                     if self.check() is None:
-                        self.terminal.child_line(raw.decode(errors="replace"))
+                        self._held.put((time.monotonic(), raw.decode(errors="replace")))
+
+        with self._lock:
+            if self._printer is None:
+                self._printer = threading.Thread(target=self._print, name="print", daemon=True)
+                self._printer.start()
 
         thread = threading.Thread(target=copy, name=f"forward-{server.name}", daemon=True)
         thread.start()
         self.threads.setdefault(server.name, []).append(thread)
         return thread
+
+    def _print(self) -> None:
+        # One thread for every server, so their lines keep the order they came in.
+        while True:
+            came, text = self._held.get()
+            time.sleep(max(0.0, came + HOLD - time.monotonic()))
+            if self.check() is None:
+                self.terminal.child_line(text)
+            self._held.task_done()
+
+    def printed(self) -> None:
+        """Until every line forwarded so far has been printed or dropped."""
+        self._held.join()

@@ -4,12 +4,13 @@ named once while the others' lines about it stay out."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import time
 
 from devstack.terminal import Terminal, wants_colour
-from devstack.watch import Server, Watch, describe, exit_status
+from devstack.watch import HOLD, Server, Watch, describe, exit_status
 
 
 class Tty(io.StringIO):
@@ -79,4 +80,33 @@ def test_forwarded_lines_reach_the_log_file_and_the_terminal(tmp_path):
     watch.forward(server, child.stdout).join(timeout=30)
     child.wait()
     assert (tmp_path / "child.log").read_bytes() == b"one\ntwo\n"
+    watch.printed()
     assert out.getvalue() == "one\ntwo\n"
+
+
+def test_a_complaint_that_comes_before_the_death_is_known_stays_in_the_log_file(tmp_path):
+    # A killed server's sockets close a moment before the kernel reports its exit; the other
+    # server's "connection closed" line can come in that moment.
+    out = io.StringIO()
+    watch = Watch(Terminal(out), lambda p: p)
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    reader, writer = os.pipe()
+    other = Server("other", victim, tmp_path / "other.log")
+    try:
+        watch.add(Server("victim", victim, tmp_path / "victim.log"))
+        thread = watch.forward(other, os.fdopen(reader, "rb"))
+        os.write(writer, b"worker Consumer encountered a connection error\n")
+        while not (tmp_path / "other.log").exists() or not (tmp_path / "other.log").stat().st_size:
+            time.sleep(0.005)
+        time.sleep(min(0.05, HOLD / 4))  # the kernel's "moment", shorter than the hold
+        victim.kill()
+        while exit_status(victim) is None:
+            time.sleep(0.005)
+    finally:
+        os.close(writer)
+        thread.join(timeout=30)
+        victim.wait()
+    watch.printed()
+    assert b"connection error" in (tmp_path / "other.log").read_bytes()
+    assert f"==> victim (pid {victim.pid}) died: killed by SIGKILL" in out.getvalue()
+    assert "connection error" not in out.getvalue()
