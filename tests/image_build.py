@@ -2,8 +2,10 @@
 a Python base image made from Debian packages (cached), the app image on top, containers run
 with the host's network as the image's own user. For tests/integration/test_image.py.
 
-Everything buildah keeps (images, layers, the base tarball) lives in one folder the test owns,
-under the checkout's var/ (`make clean` removes it), with overlay storage of its own.
+Everything buildah keeps (images, layers) lives in one folder the test owns, under the
+checkout's var/ (`make clean` removes it), with overlay storage of its own. The base's Debian
+tarball, the slow part of a fresh clone's first build, is kept machine-wide for a week, beside
+the development PostgreSQL's shared files.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.postgres import SHARED_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / "var" / "image-test"
 BASE = "localhost/signet-test-base:bookworm-python3"
@@ -26,6 +30,11 @@ BASE_PACKAGES = ("ca-certificates", "python3", "python3-venv")
 # pip inside a build step needs the host's CA bundle (the host may reach PyPI through a proxy
 # whose CA only the host trusts); mounted for the build only, never part of the image.
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# The base's tarball is shared by every checkout on the machine (a fresh clone, CI's among them,
+# then builds no Debian system: ~55 s of CPU); made again when older than this, so the image
+# tests do not keep testing last month's security updates.
+BASE_TARBALLS = SHARED_DIR / "image-base"
+BASE_MAX_AGE = 7 * 24 * 3600
 
 
 def env(home: Path = HOME) -> dict[str, str]:
@@ -85,29 +94,7 @@ def base_image(home: Path = HOME) -> str:
     """The Python base, built once from Debian packages and kept in `home` between runs."""
     if has_image(BASE, home):
         return BASE
-    tarball = home / f"base-bookworm-{'-'.join(BASE_PACKAGES)}.tar"
-    if not tarball.exists():
-        partial = tarball.with_suffix(".partial")
-        subprocess.run(
-            [
-                "mmdebstrap",
-                "--quiet",
-                "--variant=minbase",
-                "--mode=root",
-                "--format=tar",
-                f"--include={','.join(BASE_PACKAGES)}",
-                # What the official slim image also leaves out.
-                "--dpkgopt=path-exclude=/usr/share/doc/*",
-                "--dpkgopt=path-exclude=/usr/share/man/*",
-                "--dpkgopt=path-exclude=/usr/share/locale/*",
-                "bookworm",
-                str(partial),
-                debian_mirror(),
-            ],
-            check=True,
-            timeout=600,
-        )
-        partial.rename(tarball)
+    tarball = base_tarball()
     container = buildah("from", "scratch", home=home)
     try:
         buildah("add", container, str(tarball), "/", home=home)
@@ -115,6 +102,48 @@ def base_image(home: Path = HOME) -> str:
     finally:
         buildah("rm", container, home=home)
     return BASE
+
+
+def base_tarball(folder: Path = BASE_TARBALLS) -> Path:
+    """The base's Debian system as a tarball, made by mmdebstrap unless a recent one is kept."""
+    tarball = folder / f"base-bookworm-{'-'.join(BASE_PACKAGES)}.tar"
+    try:
+        fresh = time.time() - tarball.stat().st_mtime < BASE_MAX_AGE
+    except FileNotFoundError:
+        fresh = False
+    if not fresh:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Its own partial file: two checkouts may make it at once, and the last rename wins.
+        partial = tarball.with_name(f"{tarball.name}.{os.getpid()}.partial")
+        try:
+            _debootstrap(partial)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.rename(tarball)
+    return tarball
+
+
+def _debootstrap(tarball: Path) -> None:
+    subprocess.run(
+        [
+            "mmdebstrap",
+            "--quiet",
+            "--variant=minbase",
+            "--mode=root",
+            "--format=tar",
+            f"--include={','.join(BASE_PACKAGES)}",
+            # What the official slim image also leaves out.
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--dpkgopt=path-exclude=/usr/share/man/*",
+            "--dpkgopt=path-exclude=/usr/share/locale/*",
+            "bookworm",
+            str(tarball),
+            debian_mirror(),
+        ],
+        check=True,
+        timeout=600,
+    )
 
 
 def build(tag: str, base: str, home: Path = HOME, **build_args: str) -> float:
