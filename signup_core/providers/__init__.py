@@ -44,6 +44,14 @@ class Event:
     detail: str | None = None
     derived_id: bool = False
 
+    def __post_init__(self) -> None:
+        # Stored as text, which PostgreSQL cannot hold a NUL in; JSON's "\u0000" and a form's
+        # %00 can put one in any field. Replaced, not refused: the bounce still counts.
+        for name in ("event_id", "detail"):
+            value = getattr(self, name)
+            if value is not None and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", "\ufffd"))
+
 
 @dataclass(frozen=True)
 class Inbound:

@@ -277,6 +277,23 @@ async def test_brevo_events_are_stored_and_applied(hooks, db, worker, event, why
     assert await status(db, email) == after
 
 
+async def test_a_nul_in_an_event_is_stored_replaced_and_the_bounce_applied(hooks, db, worker):
+    # JSON's \u0000 gives a NUL, which a PostgreSQL text column refuses (a 500, found by the
+    # generated-input test); the provider's bounce must still count.
+    email = person()
+    await subscribed(hooks, db, email)
+    event = {
+        **brevo_event("hard_bounce", email, "550 5.1.1 unknown"),
+        "message-id": "<m\x00@relay>",
+    }
+    response = await hooks.post("/webhooks/brevo", json=event, headers=brevo_auth())
+    assert response.status_code == 200 and response.json() == {"received": 1, "stored": 1}
+    [stored] = [r async for r in inspect().events(db)]
+    assert "\x00" not in stored["event_id"] and "\ufffd" in stored["event_id"]
+    await eventually(lambda: _applied(db, 1), timeout=10)
+    assert await status(db, email) == "suppressed"
+
+
 async def test_brevo_bearer_token_and_batches(hooks, db):
     batch = [brevo_event("spam", person()), brevo_event("opened", person())]
     response = await hooks.post("/webhooks/brevo", json=batch, headers=bearer())

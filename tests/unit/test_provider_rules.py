@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from signup_core.providers import (
+    Event,
     Inbound,
     Malformed,
     brevo,
@@ -184,3 +185,10 @@ def test_legacy_form_fields():
 def test_legacy_form_refuses_what_is_no_form(body, content_type):
     with pytest.raises(Malformed):
         _form(body, content_type)
+
+
+def test_an_events_id_and_detail_never_hold_a_nul():
+    # A PostgreSQL text column refuses NUL; JSON's \u0000 or a form's %00 can bring one.
+    event = Event("id\x00one", "hard_bounce", A, NOW, "550\x00 5.1.1")
+    assert (event.event_id, event.detail) == ("id\ufffdone", "550\ufffd 5.1.1")
+    assert Event("plain", "delivered", A, NOW).detail is None
