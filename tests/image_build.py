@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.postgres import SHARED_DIR
+from devstack.postgres import shared_root
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / "var" / "image-test"
@@ -33,7 +33,6 @@ CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # The base's tarball is shared by every checkout on the machine (a fresh clone, CI's among them,
 # then builds no Debian system: ~55 s of CPU); made again when older than this, so the image
 # tests do not keep testing last month's security updates.
-BASE_TARBALLS = SHARED_DIR / "image-base"
 BASE_MAX_AGE = 7 * 24 * 3600
 
 
@@ -91,37 +90,64 @@ def debian_mirror() -> str:
 
 
 def base_image(home: Path = HOME) -> str:
-    """The Python base, built once from Debian packages and kept in `home` between runs."""
-    if has_image(BASE, home):
-        return BASE
+    """The Python base, made from the Debian tarball and kept in `home` until the tarball is
+    made again (its name carries the tarball's time)."""
     tarball = base_tarball()
+    name = f"{BASE}-{int(tarball.stat().st_mtime)}"
+    if has_image(name, home):
+        return name
     container = buildah("from", "scratch", home=home)
     try:
         buildah("add", container, str(tarball), "/", home=home)
-        buildah("commit", "--quiet", container, BASE, home=home)
+        buildah("commit", "--quiet", container, name, home=home)
     finally:
         buildah("rm", container, home=home)
-    return BASE
+    for image in json.loads(buildah("images", "--json", home=home)):
+        for old in image.get("names") or []:
+            if old.startswith(BASE) and old != name:  # last week's: ~180 MB each
+                subprocess.run(["buildah", "rmi", old], env=env(home), capture_output=True)
+    return name
 
 
-def base_tarball(folder: Path = BASE_TARBALLS) -> Path:
-    """The base's Debian system as a tarball, made by mmdebstrap unless a recent one is kept."""
+def base_tarball(folder: Path | None = None) -> Path:
+    """The base's Debian system as a tarball, made by mmdebstrap unless a recent one is kept.
+    A stale one still serves when the mirror cannot be reached."""
+    folder = folder or _own_folder(shared_root() / "image-base")
     tarball = folder / f"base-bookworm-{'-'.join(BASE_PACKAGES)}.tar"
+    for left in folder.glob("*.partial"):  # a killed run's: nothing removed them
+        if time.time() - left.stat().st_mtime > 3600:
+            left.unlink(missing_ok=True)
     try:
         fresh = time.time() - tarball.stat().st_mtime < BASE_MAX_AGE
     except FileNotFoundError:
-        fresh = False
-    if not fresh:
-        folder.mkdir(parents=True, exist_ok=True)
-        # Its own partial file: two checkouts may make it at once, and the last rename wins.
-        partial = tarball.with_name(f"{tarball.name}.{os.getpid()}.partial")
-        try:
-            _debootstrap(partial)
-        except BaseException:
-            partial.unlink(missing_ok=True)
+        fresh = None
+    if fresh:
+        return tarball
+    # Its own partial file: two checkouts may make it at once, and the last rename wins.
+    partial = tarball.with_name(f"{tarball.name}.{os.getpid()}.partial")
+    try:
+        _debootstrap(partial)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        partial.unlink(missing_ok=True)
+        if fresh is None:
             raise
-        partial.rename(tarball)
+        print(f"image tests: the Debian base could not be made again ({e}); using the old one")
+        return tarball
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.rename(tarball)
     return tarball
+
+
+def _own_folder(folder: Path) -> Path:
+    """`folder` created if missing, and refused unless this user owns it (it is under /var/tmp,
+    where anyone could make it first and leave a tarball the image would be built from)."""
+    folder.mkdir(mode=0o755, exist_ok=True)
+    if folder.is_symlink() or folder.stat().st_uid != os.geteuid():
+        raise RuntimeError(f"{folder} is not owned by this user; remove it and run again")
+    folder.chmod(0o755)  # and nobody else may write in it
+    return folder
 
 
 def _debootstrap(tarball: Path) -> None:
