@@ -242,14 +242,7 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
     list_name = list_col or rules.list_name or s.default_list
     if list_name not in s.lists:
         return Invalid(line, f"unknown list {list_name!r} (SIGNUP_LISTS)")
-    if name and (
-        len(name) > MAX_NAME_LENGTH
-        # isprintable() is false for every control, format and separator character but space
-        or (
-            not name.isprintable()
-            and any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name)
-        )
-    ):
+    if name and (len(name) > MAX_NAME_LENGTH or _controls(name)):
         return Invalid(line, f"name longer than {MAX_NAME_LENGTH} or with control characters")
     locale = locale.lower()
     locale = locale if locale in s.locales else s.default_locale
@@ -262,6 +255,9 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
     source = source_col or rules.source
     if source is not None and len(source) > MAX_SOURCE_LENGTH:
         return Invalid(line, f"source longer than {MAX_SOURCE_LENGTH} characters")
+    if source is not None and _controls(source):
+        # A NUL among them cannot even be stored (a PostgreSQL text column refuses it).
+        return Invalid(line, "source with control characters")
     if rules.confirmed and not consent_text:
         return Invalid(line, "no consent time (required with --confirmed)")
     if rules.confirmed and not source:
@@ -269,6 +265,13 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
     blocked = status.lower() in BLOCKED_STATUSES
     consent_at = consent_text or None
     return Row(address, name or None, list_name, locale, consent_at, source, ip or None, blocked)
+
+
+def _controls(text: str) -> bool:
+    # isprintable() is false for every control, format and separator character but space
+    return not text.isprintable() and any(
+        unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text
+    )
 
 
 def address_of(raw: str, smtputf8: bool) -> str:

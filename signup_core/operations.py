@@ -142,6 +142,8 @@ async def known_list(pool: asyncpg.Pool, settings: Settings, list_name: str) -> 
     SIGNUP_LISTS): anything else is a typo worth saying so."""
     if list_name in settings.lists:
         return True
+    if "\x00" in list_name:  # no list has one, and PostgreSQL would refuse to look
+        return False
     async with pool.acquire() as conn:
         return bool(await db.queries().list_has_rows(conn, list_name=list_name))
 

@@ -210,8 +210,8 @@ async def erase(request: Request, who: Principal) -> Response:
 async def suppress(request: Request, who: Principal) -> Response:
     body = await _body(request)
     reason = body.get("reason", "operator")
-    if not isinstance(reason, str) or not 0 < len(reason) <= 100:
-        raise Problem(400, "reason must be a short string.", slug="invalid-field")
+    if not isinstance(reason, str) or not 0 < len(reason) <= 100 or not reason.isprintable():
+        raise Problem(400, "reason must be a short line of text.", slug="invalid-field")
     lookups = await _indexes(request, body)
     key_id = index_keys(request.app.state.settings).held_id
     await operations.suppress(

@@ -206,6 +206,17 @@ async def test_scopes_per_route_and_admin_holds_them_all(admin, db):
     assert (await admin.get("/admin/v1/subscribers/export", headers=everything)).status_code == 200
 
 
+async def test_a_nul_in_a_reason_or_a_list_name_is_a_400_not_a_500(admin, db):
+    # PostgreSQL text refuses NUL: stored as a reason, or looked up as a list, it failed the
+    # statement (a 500).
+    headers = a.bearer(a.sign(ES, sub="dpo"))
+    body = {"addresses": ["n@example.com"], "reason": "asked\x00"}
+    refused = await admin.post("/admin/v1/suppressions", json=body, headers=headers)
+    assert refused.status_code == 400 and refused.json()["type"].endswith(":invalid-field")
+    listed = await admin.get("/admin/v1/subscribers/export?list=news%00", headers=headers)
+    assert listed.status_code == 400 and "There is no list" in listed.json()["detail"]
+
+
 async def test_suppress_unsuppress_dead_letters_and_audit_over_the_api(admin, db):
     email = f"s-{uuid.uuid4().hex[:8]}@example.com"
     await store_unmailed(db, email)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import hashlib
 import io
 
@@ -15,7 +16,18 @@ from hypothesis import strategies as st
 
 from signup_core import import_rows
 from signup_core.addresses import InvalidAddress, normalise
-from signup_core.import_rows import FIELDS, ImportFormatError, Lines, address_of
+from signup_core.import_rows import (
+    FIELDS,
+    ImportFormatError,
+    Invalid,
+    Lines,
+    Row,
+    Rules,
+    address_of,
+    check,
+)
+from signup_core.settings import load_settings
+from tests.unit.test_settings import BASE
 
 ADDRESSES = [
     "Ada@Example.COM", "a.b-c+tag@sub.example.co.uk", '"john doe"@example.com',
@@ -139,3 +151,23 @@ def test_fields_are_read_as_they_were_read_one_by_one(columns, header, table):
     assert list(import_rows.records(lines, "csv", columns)) == _fields_one_by_one(
         out.getvalue(), columns
     )
+
+
+def test_a_source_or_name_with_control_characters_is_an_invalid_row_not_a_crash():
+    # A NUL, which Python's csv reads, would fail the insert: a PostgreSQL text column
+    # refuses it, and the whole import with it.
+    rules = Rules(
+        load_settings(BASE),
+        confirmed=False,
+        list_name=None,
+        source=None,
+        now=datetime.datetime(2026, 11, 23, tzinfo=datetime.UTC),
+    )
+
+    def row(name: str = "", source: str = ""):
+        return check(7, ("a@example.com", name, "", "", source, "", "", ""), rules)
+
+    assert isinstance(row(source="fair\x00"), Invalid)
+    assert row(source="fair\x00").reason == "source with control characters"
+    assert isinstance(row(name="Ann\x00"), Invalid)
+    assert isinstance(row(name="Ann Lee", source="fair 2026"), Row)
