@@ -209,7 +209,7 @@ def _run(terminal: Terminal) -> int:
             try:
                 stop_one()
             except Exception as e:  # keep stopping the rest whatever one of them did
-                print(f"  while stopping: {type(e).__name__}: {e}", file=sys.stderr)
+                terminal.say(f"  while stopping: {type(e).__name__}: {e}")
         for pidfile in RUN.glob("*.pid"):
             pidfile.unlink(missing_ok=True)
         terminal.say("stopped.")

@@ -3,6 +3,7 @@ before and after, a marker, colour only on a terminal without NO_COLOR), one wri
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import sys
@@ -41,6 +42,8 @@ class Terminal:
         self._muted_at: float | None = None
         self._lock = threading.Lock()
         self._held: queue.Queue[tuple[float, str, bool, str | None]] = queue.Queue()
+        self._pending = 0  # put and not yet written or dropped
+        self._idle = threading.Condition()
         self._printer: threading.Thread | None = None
 
     def notice(self, first: str, *rest: str, tone: str = "good") -> None:
@@ -61,31 +64,40 @@ class Terminal:
             if self._muted_at is None:
                 self._muted_at = time.monotonic()
 
-    def flush(self) -> None:
-        """Until everything put so far has been written (or dropped)."""
-        self._held.join()
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Until everything put so far, and what writing it put (a death notice), has been
+        written or dropped; False if that took longer than `timeout` (a terminal nobody reads)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._pending, timeout)
 
     def _put(self, text: str, child: bool = False, source: str | None = None) -> None:
         came = time.monotonic()
+        if child and self._muted_at is not None:
+            return  # muted before it came: dropped now rather than queued
         if not self.hold:
-            self._write(came, text, child, source)
+            self._safely(came, text, child, source)
             return
         with self._lock:
             if self._printer is None:
                 self._printer = threading.Thread(target=self._print, name="print", daemon=True)
                 self._printer.start()
+        with self._idle:
+            self._pending += 1
         self._held.put((came, text, child, source))
 
     def _print(self) -> None:
         while True:
             came, text, child, source = self._held.get()
-            try:
-                time.sleep(max(0.0, came + self.hold - time.monotonic()))
-                self._write(came, text, child, source)
-            except Exception:  # noqa: S110 - a terminal that cannot be written has no reader to tell
-                pass
-            finally:
-                self._held.task_done()
+            time.sleep(max(0.0, came + self.hold - time.monotonic()))
+            self._safely(came, text, child, source)
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def _safely(self, came: float, text: str, child: bool, source: str | None) -> None:
+        # A terminal that cannot be written (a closed pipe) has no reader to tell.
+        with contextlib.suppress(Exception):
+            self._write(came, text, child, source)
 
     def _write(self, came: float, text: str, child: bool, source: str | None) -> None:
         # The gate first, outside the lock: it may find a death and say so through this terminal.

@@ -105,7 +105,9 @@ def base_image(home: Path = HOME) -> str:
     for image in json.loads(buildah("images", "--json", home=home)):
         for old in image.get("names") or []:
             if old.startswith(BASE) and old != name:  # last week's: ~180 MB each
-                subprocess.run(["buildah", "rmi", old], env=env(home), capture_output=True)
+                subprocess.run(
+                    ["buildah", "rmi", old], env=env(home), capture_output=True, timeout=120
+                )
     return name
 
 
@@ -115,8 +117,9 @@ def base_tarball(folder: Path | None = None) -> Path:
     folder = folder or _own_folder(shared_root() / "image-base")
     tarball = folder / f"base-bookworm-{'-'.join(BASE_PACKAGES)}.tar"
     for left in folder.glob("*.partial"):  # a killed run's: nothing removed them
-        if time.time() - left.stat().st_mtime > 3600:
-            left.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # another run's, renamed meanwhile
+            if time.time() - left.stat().st_mtime > 3600:
+                left.unlink(missing_ok=True)
     try:
         fresh = time.time() - tarball.stat().st_mtime < BASE_MAX_AGE
     except FileNotFoundError:

@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 import time
 
 from devstack.terminal import HOLD, Terminal, wants_colour
@@ -158,8 +159,28 @@ def test_a_terminal_that_fails_a_write_goes_on_with_the_next(tmp_path):
     terminal = Terminal(out, hold=0.01)
     terminal.say("lost")
     terminal.say("kept")
-    terminal.flush()  # returns: the printer is still there
+    assert terminal.flush()  # the printer is still there
     assert out.getvalue() == "kept\n"
+
+
+def test_a_terminal_nobody_reads_does_not_hold_make_run_forever():
+    class Stuck(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.free = threading.Event()
+
+        def write(self, text):
+            self.free.wait(30)  # a paused terminal, a pipe nobody reads
+            return super().write(text)
+
+    out = Stuck()
+    terminal = Terminal(out, hold=0.01)
+    terminal.say("stopped.")
+    started = time.monotonic()
+    assert terminal.flush(timeout=0.3) is False
+    assert time.monotonic() - started < 5
+    out.free.set()
+    assert terminal.flush() and out.getvalue() == "stopped.\n"
 
 
 def test_lines_held_when_the_stack_stops_are_still_shown_and_later_ones_are_not():
