@@ -59,12 +59,17 @@ def run_as() -> str | None:
 
 def shared_root() -> Path:
     """Root's own folder outside any home directory, refused if someone else made it first."""
-    root = SHARED_DIR
-    root.mkdir(mode=0o755, parents=True, exist_ok=True)
-    if root.is_symlink() or root.stat().st_uid != os.geteuid():
-        raise RuntimeError(f"{root} is not owned by this user; remove it and run again")
-    root.chmod(0o755)
-    return root
+    return own_folder(SHARED_DIR)
+
+
+def own_folder(folder: Path) -> Path:
+    """`folder` made if missing and refused unless this user owns it, as one anyone could make
+    first under /var/tmp; only its owner may write in it."""
+    folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if folder.is_symlink() or folder.stat().st_uid != os.geteuid():
+        raise RuntimeError(f"{folder} is not owned by this user; remove it and run again")
+    folder.chmod(0o755)
+    return folder
 
 
 def state_root(var: Path) -> Path:

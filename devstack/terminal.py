@@ -37,8 +37,8 @@ class Terminal:
         self.stream = stream or sys.stdout
         self.colour = wants_colour(self.stream)
         self.hold = hold
-        # (the server that wrote the line, when it came) -> show it?
-        self.gate: Callable[[str | None, float], bool] | None = None
+        # the server that wrote the line -> show it?
+        self.gate: Callable[[str | None], bool] | None = None
         self._muted_at: float | None = None
         self._lock = threading.Lock()
         self._held: queue.Queue[tuple[float, str, bool, str | None]] = queue.Queue()
@@ -101,7 +101,7 @@ class Terminal:
 
     def _write(self, came: float, text: str, child: bool, source: str | None) -> None:
         # The gate first, outside the lock: it may find a death and say so through this terminal.
-        if child and self.gate is not None and not self.gate(source, came):
+        if child and self.gate is not None and not self.gate(source):
             return
         with self._lock:
             if child and self._muted_at is not None and came >= self._muted_at:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +53,6 @@ class Watch:
         self.shown = shown
         self.servers: list[Server] = []
         self.died: Server | None = None
-        self.died_at: float | None = None  # when the death was seen
         self.stopping = False  # on purpose: the servers' exits are no news
         # While the stack starts, a death is recorded but not announced: the start says which
         # server did not start, with what it said last.
@@ -75,7 +73,7 @@ class Watch:
             for server in self.servers:
                 status = exit_status(server.process)
                 if status is not None:
-                    self.died, self.died_at = server, time.monotonic()
+                    self.died = server
                     self.terminal.mute()
                     if self.starting:
                         return server
@@ -88,11 +86,12 @@ class Watch:
                     return server
             return None
 
-    def shows(self, source: str | None, came: float) -> bool:
-        """Whether a server's line is shown: while all is well, and after a death only what
-        the dead server itself said before it was seen dead (its last words, a traceback)."""
+    def shows(self, source: str | None) -> bool:
+        """Whether a server's line is shown: while all is well, and after a death only the dead
+        server's own (the terminal, muted when the death was seen, keeps only what came before:
+        its last words, a traceback)."""
         died = self.check()
-        return died is None or (source == died.name and came < (self.died_at or 0.0))
+        return died is None or source == died.name
 
     def forward(self, server: Server, output: IO[bytes]) -> threading.Thread:
         """Copy a server's output to its log file, and to the terminal while all is well."""

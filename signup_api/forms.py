@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from signup_api import metrics
 from signup_api.problems import Problem, field_error
 from signup_core import domains
 from signup_core.addresses import InvalidAddress, normalise
+from signup_core.free_text import has_controls
 from signup_core.settings import Settings
 
 MAX_NAME_LENGTH = 100
@@ -42,7 +42,7 @@ def _name(raw: str | None) -> str | None:
         raise field_error(
             "name", f"The name may be at most {MAX_NAME_LENGTH} characters.", "error.name"
         )
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+    if has_controls(name):
         raise field_error("name", "The name may not contain control characters.", "error.name")
     if _LINKISH.search(name) or _ENCODED_WORD.search(name):
         raise field_error(

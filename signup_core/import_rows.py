@@ -10,12 +10,12 @@ import functools
 import json
 import operator
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple
 
 from signup_core.addresses import MAX_ADDRESS_LENGTH, ROLE_NAMES, InvalidAddress, normalise
+from signup_core.free_text import has_controls
 from signup_core.settings import Settings
 
 MAX_NAME_LENGTH = 100
@@ -242,7 +242,7 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
     list_name = list_col or rules.list_name or s.default_list
     if list_name not in s.lists:
         return Invalid(line, f"unknown list {list_name!r} (SIGNUP_LISTS)")
-    if name and (len(name) > MAX_NAME_LENGTH or _controls(name)):
+    if name and (len(name) > MAX_NAME_LENGTH or has_controls(name)):
         return Invalid(line, f"name longer than {MAX_NAME_LENGTH} or with control characters")
     locale = locale.lower()
     locale = locale if locale in s.locales else s.default_locale
@@ -255,7 +255,7 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
     source = source_col or rules.source
     if source is not None and len(source) > MAX_SOURCE_LENGTH:
         return Invalid(line, f"source longer than {MAX_SOURCE_LENGTH} characters")
-    if source is not None and _controls(source):
+    if source is not None and has_controls(source):
         # A NUL among them cannot even be stored (a PostgreSQL text column refuses it).
         return Invalid(line, "source with control characters")
     if rules.confirmed and not consent_text:
@@ -265,13 +265,6 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
     blocked = status.lower() in BLOCKED_STATUSES
     consent_at = consent_text or None
     return Row(address, name or None, list_name, locale, consent_at, source, ip or None, blocked)
-
-
-def _controls(text: str) -> bool:
-    # isprintable() is false for every control, format and separator character but space
-    return not text.isprintable() and any(
-        unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text
-    )
 
 
 def address_of(raw: str, smtputf8: bool) -> str:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.postgres import shared_root
+from devstack.postgres import own_folder, shared_root
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / "var" / "image-test"
@@ -114,7 +114,7 @@ def base_image(home: Path = HOME) -> str:
 def base_tarball(folder: Path | None = None) -> Path:
     """The base's Debian system as a tarball, made by mmdebstrap unless a recent one is kept.
     A stale one still serves when the mirror cannot be reached."""
-    folder = folder or _own_folder(shared_root() / "image-base")
+    folder = folder or own_folder(shared_root() / "image-base")
     tarball = folder / f"base-bookworm-{'-'.join(BASE_PACKAGES)}.tar"
     for left in folder.glob("*.partial"):  # a killed run's: nothing removed them
         with contextlib.suppress(FileNotFoundError):  # another run's, renamed meanwhile
@@ -130,27 +130,14 @@ def base_tarball(folder: Path | None = None) -> Path:
     partial = tarball.with_name(f"{tarball.name}.{os.getpid()}.partial")
     try:
         _debootstrap(partial)
+        partial.rename(tarball)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        partial.unlink(missing_ok=True)
         if fresh is None:
             raise
         print(f"image tests: the Debian base could not be made again ({e}); using the old one")
-        return tarball
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.rename(tarball)
+    finally:
+        partial.unlink(missing_ok=True)  # gone already once renamed
     return tarball
-
-
-def _own_folder(folder: Path) -> Path:
-    """`folder` created if missing, and refused unless this user owns it (it is under /var/tmp,
-    where anyone could make it first and leave a tarball the image would be built from)."""
-    folder.mkdir(mode=0o755, exist_ok=True)
-    if folder.is_symlink() or folder.stat().st_uid != os.geteuid():
-        raise RuntimeError(f"{folder} is not owned by this user; remove it and run again")
-    folder.chmod(0o755)  # and nobody else may write in it
-    return folder
 
 
 def _debootstrap(tarball: Path) -> None:

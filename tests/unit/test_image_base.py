@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from devstack.postgres import own_folder
 from tests import image_build
 
 TARBALL = f"base-bookworm-{'-'.join(image_build.BASE_PACKAGES)}.tar"
@@ -80,5 +81,5 @@ def test_a_shared_folder_someone_else_made_is_refused(tmp_path):
         pytest.skip("needs root to give the folder away")
     os.chown(folder, 12345, 12345)
     with pytest.raises(RuntimeError, match="not owned by this user"):
-        image_build._own_folder(folder)
-    assert image_build._own_folder(tmp_path / "ours").stat().st_mode & 0o777 == 0o755
+        own_folder(folder)
+    assert own_folder(tmp_path / "ours").stat().st_mode & 0o777 == 0o755
