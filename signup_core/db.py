@@ -9,6 +9,7 @@ from typing import Any
 
 import aiosql
 import asyncpg
+from aiosql.adapters.asyncpg import AsyncPGAdapter
 
 from signup_core.settings import Settings
 
@@ -43,10 +44,41 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+class _Adapter(AsyncPGAdapter):
+    """aiosql's asyncpg adapter without its test for a pool on every query, which lists the
+    connection's attributes (`"acquire" in dir(conn)`: ~13 µs for a pooled connection, so
+    ~2 % of a mail's CPU over the sender's four queries). Given a connection, the query runs
+    on it; a pool (or a record class, which we do not use) still goes through aiosql, which
+    acquires a connection."""
+
+    async def select(self, conn, query_name, sql, parameters, record_class=None):
+        if isinstance(conn, asyncpg.Pool) or record_class is not None:
+            async for row in super().select(conn, query_name, sql, parameters, record_class):
+                yield row
+            return
+        for row in await conn.fetch(sql, *self.maybe_order_params(query_name, parameters)):
+            yield row
+
+    async def select_one(self, conn, query_name, sql, parameters, record_class=None):
+        if isinstance(conn, asyncpg.Pool) or record_class is not None:
+            return await super().select_one(conn, query_name, sql, parameters, record_class)
+        return await conn.fetchrow(sql, *self.maybe_order_params(query_name, parameters))
+
+    async def select_value(self, conn, query_name, sql, parameters):
+        if isinstance(conn, asyncpg.Pool):
+            return await super().select_value(conn, query_name, sql, parameters)
+        return await conn.fetchval(sql, *self.maybe_order_params(query_name, parameters))
+
+    async def insert_update_delete(self, conn, query_name, sql, parameters):
+        if isinstance(conn, asyncpg.Pool):
+            return await super().insert_update_delete(conn, query_name, sql, parameters)
+        return await conn.execute(sql, *self.maybe_order_params(query_name, parameters))
+
+
 @functools.cache
 def queries() -> Any:
     """Every named query in signup_core.sql's queries/, loaded once per process."""
-    return aiosql.from_path(SQL_DIR / "queries", "asyncpg")
+    return aiosql.from_path(SQL_DIR / "queries", _Adapter)
 
 
 def session_options(mode: str) -> dict[str, Any]:
