@@ -8,12 +8,18 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from devstack.terminal import Terminal
+
+# How long a dead server's last lines, still in its pipe when its death is seen, are waited
+# for before the terminal is muted. The pipe ends when the process is gone, unless a child it
+# left (a SIGKILLed signup-worker's Dramatiq processes) still holds it: then this is the wait.
+DRAIN = 0.3
 
 
 @dataclass
@@ -74,6 +80,7 @@ class Watch:
                 status = exit_status(server.process)
                 if status is not None:
                     self.died = server
+                    self._drain(server)
                     self.terminal.mute()
                     if self.starting:
                         return server
@@ -85,6 +92,14 @@ class Watch:
                     )
                     return server
             return None
+
+    def _drain(self, server: Server) -> None:
+        """Let the dead server's forwarders reach the end of its pipe, so its last words (a
+        traceback) come before the mute, not after it."""
+        deadline = time.monotonic() + DRAIN
+        for thread in self.threads.get(server.name, []):
+            if thread is not threading.current_thread():
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def shows(self, source: str | None) -> bool:
         """Whether a server's line is shown: while all is well, and after a death only the dead

@@ -192,3 +192,37 @@ def test_lines_held_when_the_stack_stops_are_still_shown_and_later_ones_are_not(
     terminal.say("stopped.")
     terminal.flush()
     assert out.getvalue() == "worker mail sent\nstopped.\n"
+
+
+class SlowPipe:
+    """A server's output that reaches the forwarder late: its last line is still in the pipe
+    when the server's death is seen."""
+
+    def __init__(self, lines: list[bytes], delay: float) -> None:
+        self.lines, self.delay = lines, delay
+
+    def __iter__(self):
+        for line in self.lines:
+            time.sleep(self.delay)
+            yield line
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_a_dead_servers_last_lines_still_in_its_pipe_come_before_its_notice(tmp_path):
+    out = io.StringIO()
+    terminal = Terminal(out, hold=HOLD)
+    watch = Watch(terminal, lambda p: p)
+    dies = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    dies.wait()
+    server = Server("dies", dies, tmp_path / "dies.log")
+    watch.add(server)
+    watch.forward(server, SlowPipe([b"Traceback (most recent call last):\n"], 0.1))
+    assert watch.check() is server  # seen dead while its last line is still on the way
+    terminal.flush()
+    text = out.getvalue()
+    assert text.index("Traceback") < text.index(f"==> dies (pid {dies.pid}) died: exit code 3")
