@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sys
 
 import uvicorn
@@ -164,6 +165,24 @@ Serve the signup API (uvicorn) on HOST:PORT. All configuration comes from the en
 SIGNUP_SEAL_KEYS, ...; any secret also as NAME_FILE); see docs/configuration.md."""
 
 
+def _flush_logs_on_the_way_out() -> None:
+    """uvicorn, once shut down by SIGTERM or SIGINT, raises that signal again on itself so the
+    exit says why. For SIGTERM that ended the process at once, before the lines of that last
+    turn of the event loop ("Application shutdown complete", "Finished server process"), still
+    held by the per-turn log handler, were written; for SIGINT it printed a KeyboardInterrupt
+    traceback. uvicorn puts these handlers back before raising: they write the lines, then end
+    the process by the signal itself."""
+
+    def flush_then_end(signum: int, frame: object) -> None:
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, flush_then_end)
+
+
 def main() -> None:
     if any(a in ("-h", "--help") for a in sys.argv[1:]):
         print(HELP)
@@ -173,6 +192,7 @@ def main() -> None:
     except ConfigError as e:
         sys.exit(f"signup-api: configuration error: {e}")
     logs.configure(settings.log_level, settings.log_format, "api", per_turn=True)
+    _flush_logs_on_the_way_out()
     metrics.start(settings)
     tracing.configure(settings, "api")
     if settings.admin_port is None:
