@@ -1,4 +1,5 @@
-"""The one clock every replay-window check reads, so tests can set the time."""
+"""The one clock every replay-window check reads, so tests can set the time; and the one reading
+of a time someone typed or a file holds."""
 
 from __future__ import annotations
 
@@ -16,3 +17,14 @@ class FixedClock(Clock):
 
     def now(self) -> datetime.datetime:
         return self.at
+
+
+def iso_time(value: str) -> datetime.datetime | None:
+    """An ISO 8601 time (UTC when it names no offset), or None when it is not one. Offsets,
+    fractions of a second and a date alone are all read: what `date -Iseconds` prints, and
+    what an export or a provider writes."""
+    try:
+        parsed = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)

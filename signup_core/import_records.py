@@ -10,8 +10,8 @@ import pickle
 from typing import Any
 
 from signup_core import consent, sealing
-from signup_core import import_rows as rows
 from signup_core.addresses import blind_indexes, keyed_hash
+from signup_core.clock import iso_time
 from signup_core.index_keys import index_keys
 from signup_core.settings import Settings
 
@@ -48,7 +48,7 @@ class Sealer:
             self.seal.seal_many(list(addresses), sealing.EMAIL),
             self.seal.seal_many(list(names), sealing.NAME),
             locales,
-            [rows.consent_time(at) if at else self.now for at in ats],
+            [iso_time(at) if at else self.now for at in ats],
             wording,
             ip_hashes,
             _unsubscribe_ids(len(batch)),

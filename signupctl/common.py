@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import functools
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import click
 
 from signup_core import audit, db, logs
 from signup_core.addresses import InvalidAddress, normalise
-from signup_core.clock import Clock
+from signup_core.clock import Clock, iso_time
 from signup_core.key_registry import KeyMismatch
 from signup_core.migrations import MigrationError
 from signup_core.sealing import SealError
@@ -69,10 +70,38 @@ def run(command: Callable[..., Awaitable[Any]]) -> Callable[..., None]:
             raise click.ClickException(f"migration refused: {e}") from None
         except SealError as e:
             raise click.ClickException(f"cannot open sealed data: {e}") from None
+        except BrokenPipeError:
+            # The reader left (`signupctl audit | head`): nothing to tell it. Standard output
+            # goes nowhere from here, so the interpreter's last flush does not fail as well.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except (OSError, asyncpg.PostgresError) as e:
             raise click.ClickException(f"database error: {type(e).__name__}: {e}") from None
 
     return wrapper
+
+
+class Moment(click.ParamType):
+    """A time for --since and --until: ISO 8601, UTC when it names no offset (what `date
+    -Iseconds` prints, or a time copied from an export)."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> datetime.datetime:
+        if isinstance(value, datetime.datetime):
+            return value
+        parsed = iso_time(str(value))
+        if parsed is None:
+            self.fail(
+                f"{value!r} is not an ISO 8601 time "
+                "(2026-12-07, 2026-12-07T09:30:00, 2026-12-07T09:30:00+01:00)",
+                param,
+                ctx,
+            )
+        return parsed
+
+
+MOMENT = Moment()
 
 
 async def open_pool(settings: Settings) -> asyncpg.Pool:
@@ -106,7 +135,10 @@ def address_of(raw: str, position: int) -> str:
     try:
         return normalise(raw)
     except InvalidAddress:
-        raise click.ClickException(f"address #{position} is not a valid address") from None
+        raise click.ClickException(
+            f"address #{position} is not a valid address; nothing was done "
+            "(fix or remove it and run again)"
+        ) from None
 
 
 def progress(length: int, label: str) -> Any:

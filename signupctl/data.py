@@ -12,11 +12,7 @@ import click
 from signup_core import export as exporting
 from signup_core import operations
 from signup_core.audit import record
-from signupctl.common import context, open_pool, run, say
-
-
-def _utc(value: datetime.datetime | None) -> datetime.datetime | None:
-    return value.replace(tzinfo=datetime.UTC) if value else None
+from signupctl.common import MOMENT, context, open_pool, run, say
 
 
 @click.command()
@@ -24,8 +20,8 @@ def _utc(value: datetime.datetime | None) -> datetime.datetime | None:
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
 )
 @click.option("--list", "list_name", help="Only this list (default: every list).")
-@click.option("--since", type=click.DateTime(), help="Confirmed at or after (UTC).")
-@click.option("--until", type=click.DateTime(), help="Confirmed before (UTC).")
+@click.option("--since", type=MOMENT, help="Confirmed at or after (ISO 8601; UTC if no offset).")
+@click.option("--until", type=MOMENT, help="Confirmed before (ISO 8601; UTC if no offset).")
 @click.option(
     "--output", "-o", type=click.File("w", encoding="utf-8"), help="Write here, not to stdout."
 )
@@ -66,8 +62,8 @@ async def export(
                 out,
                 fmt,
                 list_name,
-                _utc(since),
-                _utc(until),
+                since,
+                until,
                 on_row=(lambda k: click.echo(f"\rexported {k} rows", err=True, nl=False))
                 if show
                 else None,

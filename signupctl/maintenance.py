@@ -11,7 +11,7 @@ from signup_core import db, operations, retention
 from signup_core.audit import record
 from signup_core.migrations import migrate as apply_migrations
 from signup_core.settings import load_migrate_target
-from signupctl.common import context, open_pool, run, say
+from signupctl.common import MOMENT, context, open_pool, run, say
 
 
 @click.command()
@@ -63,7 +63,9 @@ async def purge(dry_run: bool, batch: int | None) -> None:
 
 
 @click.command("audit")
-@click.option("--since", type=click.DateTime(), help="Only entries at or after this time (UTC).")
+@click.option(
+    "--since", type=MOMENT, help="Only entries at or after this time (ISO 8601; UTC if no offset)."
+)
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @run
@@ -72,8 +74,7 @@ async def audit_log(since: datetime.datetime | None, limit: int, as_json: bool) 
     settings = context().settings_for("DATABASE_URL")
     conn = await db.connect(settings.database_url.value, settings.database_pool_mode, timeout=10)
     try:
-        since_utc = since.replace(tzinfo=datetime.UTC) if since else None
-        for row in await operations.audit_entries(conn, since_utc, limit):
+        for row in await operations.audit_entries(conn, since, limit):
             if as_json:
                 click.echo(json.dumps(row, sort_keys=True))
             else:

@@ -22,6 +22,7 @@ from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core import admin_keys, json_bodies, operations
 from signup_core.addresses import InvalidAddress, normalise
 from signup_core.audit import record
+from signup_core.clock import iso_time
 from signup_core.index_keys import Lookup, index_keys
 from signup_core.key_registry import KeyMismatch
 
@@ -128,11 +129,10 @@ def _time(request: Request, name: str) -> datetime.datetime | None:
     value = request.query_params.get(name)
     if value is None:
         return None
-    try:
-        parsed = datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise Problem(400, f"{name} must be an ISO 8601 time.", slug="invalid-field") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+    parsed = iso_time(value)
+    if parsed is None:
+        raise Problem(400, f"{name} must be an ISO 8601 time.", slug="invalid-field")
+    return parsed
 
 
 def _limit_param(request: Request, default: int = 100) -> int:

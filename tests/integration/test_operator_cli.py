@@ -6,7 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -164,8 +168,17 @@ async def test_export_streams_confirmed_subscribers_with_their_unsubscribe_links
         sorted(json.loads(line)["list"] for line in lines.splitlines()) == ["one"] * 3 + ["two"] * 2
     )
     assert signupctl(env, "export", "--until", "2000-01-01").stdout.count("\n") == 1  # header
+    # Times as `date -Iseconds` prints them, or as an export writes them (fraction, offset)
+    confirmed_at = rows[0]["confirmed_at"]
+    assert "+" in confirmed_at or confirmed_at.endswith("Z")
+    later = signupctl(env, "export", "--list", "one", "--since", confirmed_at)
+    assert later.returncode == 0, later.stderr
+    assert confirmed_at in later.stdout  # at or after: the row confirmed at that very time
+    assert signupctl(env, "export", "--since", "2999-01-01T00:00:00+02:00").stdout.count("\n") == 1
+    wrong = signupctl(env, "export", "--since", "yesterday")
+    assert wrong.returncode == 2 and "is not an ISO 8601 time" in wrong.stderr
     audit = [a async for a in privacy().audit_actions(db)]
-    assert [a["action"] for a in audit] == ["export"] * 3
+    assert [a["action"] for a in audit] == ["export"] * 5
     assert json.loads(audit[0]["counts"]) == {"rows": 3}
 
 
@@ -226,3 +239,29 @@ async def test_dead_letters_replay_and_resend_confirmation(db, env):
     assert signupctl(env, "resend-confirmation", "nobody@example.com").returncode == 1
     actions = [a["action"] async for a in privacy().audit_actions(db)]
     assert actions == ["dead-letters-replay"] * 2 + ["resend-confirmation"] * 2
+
+
+async def test_a_reader_that_leaves_early_ends_the_command_quietly(db, env):
+    # `signupctl audit | head -1`: the pipe closes before everything is written.
+    for _ in range(3):
+        assert signupctl(env, "export").returncode == 0
+    binary = Path(sys.executable).with_name("signupctl")
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")}
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody reads: the first write fails
+    with open(writer, "wb") as out:
+        done = subprocess.run(
+            [str(binary), "audit"], env={**base, **env}, stdout=out, stderr=subprocess.PIPE,
+            text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == ""  # not "database error: BrokenPipeError", no traceback
+
+
+async def test_one_bad_address_in_a_file_stops_the_command_before_anything_is_done(db, env):
+    listed = "good@example.com\nnot an address\n"
+    done = signupctl(env, "suppress", "--reason", "asked", "--from-file", "-", stdin=listed)
+    assert done.returncode == 1
+    assert "address #2 is not a valid address; nothing was done" in done.stderr
+    assert "not an address" not in done.stderr  # named by position, never echoed
+    assert await db.fetchval("SELECT count(*) FROM suppressions") == 0
