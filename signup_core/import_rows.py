@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple
 
 from signup_core.addresses import MAX_ADDRESS_LENGTH, ROLE_NAMES, InvalidAddress, normalise
+from signup_core.clock import iso_time
 from signup_core.free_text import has_controls
 from signup_core.settings import Settings
 
@@ -70,7 +71,7 @@ class Row(NamedTuple):
     list_name: str
     locale: str
     # The consent time as the file wrote it, checked: the second pass parses it again with
-    # consent_time(), because a text pickles several times faster than an aware datetime.
+    # iso_time(), because a text pickles several times faster than an aware datetime.
     consent_at: str | None
     source: str | None
     consent_ip: str | None
@@ -247,7 +248,7 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
     locale = locale.lower()
     locale = locale if locale in s.locales else s.default_locale
     if consent_text:
-        consent_at = consent_time(consent_text)
+        consent_at = iso_time(consent_text)
         if consent_at is None:
             return Invalid(line, "consent time is not an ISO 8601 time")
         if consent_at > rules.now:
@@ -259,7 +260,7 @@ def check(line: int, values: tuple[str, ...] | str, rules: Rules) -> Row | Inval
         # A NUL among them cannot even be stored (a PostgreSQL text column refuses it).
         return Invalid(line, "source with control characters")
     if rules.confirmed and not consent_text:
-        return Invalid(line, "no consent time (required with --confirmed)")
+        return Invalid(line, "no consent time (a consent_at column, or the --columns preset's)")
     if rules.confirmed and not source:
         return Invalid(line, "no consent source (a source column or --source)")
     blocked = status.lower() in BLOCKED_STATUSES
@@ -297,12 +298,3 @@ def _domain(domain: str, smtputf8: bool) -> str | None:
         return normalise(f"postmaster@{domain}", smtputf8=smtputf8).rsplit("@", 1)[1]
     except InvalidAddress:
         return None
-
-
-def consent_time(value: str) -> datetime.datetime | None:
-    """An ISO 8601 time (UTC when it names no offset), or None."""
-    try:
-        parsed = datetime.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)

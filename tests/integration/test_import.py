@@ -305,3 +305,29 @@ async def test_an_address_twice_in_a_file_is_imported_once_with_the_same_counts_
     # Then each address went in once, its second line found as written by this import
     assert summaries[0] == summaries[1]
     assert summaries[0].startswith("0 already there, 12500 from an earlier run")
+
+
+async def test_our_own_export_imports_back_with_a_stated_source(db, env, tmp_path):
+    # Given a confirmed list, exported (moving to another installation)
+    path = tmp_path / "listmonk.csv"
+    emails = listmonk_csv(path, 3, f"rt{uuid.uuid4().hex[:6]}")
+    args = ["import", str(path), "--confirmed", "--columns", "listmonk", "--source", SOURCE]
+    assert signupctl(env, *args).returncode == 0
+    exported = signupctl(env, "export")
+    assert exported.returncode == 0, exported.stderr
+    await empty_tables(db)
+    # When the export is imported as docs/operator.md shows, with --source
+    again = ["import", "-", "--confirmed", "--source", "our export of 2026-12-07"]
+    done = signupctl(env, *again, stdin=exported.stdout)
+    # Then every row is back, confirmed, with the export's consent time and name
+    assert done.returncode == 0, done.stderr
+    assert "imported 3 of 3 row(s)" in done.stderr
+    assert await _statuses(db) == {"confirmed": 3}
+    [row] = await db.fetch("SELECT * FROM subscriptions WHERE email_index = $1", index(emails[1]))
+    assert row["consent_at"].isoformat() == "2021-03-02T10:00:00+00:00"
+    assert unseal(row["name_sealed"], "subscriptions.name") == "Reader 1"
+    # Without a source the rows are refused, each saying what to add
+    await empty_tables(db)
+    refused = signupctl(env, "import", "-", "--confirmed", stdin=exported.stdout)
+    assert refused.returncode == 1
+    assert "line 2: no consent source (a source column or --source)" in refused.stderr
