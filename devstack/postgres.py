@@ -19,6 +19,8 @@ from devstack import pginstall
 from devstack.processes import die_with_parent, stop, wait_for_port
 
 SERVICE_USER = "signet-pg"
+# The database superuser initdb makes; every URL of the dev stack and the tests names it.
+SUPERUSER = "postgres"
 # PostgreSQL's SIGTERM waits for every client to leave; SIGINT disconnects them and stops.
 FAST_SHUTDOWN = signal.SIGINT
 # Only used as root, for a server user who may not reach the checkout or its venv: the binary
@@ -121,7 +123,7 @@ class Postgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
 
     def stop(self, fast: bool = True) -> None:
         # SIGQUIT is PostgreSQL's "immediate" shutdown: fine for throwaway test data.
@@ -144,7 +146,7 @@ def prepare(datadir: Path) -> str | None:
                 "-D",
                 str(datadir),
                 "-U",
-                "postgres",
+                SUPERUSER,
                 "--auth=trust",
                 "-E",
                 "UTF8",
@@ -201,7 +203,11 @@ def _wait_accepting(server: Postgres, user: str | None) -> None:
 
     isready = install_dir(user) / "bin" / "pg_isready"
     for _ in range(300):
-        done = subprocess.run([str(isready), "-h", "127.0.0.1", "-p", str(server.port), "-q"])
+        # As the superuser initdb made: without -U it asks as this OS user, which PostgreSQL
+        # answers (and logs) as a FATAL "role does not exist" in the developer's postgres.log.
+        done = subprocess.run(
+            [str(isready), "-h", "127.0.0.1", "-p", str(server.port), "-U", SUPERUSER, "-q"]
+        )
         if done.returncode == 0:
             return
         time.sleep(0.05)

@@ -135,6 +135,9 @@ def test_the_terminal_shows_short_lines_the_banner_and_the_confirm_link(tmp_path
     # The server's full lines are in its log file, without the address either.
     worker_log = (tmp_path / "worker.log").read_text()
     assert "mail sent" in worker_log and "terminal-reader" not in worker_log
+    # Each log ends as its server stopped, and holds no error of make run's own making.
+    assert "Finished server process" in (tmp_path / "api.log").read_text().splitlines()[-1]
+    assert "FATAL" not in (tmp_path / "postgres.log").read_text()
 
 
 @pytest.mark.parametrize(
