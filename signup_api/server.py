@@ -169,11 +169,13 @@ def _flush_logs_on_the_way_out() -> None:
     """uvicorn, once shut down by SIGTERM or SIGINT, raises that signal again on itself so the
     exit says why. For SIGTERM that ended the process at once, before the lines of that last
     turn of the event loop ("Application shutdown complete", "Finished server process"), still
-    held by the per-turn log handler, were written; for SIGINT it printed a KeyboardInterrupt
-    traceback. uvicorn puts these handlers back before raising: they write the lines, then end
-    the process by the signal itself."""
+    held by the per-turn log handler, were written, and before the last seconds' spans were
+    exported (the SDK exports at exit, which a signal skips); for SIGINT it printed a
+    KeyboardInterrupt traceback. uvicorn puts these handlers back before raising: they export
+    the spans, write the lines, then end the process by the signal itself."""
 
     def flush_then_end(signum: int, frame: object) -> None:
+        tracing.flush()
         for handler in logging.getLogger().handlers:
             handler.flush()
         signal.signal(signum, signal.SIG_DFL)

@@ -84,6 +84,16 @@ def instrument_libraries(names: tuple[str, ...] = ALL_LIBRARIES) -> None:
             instrumentor.instrument()
 
 
+def flush(timeout: float = 2.0) -> None:
+    """Export the spans the batch processor still holds (at most `timeout` seconds): for a
+    process about to end by a signal, where the SDK's own flush at exit never runs."""
+    if not _enabled:
+        return
+    force_flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if force_flush is not None:
+        force_flush(int(timeout * 1000))
+
+
 def enable_for_tests() -> None:
     """Tests install their own provider (an in-memory exporter) and switch the spans on."""
     global _enabled

@@ -1,6 +1,6 @@
 """signup-api stopped as a container runtime or systemd stops it (SIGTERM) or as a developer
-does (SIGINT): it shuts down, and its log says so to the last line; uvicorn ends the process by
-the same signal, so the exit still says why."""
+does (SIGINT): it shuts down, its log says so to the last line and the spans it held are exported;
+uvicorn ends the process by the same signal, so the exit still says why."""
 
 from __future__ import annotations
 
@@ -16,36 +16,64 @@ import httpx
 import pytest
 
 from devstack.processes import die_with_parent, free_port, stop
+from tests.integration.test_traces import Receiver
+
+
+def _serve(env: dict[str, str], log_path: Path, **more: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    log = open(log_path, "wb")  # noqa: SIM115 - the child keeps it
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("signup-api"))],
+        env={**os.environ, **env, "PORT": str(port), "SIGNUP_LOG_FORMAT": "json", **more},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(),
+        start_new_session=True,
+    )
+    log.close()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
+            return process, port
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop(process, timeout=5)
+                raise RuntimeError(log_path.read_text()) from None
+            time.sleep(0.1)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_the_last_lines_of_a_stop_reach_the_log(env, db, tmp_path, sig):
-    port = free_port()
     log_path = tmp_path / "api.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("signup-api"))],
-            env={**os.environ, **env, "PORT": str(port), "SIGNUP_LOG_FORMAT": "json"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent(),
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    assert process.poll() is None, log_path.read_text()
-                    assert time.monotonic() < deadline, log_path.read_text()
-                    time.sleep(0.1)
-            process.send_signal(sig)
-            code = process.wait(timeout=20)
-        finally:
-            stop(process, timeout=5)
+    process, _ = _serve(env, log_path)
+    try:
+        process.send_signal(sig)
+        code = process.wait(timeout=20)
+    finally:
+        stop(process, timeout=5)
     lines = [json.loads(line)["msg"] for line in log_path.read_text().splitlines() if line]
     assert "Application shutdown complete." in lines, lines[-5:]
     assert lines[-1].startswith("Finished server process"), lines[-5:]
     assert code == -sig  # ended by the signal, so the exit says why
+
+
+def test_the_spans_held_at_a_stop_are_exported(env, db, tmp_path):
+    receiver = Receiver()
+    traced = {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        "OTEL_TRACES_SAMPLER": "always_on",
+        "OTEL_BSP_SCHEDULE_DELAY": "600000",  # held until the stop
+    }
+    process, port = _serve(env, tmp_path / "api.log", **traced)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        time.sleep(0.5)
+        assert receiver.spans == []  # still held by the batch processor
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == -signal.SIGTERM
+    finally:
+        stop(process, timeout=5)
+        receiver.server.shutdown()
+    assert [span.name for span in receiver.spans] == ["GET /"]
