@@ -194,21 +194,28 @@ def start(datadir: Path, port: int, *, durable: bool = True, log: Path | None = 
     )
     wait_for_port(port, process, timeout=30)
     server = Postgres(datadir, port, process)
-    _wait_accepting(server, user)
+    _wait_accepting(server)
     return server
 
 
-def _wait_accepting(server: Postgres, user: str | None) -> None:
+def _wait_accepting(server: Postgres) -> None:
+    """Until the server says in postmaster.pid that it accepts connections, as `pg_ctl -w`
+    waits. Asking by connecting (pg_isready) left a FATAL line in the developer's postgres.log
+    for every try that came while the server was still starting."""
     import time
 
-    isready = install_dir(user) / "bin" / "pg_isready"
-    for _ in range(300):
-        # As the superuser initdb made: without -U it asks as this OS user, which PostgreSQL
-        # answers (and logs) as a FATAL "role does not exist" in the developer's postgres.log.
-        done = subprocess.run(
-            [str(isready), "-h", "127.0.0.1", "-p", str(server.port), "-U", SUPERUSER, "-q"]
-        )
-        if done.returncode == 0:
+    pidfile = server.datadir / "postmaster.pid"
+    for _ in range(600):
+        if server.process.poll() is not None:
+            raise RuntimeError(f"PostgreSQL exited with {server.process.returncode} at start")
+        try:
+            lines = pidfile.read_text().splitlines()
+        except OSError:
+            lines = []
+        # Line 1 is the postmaster's pid (a stale file names another), line 8 its status: a
+        # standby that takes read-only connections says "standby".
+        ours = len(lines) >= 8 and lines[0] == str(server.process.pid)
+        if ours and lines[7].strip() in ("ready", "standby"):
             return
         time.sleep(0.05)
     raise TimeoutError("PostgreSQL did not become ready")
