@@ -171,15 +171,19 @@ def _flush_logs_on_the_way_out() -> None:
     turn of the event loop ("Application shutdown complete", "Finished server process"), still
     held by the per-turn log handler, were written, and before the last seconds' spans were
     exported (the SDK exports at exit, which a signal skips); for SIGINT it printed a
-    KeyboardInterrupt traceback. uvicorn puts these handlers back before raising: they export
-    the spans, write the lines, then end the process by the signal itself."""
+    KeyboardInterrupt traceback. uvicorn puts these handlers back before raising: they write
+    the lines, give the spans a bounded moment, then end the process by the signal itself. A
+    second signal meanwhile ends it at once (a second Ctrl-C forces, as uvicorn's does)."""
 
     def flush_then_end(signum: int, frame: object) -> None:
-        tracing.flush()
-        for handler in logging.getLogger().handlers:
-            handler.flush()
-        signal.signal(signum, signal.SIG_DFL)
-        signal.raise_signal(signum)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        try:
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            tracing.flush()
+        finally:
+            signal.raise_signal(signum)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, flush_then_end)

@@ -10,6 +10,7 @@ row continues the request's trace across the outbox and the queue.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 
@@ -85,13 +86,21 @@ def instrument_libraries(names: tuple[str, ...] = ALL_LIBRARIES) -> None:
 
 
 def flush(timeout: float = 2.0) -> None:
-    """Export the spans the batch processor still holds (at most `timeout` seconds): for a
-    process about to end by a signal, where the SDK's own flush at exit never runs."""
+    """Export the spans the batch processor still holds, waiting at most `timeout` seconds: for
+    a process about to end by a signal, where the SDK's own flush at exit never runs. In its own
+    thread, because the SDK's force_flush does not keep to its timeout (the OTLP exporter
+    retries a batch for up to 10 s against a collector that is down), and a stop must stay
+    inside the runtime's grace period."""
     if not _enabled:
         return
     force_flush = getattr(trace.get_tracer_provider(), "force_flush", None)
-    if force_flush is not None:
-        force_flush(int(timeout * 1000))
+    if force_flush is None:
+        return
+    flushing = threading.Thread(
+        target=force_flush, args=(int(timeout * 1000),), name="span-flush", daemon=True
+    )
+    flushing.start()
+    flushing.join(timeout)
 
 
 def enable_for_tests() -> None:

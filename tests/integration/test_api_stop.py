@@ -77,3 +77,42 @@ def test_the_spans_held_at_a_stop_are_exported(env, db, tmp_path):
         stop(process, timeout=5)
         receiver.server.shutdown()
     assert [span.name for span in receiver.spans] == ["GET /"]
+
+
+def _traced_to_nowhere() -> dict[str, str]:
+    """Tracing to a collector that is down, which the exporter would retry for 30 s a batch."""
+    return {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "30",
+        "OTEL_TRACES_SAMPLER": "always_on",
+        "OTEL_BSP_SCHEDULE_DELAY": "600000",
+    }
+
+
+def test_a_collector_that_is_down_does_not_hold_the_stop(env, db, tmp_path):
+    log_path = tmp_path / "api.log"
+    process, port = _serve(env, log_path, **_traced_to_nowhere())
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        # The spans get a bounded moment (2 s), not the exporter's 30 s of retries: a stop
+        # must fit a runtime's grace period (Docker's 10 s).
+        assert process.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        stop(process, timeout=5)
+    lines = [json.loads(line)["msg"] for line in log_path.read_text().splitlines() if line]
+    # Written before the spans were tried (the exporter's complaints come after them).
+    assert [m for m in lines if m.startswith("Finished server process")], lines[-5:]
+
+
+def test_a_second_signal_during_the_flush_ends_the_process_at_once(env, db, tmp_path):
+    process, port = _serve(env, tmp_path / "api.log", **_traced_to_nowhere())
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        time.sleep(1.0)  # uvicorn has shut down and the spans are being flushed
+        process.send_signal(signal.SIGINT)  # a second Ctrl-C: stop now
+        assert process.wait(timeout=10) in (-signal.SIGINT, -signal.SIGTERM)
+    finally:
+        stop(process, timeout=5)
