@@ -8,8 +8,7 @@ import csv
 import datetime
 import io
 import json
-from collections.abc import AsyncIterator, Callable
-from typing import TextIO
+from collections.abc import AsyncIterator
 
 import asyncpg
 
@@ -27,27 +26,6 @@ COLUMNS = (
     "unsubscribe_url",
     *consent.FIELDS,
 )
-
-
-async def export(
-    conn: asyncpg.Connection,
-    settings: Settings,
-    out: TextIO,
-    fmt: str = "csv",
-    list_name: str | None = None,
-    since: datetime.datetime | None = None,
-    until: datetime.datetime | None = None,
-    on_row: Callable[[int], None] | None = None,
-) -> int:
-    """Write the rows to `out`; returns how many."""
-    header = 1 if fmt == "csv" else 0
-    n = -header
-    async for line in lines(conn, settings, fmt, list_name, since, until):
-        out.write(line)
-        n += 1
-        if on_row is not None and n > 0 and n % 1000 == 0:
-            on_row(n)
-    return max(n, 0)
 
 
 async def lines(

@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import anyio
 import asyncpg
 
 from signup_core import audit, db, key_registry, sealing
@@ -196,15 +197,24 @@ async def export_lines(
     since: datetime.datetime | None,
     until: datetime.datetime | None,
 ) -> AsyncIterator[str]:
-    """The export as lines, streamed; the audit row is written once the last has gone."""
+    """The export as lines, streamed; the audit row is written once the last has gone, or when
+    the reader stops early (a closed pipe, a client gone): then it says `interrupted`, with the
+    rows handed out so far, since those left as well."""
     n = 0
-    async with pool.acquire() as conn:
-        async for line in exporting.lines(conn, settings, fmt, list_name, since, until):
-            yield line
-            n += 1
-    rows = max(n - 1, 0) if fmt == "csv" else n
-    params = {"format": fmt, "list": list_name, "since": since, "until": until}
-    await audit.record(pool, actor, "export", params, {"rows": rows})
+    whole = False
+    try:
+        async with pool.acquire() as conn:
+            async for line in exporting.lines(conn, settings, fmt, list_name, since, until):
+                n += 1
+                yield line
+        whole = True
+    finally:
+        rows = max(n - 1, 0) if fmt == "csv" else n
+        params = {"format": fmt, "list": list_name, "since": since, "until": until}
+        counts = {"rows": rows} if whole else {"rows": rows, "interrupted": True}
+        # Shielded: a client that left cancels the response's task, and this must still run.
+        with anyio.CancelScope(shield=True):
+            await audit.record(pool, actor, "export", params, counts)
 
 
 async def lookup(

@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import functools
-import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import asyncpg
 import click
@@ -71,10 +70,7 @@ def run(command: Callable[..., Awaitable[Any]]) -> Callable[..., None]:
         except SealError as e:
             raise click.ClickException(f"cannot open sealed data: {e}") from None
         except BrokenPipeError:
-            # The reader left (`signupctl audit | head`): nothing to tell it. Standard output
-            # goes nowhere from here, so the interpreter's last flush does not fail as well.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(1)
+            raise  # the reader left (`| head`): click's main ends quietly, status 1
         except (OSError, asyncpg.PostgresError) as e:
             raise click.ClickException(f"database error: {type(e).__name__}: {e}") from None
 
@@ -91,14 +87,19 @@ class Moment(click.ParamType):
         if isinstance(value, datetime.datetime):
             return value
         parsed = iso_time(str(value))
-        if parsed is None:
-            self.fail(
-                f"{value!r} is not an ISO 8601 time "
-                "(2026-12-07, 2026-12-07T09:30:00, 2026-12-07T09:30:00+01:00)",
-                param,
-                ctx,
-            )
-        return parsed
+        try:
+            # In UTC, as the audit row records it and the database compares it.
+            return parsed.astimezone(datetime.UTC) if parsed else self._wrong(value, param, ctx)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time
+            return self._wrong(value, param, ctx)
+
+    def _wrong(self, value: Any, param: Any, ctx: Any) -> NoReturn:
+        self.fail(
+            f"{value!r} is not an ISO 8601 time "
+            "(2026-12-07, 2026-12-07T09:30:00, 2026-12-07T09:30:00+01:00)",
+            param,
+            ctx,
+        )
 
 
 MOMENT = Moment()

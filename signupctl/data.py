@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import sys
@@ -9,9 +10,7 @@ from typing import TextIO
 
 import click
 
-from signup_core import export as exporting
 from signup_core import operations
-from signup_core.audit import record
 from signupctl.common import MOMENT, context, open_pool, run, say
 
 
@@ -55,25 +54,19 @@ async def export(
                 "and no subscription on it",
                 param_hint="--list",
             )
-        async with pool.acquire() as conn:
-            n = await exporting.export(
-                conn,
-                settings,
-                out,
-                fmt,
-                list_name,
-                since,
-                until,
-                on_row=(lambda k: click.echo(f"\rexported {k} rows", err=True, nl=False))
-                if show
-                else None,
-            )
+        n = -1 if fmt == "csv" else 0  # the header is no subscriber
+        lines = operations.export_lines(pool, settings, context().who, fmt, list_name, since, until)
+        # Closed here, not when collected: a reader that left gets its audit row now.
+        async with contextlib.aclosing(lines):
+            async for line in lines:
+                out.write(line)
+                n += 1
+                if show and n > 0 and n % 1000 == 0:
+                    click.echo(f"\rexported {n} rows", err=True, nl=False)
         out.flush()
-        params = {"format": fmt, "list": list_name, "since": since, "until": until}
-        await record(pool, context().who, "export", params, {"rows": n})
     finally:
         await pool.close()
-    say(("\n" if show else "") + f"exported {n} subscriber(s)")
+    say(("\n" if show else "") + f"exported {max(n, 0)} subscriber(s)")
 
 
 @click.command()

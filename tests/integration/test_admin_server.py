@@ -20,7 +20,7 @@ import pytest
 from devstack.processes import die_with_parent, free_port, stop
 from signup_core.addresses import blind_index
 from tests.privacy_support import privacy, signupctl
-from tests.support import BLIND_INDEX_KEY, inspect, keyring, store_unmailed
+from tests.support import BLIND_INDEX_KEY, eventually, inspect, keyring, store_unmailed
 
 
 @pytest.fixture
@@ -158,3 +158,26 @@ def test_the_public_port_serves_no_admin_route(served):
         assert answer.status_code == 404
     ok = httpx.get(f"{url}/admin/v1/stats", headers={"authorization": f"Bearer {token}"})
     assert ok.status_code == 200 and "lists" in ok.json()
+
+
+async def test_an_export_the_client_leaves_is_audited_as_interrupted(db, served):
+    env, url = served
+    keys = keyring()
+    sealed = keys.seal("left@example.com", "subscriptions.email")
+    await privacy().seed_confirmed(
+        db, count=20_000, email_sealed=sealed, name_sealed=None, key_id="t1", list_name="big"
+    )
+    headers = {"authorization": f"Bearer {_token(env, 'signup:export')}"}
+    with httpx.stream(
+        "GET", f"{url}/admin/v1/subscribers/export", headers=headers, timeout=60
+    ) as response:
+        assert response.status_code == 200
+        next(response.iter_bytes())  # the first rows, then the client is gone
+    audit = await eventually(lambda: _audited(db, "export"), timeout=20)
+    counts = json.loads(audit["counts"])
+    assert counts["interrupted"] is True and 0 < counts["rows"] < 20_000
+
+
+async def _audited(db, action: str):
+    found = [a async for a in privacy().audit_actions(db) if a["action"] == action]
+    return found[0] if found else None
