@@ -179,8 +179,9 @@ async def test_export_streams_confirmed_subscribers_with_their_unsubscribe_links
     just_after = at + datetime.timedelta(microseconds=1)
     west = just_after.astimezone(datetime.timezone(datetime.timedelta(hours=-5))).isoformat()
     assert signupctl(env, "export", "--list", "one", "--since", west).stdout.count("\n") == 1
-    wrong = signupctl(env, "export", "--since", "yesterday")
-    assert wrong.returncode == 2 and "is not an ISO 8601 time" in wrong.stderr
+    for wrong in ("yesterday", "0001-01-01T00:00:00+01:00"):  # the second: before UTC's year 1
+        done = signupctl(env, "export", "--since", wrong)
+        assert done.returncode == 2 and "is not an ISO 8601 time" in done.stderr, done.stderr
     audit = [a async for a in privacy().audit_actions(db)]
     assert [a["action"] for a in audit] == ["export"] * 5
     assert json.loads(audit[0]["counts"]) == {"rows": 3}
