@@ -210,12 +210,12 @@ def _wait_accepting(server: Postgres) -> None:
             raise RuntimeError(f"PostgreSQL exited with {server.process.returncode} at start")
         try:
             lines = pidfile.read_text().splitlines()
-        except OSError:
+        except FileNotFoundError:
             lines = []
-        # Line 1 is the postmaster's pid (a stale file names another), line 8 its status: a
-        # standby that takes read-only connections says "standby".
-        ours = len(lines) >= 8 and lines[0] == str(server.process.pid)
-        if ours and lines[7].strip() in ("ready", "standby"):
+        # Line 1 is the postmaster's pid (a stale file names another), line 8 its status:
+        # "ready" once it accepts connections, a hot standby's read-only ones included
+        # ("standby" is a standby that accepts none: hot_standby off, never ready here).
+        if len(lines) >= 8 and lines[0] == str(server.process.pid) and lines[7].strip() == "ready":
             return
         time.sleep(0.05)
     raise TimeoutError("PostgreSQL did not become ready")

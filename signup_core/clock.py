@@ -28,3 +28,13 @@ def iso_time(value: str) -> datetime.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def utc_time(value: str) -> datetime.datetime | None:
+    """iso_time in UTC, as an operator's filter is compared and audited; None also for a time
+    that has no UTC form (0001-01-01T00:00+01:00, before UTC's year 1)."""
+    parsed = iso_time(value)
+    try:
+        return parsed.astimezone(datetime.UTC) if parsed else None
+    except OverflowError:
+        return None

@@ -4,8 +4,10 @@ indexes; neither caller's audit row ever holds an address."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -17,6 +19,11 @@ from signup_core import export as exporting
 from signup_core.index_keys import Lookup, index_keys, refile
 from signup_core.person import person_record
 from signup_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# How long an export's audit row may take once the export ended (a database that is away).
+AUDIT_DEADLINE = 10.0
 
 ERASE_COUNTS = ("subscriptions", "tokens", "outbox", "events", "suppressions_kept")
 
@@ -198,23 +205,36 @@ async def export_lines(
     until: datetime.datetime | None,
 ) -> AsyncIterator[str]:
     """The export as lines, streamed; the audit row is written once the last has gone, or when
-    the reader stops early (a closed pipe, a client gone): then it says `interrupted`, with the
-    rows handed out so far, since those left as well."""
+    the export stops early: `interrupted` when the reader left (a closed pipe, a client gone),
+    outcome `failed` when the export itself broke; either way with the rows handed out so far,
+    since those left as well."""
     n = 0
-    whole = False
+    ended = "whole"
     try:
         async with pool.acquire() as conn:
             async for line in exporting.lines(conn, settings, fmt, list_name, since, until):
                 n += 1
                 yield line
-        whole = True
+    except (GeneratorExit, asyncio.CancelledError):
+        ended = "left"
+        raise
+    except BaseException:
+        ended = "failed"
+        raise
     finally:
         rows = max(n - 1, 0) if fmt == "csv" else n
         params = {"format": fmt, "list": list_name, "since": since, "until": until}
-        counts = {"rows": rows} if whole else {"rows": rows, "interrupted": True}
-        # Shielded: a client that left cancels the response's task, and this must still run.
-        with anyio.CancelScope(shield=True):
-            await audit.record(pool, actor, "export", params, counts)
+        counts = {"rows": rows} if ended == "whole" else {"rows": rows, "interrupted": True}
+        outcome = "failed" if ended == "failed" else "done"
+        # Shielded, since a client that left cancels the response's task, but bounded; and a
+        # failure here must not replace the export's own.
+        with anyio.move_on_after(AUDIT_DEADLINE, shield=True) as waited:
+            try:
+                await audit.record(pool, actor, "export", params, counts, outcome)
+            except Exception as e:
+                log.error("export not audited", extra={"error": type(e).__name__, "rows": rows})
+        if waited.cancelled_caught:
+            log.error("export not audited in time", extra={"rows": rows})
 
 
 async def lookup(

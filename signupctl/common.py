@@ -10,14 +10,14 @@ import functools
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 import asyncpg
 import click
 
 from signup_core import audit, db, logs
 from signup_core.addresses import InvalidAddress, normalise
-from signup_core.clock import Clock, iso_time
+from signup_core.clock import Clock, utc_time
 from signup_core.key_registry import KeyMismatch
 from signup_core.migrations import MigrationError
 from signup_core.sealing import SealError
@@ -86,20 +86,15 @@ class Moment(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> datetime.datetime:
         if isinstance(value, datetime.datetime):
             return value
-        parsed = iso_time(str(value))
-        try:
-            # In UTC, as the audit row records it and the database compares it.
-            return parsed.astimezone(datetime.UTC) if parsed else self._wrong(value, param, ctx)
-        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time
-            return self._wrong(value, param, ctx)
-
-    def _wrong(self, value: Any, param: Any, ctx: Any) -> NoReturn:
-        self.fail(
-            f"{value!r} is not an ISO 8601 time "
-            "(2026-12-07, 2026-12-07T09:30:00, 2026-12-07T09:30:00+01:00)",
-            param,
-            ctx,
-        )
+        parsed = utc_time(str(value))  # in UTC, as the audit row records it
+        if parsed is None:
+            self.fail(
+                f"{value!r} is not an ISO 8601 time "
+                "(2026-12-07, 2026-12-07T09:30:00, 2026-12-07T09:30:00+01:00)",
+                param,
+                ctx,
+            )
+        return parsed
 
 
 MOMENT = Moment()

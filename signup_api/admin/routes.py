@@ -5,6 +5,7 @@ the audit trail's actor."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -22,7 +23,7 @@ from signup_api.ratelimit import REDIS_TIMEOUT
 from signup_core import admin_keys, json_bodies, operations
 from signup_core.addresses import InvalidAddress, normalise
 from signup_core.audit import record
-from signup_core.clock import iso_time
+from signup_core.clock import utc_time
 from signup_core.index_keys import Lookup, index_keys
 from signup_core.key_registry import KeyMismatch
 
@@ -129,7 +130,7 @@ def _time(request: Request, name: str) -> datetime.datetime | None:
     value = request.query_params.get(name)
     if value is None:
         return None
-    parsed = iso_time(value)
+    parsed = utc_time(value)
     if parsed is None:
         raise Problem(400, f"{name} must be an ISO 8601 time.", slug="invalid-field")
     return parsed
@@ -188,14 +189,17 @@ async def export(request: Request, who: Principal) -> Response:
 
 async def _encoded(lines: Any) -> Any:
     # A few hundred rows a chunk: one send per row would cost more than the rows themselves.
+    # Closed here when this ends, however it ends: the export's audit row and its connection
+    # must not wait for the garbage collector.
     batch: list[str] = []
-    async for line in lines:
-        batch.append(line)
-        if len(batch) == 500:
+    async with contextlib.aclosing(lines):
+        async for line in lines:
+            batch.append(line)
+            if len(batch) == 500:
+                yield "".join(batch).encode()
+                batch = []
+        if batch:
             yield "".join(batch).encode()
-            batch = []
-    if batch:
-        yield "".join(batch).encode()
 
 
 @needs("signup:erase")

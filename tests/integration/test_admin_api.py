@@ -299,3 +299,19 @@ async def test_openapi_and_jwks_are_served_and_the_public_port_has_no_admin_rout
             for path in ("/admin/v1/stats", "/admin/v1/openapi.json", "/.well-known/jwks.json"):
                 answer = await c.get(f"http://x:8000{path}", headers=a.bearer(token))
                 assert answer.status_code == 404
+
+
+async def test_a_time_with_no_utc_form_is_a_400_before_the_export_starts(admin, db):
+    # 0001-01-01T00:00+01:00 is before UTC's year 1: the database driver cannot send it, and it
+    # failed the export after its 200 and header (a cut, empty download).
+    headers = a.bearer(a.sign(ES, sub="dpo"))
+    for name in ("since", "until"):
+        query = {name: "0001-01-01T00:00:00+01:00"}
+        got = await admin.get("/admin/v1/subscribers/export", params=query, headers=headers)
+        assert got.status_code == 400, got.text
+        assert f"{name} must be an ISO 8601 time" in got.json()["detail"]
+    ok = await admin.get(
+        "/admin/v1/subscribers/export", params={"since": "2026-12-07T09:30:00.5+01:00"},
+        headers=headers,
+    )  # fmt: skip
+    assert ok.status_code == 200

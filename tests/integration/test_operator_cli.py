@@ -283,3 +283,15 @@ async def test_one_bad_address_in_a_file_stops_the_command_before_anything_is_do
     assert "address #2 is not a valid address; nothing was done" in done.stderr
     assert "not an address" not in done.stderr  # named by position, never echoed
     assert await db.fetchval("SELECT count(*) FROM suppressions") == 0
+
+
+async def test_an_export_that_breaks_is_audited_as_failed(db, env):
+    # A row whose sealed address is damaged: the export stops there.
+    await privacy().seed_confirmed(
+        db, count=3, email_sealed=b"damaged", name_sealed=None, key_id="t1", list_name="one"
+    )
+    done = signupctl(env, "export")
+    assert done.returncode == 1 and "cannot open sealed data" in done.stderr
+    [audit] = [a async for a in privacy().audit_actions(db)]
+    assert (audit["action"], audit["outcome"]) == ("export", "failed")
+    assert json.loads(audit["counts"])["interrupted"] is True
