@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -13,7 +16,7 @@ from typing import Any
 import aiosql
 import httpx
 
-from devstack.processes import free_port
+from devstack.processes import die_with_parent, free_port, stop
 
 BLIND_INDEX_KEY = "test-blind-index-key-0123456789abcdef"
 SIGNING_KEY = "test-signing-key-0123456789abcdef0123"
@@ -262,3 +265,30 @@ def killed_after(batches: int) -> Callable[[int], None]:
             raise KeyboardInterrupt
 
     return on_batch
+
+
+def start_api(env: dict[str, str], log: Path, **more: str) -> tuple[subprocess.Popen, str]:
+    """The installed signup-api on a free port, its output appended to `log`, once /healthz
+    answers: the process and its URL. One that exits or is not up in 30 s is stopped and its
+    log's tail raised."""
+    port = free_port()
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("signup-api"))],
+            env={**os.environ, **env, "PORT": str(port), **more},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(),
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
+            return process, url
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop(process, timeout=5)
+                raise RuntimeError(log.read_text()[-3000:]) from None
+            time.sleep(0.1)

@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,51 +14,39 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.processes import die_with_parent, free_port, stop
+from devstack.processes import free_port, stop
 from signup_core.addresses import blind_index
 from tests.privacy_support import privacy, signupctl
-from tests.support import BLIND_INDEX_KEY, eventually, inspect, keyring, store_unmailed
+from tests.support import (
+    BLIND_INDEX_KEY,
+    eventually,
+    inspect,
+    keyring,
+    start_api,
+    store_unmailed,
+)
 
 
 @pytest.fixture
 def served(env, tmp_path) -> Iterator[tuple[dict[str, str], str]]:
     """signup-api with its admin listener; its env (keys file made by signupctl) and admin URL."""
     keys_file = tmp_path / "admin-keys.json"
-    port, admin_port = free_port(), free_port()
+    admin_port = free_port()
     server_env = {
         **env,
-        "PORT": str(port),
         "SIGNUP_ADMIN_PORT": str(admin_port),
         "SIGNUP_ADMIN_KEYS_FILE": str(keys_file),
     }
     made = signupctl(server_env, "keys", "generate")
     assert made.returncode == 0, made.stderr
     assert os.stat(keys_file).st_mode & 0o077 == 0  # private keys: owner only
-    log = open(tmp_path / "api.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("signup-api"))],
-        env={**os.environ, **server_env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=die_with_parent(),
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{admin_port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/admin/v1/openapi.json", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "api.log").read_text()) from None
-            time.sleep(0.1)
-    server_env["_PID"], server_env["_PUBLIC"] = str(process.pid), f"http://127.0.0.1:{port}"
+    # One server on both ports: the public one answering means the admin one listens too.
+    process, public = start_api(server_env, tmp_path / "api.log")
+    server_env["_PID"], server_env["_PUBLIC"] = str(process.pid), public
     try:
-        yield server_env, url
+        yield server_env, f"http://127.0.0.1:{admin_port}"
     finally:
         stop(process, timeout=20)
-        log.close()
 
 
 def _token(env: dict[str, str], *scopes: str) -> str:

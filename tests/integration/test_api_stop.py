@@ -5,42 +5,21 @@ uvicorn ends the process by the same signal, so the exit still says why."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from devstack.processes import die_with_parent, free_port, stop
+from devstack.processes import free_port, stop
 from tests.integration.test_traces import Receiver
+from tests.support import start_api
 
 
-def _serve(env: dict[str, str], log_path: Path, **more: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    log = open(log_path, "wb")  # noqa: SIM115 - the child keeps it
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("signup-api"))],
-        env={**os.environ, **env, "PORT": str(port), "SIGNUP_LOG_FORMAT": "json", **more},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=die_with_parent(),
-        start_new_session=True,
-    )
-    log.close()
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
-            return process, port
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop(process, timeout=5)
-                raise RuntimeError(log_path.read_text()) from None
-            time.sleep(0.1)
+def _serve(env: dict[str, str], log_path: Path, **more: str) -> tuple[subprocess.Popen, str]:
+    return start_api(env, log_path, SIGNUP_LOG_FORMAT="json", **more)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -66,9 +45,9 @@ def test_the_spans_held_at_a_stop_are_exported(env, db, tmp_path):
         "OTEL_TRACES_SAMPLER": "always_on",
         "OTEL_BSP_SCHEDULE_DELAY": "600000",  # held until the stop
     }
-    process, port = _serve(env, tmp_path / "api.log", **traced)
+    process, url = _serve(env, tmp_path / "api.log", **traced)
     try:
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        assert httpx.get(f"{url}/", timeout=10).status_code == 200
         time.sleep(0.5)
         assert receiver.spans == []  # still held by the batch processor
         process.send_signal(signal.SIGTERM)
@@ -92,9 +71,9 @@ def _traced_to_nowhere() -> dict[str, str]:
 
 def test_a_collector_that_is_down_does_not_hold_the_stop(env, db, tmp_path):
     log_path = tmp_path / "api.log"
-    process, port = _serve(env, log_path, **_traced_to_nowhere())
+    process, url = _serve(env, log_path, **_traced_to_nowhere())
     try:
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        assert httpx.get(f"{url}/", timeout=10).status_code == 200
         process.send_signal(signal.SIGTERM)
         # The spans get a bounded moment (2 s), not the exporter's 30 s of retries: a stop
         # must fit a runtime's grace period (Docker's 10 s).
@@ -107,9 +86,9 @@ def test_a_collector_that_is_down_does_not_hold_the_stop(env, db, tmp_path):
 
 
 def test_a_second_signal_during_the_flush_ends_the_process_at_once(env, db, tmp_path):
-    process, port = _serve(env, tmp_path / "api.log", **_traced_to_nowhere())
+    process, url = _serve(env, tmp_path / "api.log", **_traced_to_nowhere())
     try:
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        assert httpx.get(f"{url}/", timeout=10).status_code == 200
         process.send_signal(signal.SIGTERM)
         time.sleep(1.0)  # uvicorn has shut down and the spans are being flushed
         process.send_signal(signal.SIGINT)  # a second Ctrl-C: stop now

@@ -7,18 +7,19 @@ import csv
 import datetime
 import io
 import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
 from signup_core import consent, unsubscribe_links
 from signup_core.addresses import blind_index
 from signup_core.settings import load_settings
-from tests.privacy_support import privacy, signupctl, signupctl_peak_rss
+from tests.privacy_support import (
+    privacy,
+    signupctl,
+    signupctl_peak_rss,
+    signupctl_to_a_closed_pipe,
+)
 from tests.support import BLIND_INDEX_KEY, inspect, keyring, store_unmailed
 
 SUBCOMMANDS = [
@@ -246,19 +247,6 @@ async def test_dead_letters_replay_and_resend_confirmation(db, env):
     assert actions == ["dead-letters-replay"] * 2 + ["resend-confirmation"] * 2
 
 
-def _to_a_closed_pipe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """`signupctl ... | head -0`: nobody reads, so the first write that reaches the pipe fails."""
-    binary = Path(sys.executable).with_name("signupctl")
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")}
-    reader, writer = os.pipe()
-    os.close(reader)
-    with open(writer, "wb") as out:
-        return subprocess.run(
-            [str(binary), *args], env={**base, **env}, stdout=out, stderr=subprocess.PIPE,
-            text=True, timeout=60,
-        )  # fmt: skip
-
-
 async def test_a_reader_that_leaves_early_ends_the_command_quietly(db, env):
     keys = keyring()
     sealed = keys.seal("left@example.com", "subscriptions.email")
@@ -266,7 +254,7 @@ async def test_a_reader_that_leaves_early_ends_the_command_quietly(db, env):
         db, count=2_000, email_sealed=sealed, name_sealed=None, key_id="t1", list_name="one"
     )
     for args in (["export"], ["audit"]):
-        done = _to_a_closed_pipe(env, *args)
+        done = signupctl_to_a_closed_pipe(env, *args)
         assert done.returncode == 1
         assert done.stderr == ""  # not "database error: BrokenPipeError", no traceback
     # The export that was cut off is audited all the same: rows had left before the cut.

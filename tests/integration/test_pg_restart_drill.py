@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
 from devstack import postgres
-from devstack.processes import die_with_parent, free_port, stop
+from devstack.processes import free_port, stop
 from signup_core.migrations import migrate
 from tests.conftest import Worker
-from tests.support import app_env, eventually
+from tests.support import app_env, eventually, start_api
 
 pytestmark = [
     pytest.mark.drill,
@@ -73,29 +70,6 @@ class Load:
             self.retry_after_missing += 1
 
 
-def _start_api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    out = open(log, "ab")  # noqa: SIM115 - the child keeps it
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("signup-api"))],
-        env={**os.environ, **env, "PORT": str(port)},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        preexec_fn=die_with_parent(),
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
-            return process, url
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(log.read_text()[-3000:]) from None
-            time.sleep(0.1)
-
-
 def _start(server: postgres.Postgres) -> None:
     server.process = postgres.start(server.datadir, server.port, durable=False).process
 
@@ -127,7 +101,7 @@ async def test_postgresql_restarted_and_stopped_under_load(redis_server, smtp_se
         SIGNUP_WORKER_THREADS="4",
         SIGNUP_MAIL_MAX_RETRIES="20",
     )
-    api, url = _start_api(env, folder / "api.log")
+    api, url = start_api(env, folder / "api.log")
     worker = Worker(env, folder / "worker.log")
     load = Load(url)
     try:
