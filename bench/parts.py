@@ -5,9 +5,9 @@ figures are the apps' own CPU. Each variant runs in a fresh process, RUNS times 
 rotated each run); the median is printed.
 
 BENCH_PARTS_ONLY (a regular expression) keeps the variants whose names it finds;
-BENCH_PARTS_BEFORE (a checkout's folder, e.g. from `git archive`) adds "the real API before",
-run from that checkout's code in the same interleaved rounds, so a change is measured against
-what it changed under the same load.
+BENCH_PARTS_BEFORE (a checkout's folder, e.g. from `git archive`) adds, for each variant kept
+but the floor, the same variant run from that checkout's code ("… [before]") in the same
+interleaved rounds, so a change is measured against what it changed under the same load.
 
 A part is taken out by replacing it with what it returns on the happy path; that is only good
 for measuring, never for serving.
@@ -56,7 +56,10 @@ BEFORE = os.environ.get("BENCH_PARTS_BEFORE")
 if ONLY:
     VARIANTS = {name: flags for name, flags in VARIANTS.items() if re.search(ONLY, name)}
 if BEFORE:
-    VARIANTS = {"the real API before": [], **VARIANTS}
+    VARIANTS = {
+        **{f"{name} [before]": flags for name, flags in VARIANTS.items() if name != "the floor"},
+        **VARIANTS,
+    }
 
 
 def _env(db_url: str, redis_url: str) -> dict[str, str]:
@@ -267,7 +270,7 @@ def main() -> None:
                 asyncio.run(clear())
                 out = subprocess.run(
                     [sys.executable, "-m", "bench.parts", "--child", *without],
-                    cwd=BEFORE if name == "the real API before" else None,
+                    cwd=BEFORE if name.endswith(" [before]") else None,
                     env=env,
                     capture_output=True,
                     text=True,
@@ -279,16 +282,17 @@ def main() -> None:
                     sys.exit(f"{name}: the measurement failed:\n" + "\n".join(notable[-40:]))
                 results[name].append(float(out.stdout.strip().splitlines()[-1]))
             print(f"  run {run + 1} of {RUNS} done", flush=True)
-        real = statistics.median(results.get("the real API", [0.0]))
         print(f"\n  CPU per signup, median of {RUNS} runs of {SIGNUPS}:")
         for name, values in results.items():
+            base = "the real API [before]" if name.endswith(" [before]") else "the real API"
+            real = statistics.median(results.get(base, [0.0]))
             median = statistics.median(values)
             part = ""
             if name.startswith("… with "):
                 part = f"  (it adds: {median - real:.0f} µs)"
             elif name.startswith("…"):
                 part = f"  (the part: {real - median:.0f} µs)"
-            print(f"  {name:<40} {median:6.0f} µs{part}")
+            print(f"  {name:<50} {median:6.0f} µs{part}")
         _write(results, load_before)
     finally:
         rd.stop()

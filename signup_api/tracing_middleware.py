@@ -5,8 +5,11 @@ sampler decides, and wraps every receive and send in child spans of their own: a
 signup even when the span is dropped. Here an unsampled request costs one sampling decision
 and one context switch: its span is the SDK's non-recording one, which carries the trace id
 and the sampled flag (so a row's stored traceparent tells the worker not to sample either), and
-nothing is recorded, set or exported for it. A sampled request gets a SERVER span with the
-method, the route template (never the raw path's query) and the status.
+nothing is recorded, set or exported for it. For a request that carries no trace, with the
+ratio sampler production uses, the decision is made here on the trace id the SDK would have
+drawn, and the SDK is not called at all for an unsampled one (tracing.root_span). A sampled
+request gets a SERVER span with the method, the route template (never the raw path's query)
+and the status.
 
 Only installed when tracing is on (signup_api.app); it is the outermost layer, so the access
 log line and every handler run inside the span.
@@ -18,13 +21,17 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signup_core import tracing
+
 EXCLUDED = frozenset({"/healthz", "/readyz"})
 
 
 class Traced:
-    def __init__(self, app: ASGIApp, tracer: trace.Tracer | None = None) -> None:
+    def __init__(self, app: ASGIApp, provider: trace.TracerProvider | None = None) -> None:
         self.app = app
-        self.tracer = tracer or trace.get_tracer("signup_api")
+        provider = provider or trace.get_tracer_provider()
+        self.tracer = provider.get_tracer("signup_api")
+        self.root_bound = tracing.root_bound(provider)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXCLUDED:
@@ -32,7 +39,10 @@ class Traced:
             return
         parent = _incoming(scope)
         method = scope["method"]
-        span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+        if parent is None and self.root_bound is not None:
+            span = tracing.root_span(self.tracer, self.root_bound, method, SpanKind.SERVER)
+        else:
+            span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
         token = context.attach(trace.set_span_in_context(span, parent))
         try:
             if not span.is_recording():

@@ -1,6 +1,8 @@
 """The API's server span: the sampler is asked once per request and first; an unsampled request
 builds no span, no attribute and no export, yet carries its trace id (sampled flag off) for the
-rows it writes; a sampled one records method, route and status, and joins an incoming trace."""
+rows it writes; a sampled one records method, route and status, and joins an incoming trace.
+Under the ratio sampler a request without a trace is decided before the SDK is called, the way
+the SDK's sampler decides it, and only a sampled one reaches the SDK."""
 
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ from opentelemetry.sdk.trace.sampling import (
     ParentBased,
     Sampler,
     SamplingResult,
+    TraceIdRatioBased,
 )
 
 from signup_api.tracing_middleware import Traced
+from signup_core import tracing
 
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -40,10 +44,24 @@ class Route:
     path = "/signup"
 
 
+class CountingRatio(TraceIdRatioBased):
+    """The SDK's ratio sampler, counting how often the SDK asks it."""
+
+    calls = 0
+
+    def should_sample(self, *args, **kwargs) -> SamplingResult:
+        self.calls += 1
+        return super().should_sample(*args, **kwargs)
+
+
 def _traced(root: Sampler):
-    sampler = Counting(root)
+    app, exporter, seen = _traced_by(sampler := Counting(root))
+    return app, sampler, exporter, seen
+
+
+def _traced_by(sampler: Sampler):
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=sampler)
+    provider = tracing.new_provider(sampler=sampler)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     seen: list[dict] = []
 
@@ -55,7 +73,7 @@ def _traced(root: Sampler):
         await send({"type": "http.response.start", "status": 202, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
-    return Traced(app, tracer=provider.get_tracer("test")), sampler, exporter, seen
+    return Traced(app, provider=provider), exporter, seen
 
 
 async def _call(app, headers=()) -> None:
@@ -109,3 +127,54 @@ async def test_an_incoming_sampled_trace_is_continued():
     [span] = exporter.get_finished_spans()
     assert format(span.context.trace_id, "032x") == PARENT[3:35]
     assert format(span.parent.span_id, "016x") == PARENT[36:52]
+
+
+async def test_a_request_without_a_trace_is_decided_before_the_sdk_as_the_sdk_would():
+    root = CountingRatio(0.5)
+    app, exporter, seen = _traced_by(ParentBased(root))
+    for _ in range(400):
+        await _call(app)
+    spans = exporter.get_finished_spans()
+    assert root.calls == len(spans)  # the SDK was asked about the sampled requests only
+    assert 120 < len(spans) < 280
+    ids = [int(c["traceparent"][3:35], 16) for c in seen]
+    assert len(set(ids)) == 400 and len({c["traceparent"][36:52] for c in seen}) == 400
+    for carrier, trace_id in zip(seen, ids, strict=True):
+        # The SDK's rule for this trace id: its low 64 bits under the ratio's bound.
+        assert _sampled(carrier["traceparent"]) == (trace_id & (2**64 - 1) < root.bound)
+    sampled = {t for c, t in zip(seen, ids, strict=True) if _sampled(c["traceparent"])}
+    assert {span.context.trace_id for span in spans} == sampled
+    assert all(span.parent is None and span.name == "POST /signup" for span in spans)
+
+
+async def test_a_drawn_trace_id_serves_its_request_only():
+    provider = tracing.new_provider(sampler=TraceIdRatioBased(1.0))
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = Traced(lambda scope, receive, send: send({"type": "x"}), provider=provider)
+    await _call(app)
+    other = provider.get_tracer("test").start_span("elsewhere")
+    other.end()
+    first, second = exporter.get_finished_spans()
+    assert first.context.trace_id != second.context.trace_id
+
+
+def test_the_ratio_decision_is_taken_from_the_configured_sampler(monkeypatch):
+    def bound(name: str, argument: str | None = None) -> int | None:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", name)
+        if argument is None:
+            monkeypatch.delenv("OTEL_TRACES_SAMPLER_ARG", raising=False)
+        else:
+            monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", argument)
+        return tracing.root_bound(tracing.new_provider())
+
+    tenth = TraceIdRatioBased.get_bound_for_rate(0.1)
+    assert bound("parentbased_traceidratio", "0.1") == tenth
+    assert bound("traceidratio", "0.1") == tenth
+    assert bound("parentbased_traceidratio", "a tenth") == 2**64  # the SDK's fallback, 1.0
+    assert bound("always_off") == bound("parentbased_always_off") == 0
+    # Samplers that keep every root, or that are not the SDK's own: the SDK decides.
+    assert bound("parentbased_always_on") is None
+    assert tracing.root_bound(tracing.new_provider(sampler=Counting(ALWAYS_OFF))) is None
+    assert tracing.root_bound(TracerProvider(sampler=TraceIdRatioBased(0.1))) is None
+    assert tracing.root_bound(trace.NoOpTracerProvider()) is None
