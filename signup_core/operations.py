@@ -195,6 +195,9 @@ async def audit_entries(
     return rows
 
 
+EXPORT_END = ""  # never a line: each CSV or JSON line ends with its newline
+
+
 async def export_lines(
     pool: asyncpg.Pool,
     settings: Settings,
@@ -204,10 +207,12 @@ async def export_lines(
     since: datetime.datetime | None,
     until: datetime.datetime | None,
 ) -> AsyncIterator[str]:
-    """The export as lines, streamed; the audit row is written once the last has gone, or when
-    the export stops early: `interrupted` when the reader left (a closed pipe, a client gone),
-    outcome `failed` when the export itself broke; either way with the rows handed out so far,
-    since those left as well."""
+    """The export as lines, streamed, then EXPORT_END: the consumer delivers what it still
+    holds (a flush, the last chunk sent) before it asks for more, and only then is the export
+    whole. The audit row is written then, or when the export stops early: `interrupted` when
+    the reader left (a closed pipe, a client gone, even at the last flush), outcome `failed`
+    when the export itself broke; either way with the rows handed out so far, since those left
+    as well."""
     n = 0
     ended = "whole"
     try:
@@ -215,6 +220,7 @@ async def export_lines(
             async for line in exporting.lines(conn, settings, fmt, list_name, since, until):
                 n += 1
                 yield line
+        yield EXPORT_END
     except (GeneratorExit, asyncio.CancelledError):
         ended = "left"
         raise

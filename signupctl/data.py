@@ -59,11 +59,24 @@ async def export(
         # Closed here, not when collected: a reader that left gets its audit row now.
         async with contextlib.aclosing(lines):
             async for line in lines:
-                out.write(line)
+                try:
+                    if line == operations.EXPORT_END:
+                        out.flush()  # before the export counts as whole
+                        continue
+                    out.write(line)
+                except BrokenPipeError:
+                    raise  # the reader left (`| head`): run() ends quietly
+                except OSError as e:  # a full disk, a quota: not the database's fault
+                    if output is not None:
+                        # Closed here, where the failed flush is expected: it closes the file
+                        # all the same, and click's own close would fail on it with a traceback.
+                        with contextlib.suppress(OSError):
+                            output.close()
+                    problem = f"cannot write the export: {e.strerror or e}"
+                    raise click.ClickException(problem) from None
                 n += 1
                 if show and n > 0 and n % 1000 == 0:
                     click.echo(f"\rexported {n} rows", err=True, nl=False)
-        out.flush()
     finally:
         await pool.close()
     say(("\n" if show else "") + f"exported {max(n, 0)} subscriber(s)")

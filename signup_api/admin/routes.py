@@ -194,12 +194,14 @@ async def _encoded(lines: Any) -> Any:
     batch: list[str] = []
     async with contextlib.aclosing(lines):
         async for line in lines:
+            if line == operations.EXPORT_END:  # the last chunk is sent before it counts as whole
+                if batch:
+                    yield "".join(batch).encode()
+                continue
             batch.append(line)
             if len(batch) == 500:
                 yield "".join(batch).encode()
                 batch = []
-        if batch:
-            yield "".join(batch).encode()
 
 
 @needs("signup:erase")

@@ -264,6 +264,30 @@ async def test_a_reader_that_leaves_early_ends_the_command_quietly(db, env):
     assert 0 < counts["rows"] < 2_000
 
 
+async def test_a_reader_gone_before_the_last_flush_is_an_interrupted_export(db, env):
+    # Two rows fit the output's buffer: nothing reaches the closed pipe before the last flush.
+    sealed = keyring().seal("last@example.com", "subscriptions.email")
+    await privacy().seed_confirmed(
+        db, count=2, email_sealed=sealed, name_sealed=None, key_id="t1", list_name="one"
+    )
+    done = signupctl_to_a_closed_pipe(env, "export")
+    assert (done.returncode, done.stderr) == (1, "")
+    [audit] = [a async for a in privacy().audit_actions(db)]
+    assert json.loads(audit["counts"]) == {"rows": 2, "interrupted": True}
+
+
+async def test_an_export_file_that_cannot_be_written_says_so(db, env):
+    sealed = keyring().seal("full@example.com", "subscriptions.email")
+    await privacy().seed_confirmed(
+        db, count=2, email_sealed=sealed, name_sealed=None, key_id="t1", list_name="one"
+    )
+    done = signupctl(env, "export", "-o", "/dev/full")  # every write: no space left on device
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: cannot write the export: No space left on device"
+    [audit] = [a async for a in privacy().audit_actions(db)]
+    assert json.loads(audit["counts"])["interrupted"] is True
+
+
 async def test_one_bad_address_in_a_file_stops_the_command_before_anything_is_done(db, env):
     listed = "good@example.com\nnot an address\n"
     done = signupctl(env, "suppress", "--reason", "asked", "--from-file", "-", stdin=listed)
