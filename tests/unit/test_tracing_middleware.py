@@ -178,3 +178,22 @@ def test_the_ratio_decision_is_taken_from_the_configured_sampler(monkeypatch):
     assert tracing.root_bound(tracing.new_provider(sampler=Counting(ALWAYS_OFF))) is None
     assert tracing.root_bound(TracerProvider(sampler=TraceIdRatioBased(0.1))) is None
     assert tracing.root_bound(trace.NoOpTracerProvider()) is None
+
+
+async def test_a_request_that_raises_ends_its_span_as_an_error():
+    async def broken(scope, receive, send) -> None:
+        raise RuntimeError("a bug")
+
+    app, exporter, _ = _traced_by(ALWAYS_ON)
+    app.app = broken
+    try:
+        await _call(app)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the error was swallowed")
+    [span] = exporter.get_finished_spans()
+    assert span.status.status_code == trace.StatusCode.ERROR
+    assert span.attributes["http.response.status_code"] == 500
+    assert [event.name for event in span.events] == ["exception"]
+    assert trace.get_current_span() is trace.INVALID_SPAN
