@@ -92,16 +92,26 @@ _UNSAMPLED = TraceFlags(TraceFlags.RANDOM_TRACE_ID)
 
 def root_bound(provider) -> int | None:
     """The bound under which the provider's sampler samples a root span's trace id, when the
-    sampler is the SDK's ratio or always-off one (parent-based or not) and the ids are
-    new_provider's; otherwise None, and every span is left to the SDK."""
-    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
+    sampler is exactly the SDK's ratio or always-off one (parent-based or not; a subclass may
+    decide otherwise), the ids are new_provider's and the SDK is on; otherwise None, and every
+    span is left to the SDK."""
+    from opentelemetry.sdk.trace import Tracer
+    from opentelemetry.sdk.trace.sampling import (
+        ALWAYS_OFF,
+        ParentBased,
+        ParentBasedTraceIdRatio,
+        TraceIdRatioBased,
+    )
 
     if not isinstance(getattr(provider, "id_generator", None), _chosen_ids()):
         return None
+    if not isinstance(provider.get_tracer("signup_api"), Tracer):
+        return None  # OTEL_SDK_DISABLED: the SDK's tracer makes only invalid spans
     sampler = getattr(provider, "sampler", None)
     # ParentBased keeps the sampler for roots private; the SDK has no public accessor for it.
-    root = getattr(sampler, "_root", None) if isinstance(sampler, ParentBased) else sampler
-    if isinstance(root, TraceIdRatioBased):
+    parent_based = type(sampler) in (ParentBased, ParentBasedTraceIdRatio)
+    root = getattr(sampler, "_root", None) if parent_based else sampler
+    if type(root) is TraceIdRatioBased:
         return root.bound
     if root is ALWAYS_OFF:
         return 0
@@ -111,7 +121,10 @@ def root_bound(provider) -> int | None:
 def root_span(tracer: trace.Tracer, bound: int, name: str, kind: SpanKind) -> trace.Span:
     """A root span whose sampling the ratio sampler would decide the same way, asked of the
     SDK only when sampled: an unsampled one is a non-recording span with fresh ids, which cost
-    ~3 µs where the SDK's start_span costs ~20 µs for a span it then drops."""
+    ~3 µs where the SDK's start_span costs ~20 µs for a span it then drops. Where a span is
+    current already (nothing in this service opens one around a request), the SDK decides."""
+    if trace.get_current_span().get_span_context().is_valid:
+        return tracer.start_span(name, kind=kind)
     trace_id = random.getrandbits(128) or 1
     if trace_id & _TRACE_ID_LIMIT >= bound:
         span_id = random.getrandbits(64) or 1

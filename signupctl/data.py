@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import os
 import sys
 from typing import TextIO
 
@@ -61,17 +62,17 @@ async def export(
             async for line in lines:
                 try:
                     if line == operations.EXPORT_END:
-                        out.flush()  # before the export counts as whole
+                        # Before the export counts as whole; a file is closed here too, since
+                        # some file systems (NFS, a quota) report a failed write only then.
+                        out.flush()
+                        if output is not None:
+                            output.close()
                         continue
                     out.write(line)
                 except BrokenPipeError:
                     raise  # the reader left (`| head`): run() ends quietly
                 except OSError as e:  # a full disk, a quota: not the database's fault
-                    if output is not None:
-                        # Closed here, where the failed flush is expected: it closes the file
-                        # all the same, and click's own close would fail on it with a traceback.
-                        with contextlib.suppress(OSError):
-                            output.close()
+                    _abandon(output)
                     problem = f"cannot write the export: {e.strerror or e}"
                     raise click.ClickException(problem) from None
                 n += 1
@@ -80,6 +81,20 @@ async def export(
     finally:
         await pool.close()
     say(("\n" if show else "") + f"exported {max(n, 0)} subscriber(s)")
+
+
+def _abandon(output: TextIO | None) -> None:
+    """Drops what is still buffered for an output that cannot be written, so neither click's
+    close of a file nor Python's flush of stdout at exit fails on it again (a traceback, or
+    exit status 120 after the error was said)."""
+    if output is not None:
+        with contextlib.suppress(OSError):
+            output.close()  # the flush fails again, and the file is closed all the same
+        return
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @click.command()

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiosql
 import asyncpg
@@ -37,13 +37,18 @@ def signupctl(env: dict[str, str] | None, *args: str, stdin: str | None = None):
 
 def signupctl_to_a_closed_pipe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """`signupctl ... | head -0`: nobody reads, so the first write that reaches the pipe fails."""
-    command, environ = _command(env, *args)
     reader, writer = os.pipe()
     os.close(reader)
     with open(writer, "wb") as out:
-        return subprocess.run(
-            command, env=environ, stdout=out, stderr=subprocess.PIPE, text=True, timeout=60
-        )
+        return signupctl_writing_to(out, env, *args)
+
+
+def signupctl_writing_to(out: IO[bytes], env: dict[str, str], *args: str):
+    """signupctl with its standard output on `out` (`> file`), its errors captured."""
+    command, environ = _command(env, *args)
+    return subprocess.run(
+        command, env=environ, stdout=out, stderr=subprocess.PIPE, text=True, timeout=60
+    )
 
 
 async def fetch(url: str, query: str, **params: Any) -> list[dict[str, Any]]:

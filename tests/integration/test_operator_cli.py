@@ -19,6 +19,7 @@ from tests.privacy_support import (
     signupctl,
     signupctl_peak_rss,
     signupctl_to_a_closed_pipe,
+    signupctl_writing_to,
 )
 from tests.support import BLIND_INDEX_KEY, inspect, keyring, store_unmailed
 
@@ -281,11 +282,18 @@ async def test_an_export_file_that_cannot_be_written_says_so(db, env):
     await privacy().seed_confirmed(
         db, count=2, email_sealed=sealed, name_sealed=None, key_id="t1", list_name="one"
     )
-    done = signupctl(env, "export", "-o", "/dev/full")  # every write: no space left on device
-    assert done.returncode == 1
-    assert done.stderr.strip() == "Error: cannot write the export: No space left on device"
-    [audit] = [a async for a in privacy().audit_actions(db)]
-    assert json.loads(audit["counts"])["interrupted"] is True
+    # Every write to /dev/full fails: no space left on device. As a file, or as stdout.
+    with open("/dev/full", "wb") as full:
+        runs = [
+            signupctl(env, "export", "-o", "/dev/full"),
+            signupctl_writing_to(full, env, "export"),
+        ]
+    for done in runs:
+        assert done.returncode == 1
+        # Said once, with nothing after it (Python's own flush of stdout at exit, a traceback).
+        assert done.stderr == "Error: cannot write the export: No space left on device\n"
+    audits = [json.loads(a["counts"]) async for a in privacy().audit_actions(db)]
+    assert [counts["interrupted"] for counts in audits] == [True, True]
 
 
 async def test_one_bad_address_in_a_file_stops_the_command_before_anything_is_done(db, env):

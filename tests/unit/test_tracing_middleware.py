@@ -44,14 +44,16 @@ class Route:
     path = "/signup"
 
 
-class CountingRatio(TraceIdRatioBased):
-    """The SDK's ratio sampler, counting how often the SDK asks it."""
+class CountingTracer:
+    """The SDK's tracer, counting the spans it is asked to start."""
 
-    calls = 0
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self.tracer = tracer
+        self.calls = 0
 
-    def should_sample(self, *args, **kwargs) -> SamplingResult:
+    def start_span(self, *args, **kwargs) -> trace.Span:
         self.calls += 1
-        return super().should_sample(*args, **kwargs)
+        return self.tracer.start_span(*args, **kwargs)
 
 
 def _traced(root: Sampler):
@@ -130,12 +132,13 @@ async def test_an_incoming_sampled_trace_is_continued():
 
 
 async def test_a_request_without_a_trace_is_decided_before_the_sdk_as_the_sdk_would():
-    root = CountingRatio(0.5)
+    root = TraceIdRatioBased(0.5)
     app, exporter, seen = _traced_by(ParentBased(root))
+    app.tracer = counting = CountingTracer(app.tracer)
     for _ in range(400):
         await _call(app)
     spans = exporter.get_finished_spans()
-    assert root.calls == len(spans)  # the SDK was asked about the sampled requests only
+    assert counting.calls == len(spans)  # the SDK was asked about the sampled requests only
     assert 120 < len(spans) < 280
     ids = [int(c["traceparent"][3:35], 16) for c in seen]
     assert len(set(ids)) == 400 and len({c["traceparent"][36:52] for c in seen}) == 400
@@ -175,7 +178,16 @@ def test_the_ratio_decision_is_taken_from_the_configured_sampler(monkeypatch):
     assert bound("always_off") == bound("parentbased_always_off") == 0
     # Samplers that keep every root, or that are not the SDK's own: the SDK decides.
     assert bound("parentbased_always_on") is None
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")  # the SDK makes invalid spans only
+    assert bound("parentbased_traceidratio", "0.1") is None
     assert tracing.root_bound(tracing.new_provider(sampler=Counting(ALWAYS_OFF))) is None
+
+    class Keen(TraceIdRatioBased):  # a subclass may decide otherwise than by the bound
+        def should_sample(self, *args, **kwargs) -> SamplingResult:
+            return ALWAYS_ON.should_sample(*args, **kwargs)
+
+    assert tracing.root_bound(tracing.new_provider(sampler=Keen(0.1))) is None
+    assert tracing.root_bound(tracing.new_provider(sampler=ParentBased(Keen(0.1)))) is None
     assert tracing.root_bound(TracerProvider(sampler=TraceIdRatioBased(0.1))) is None
     assert tracing.root_bound(trace.NoOpTracerProvider()) is None
 
@@ -197,3 +209,36 @@ async def test_a_request_that_raises_ends_its_span_as_an_error():
     assert span.attributes["http.response.status_code"] == 500
     assert [event.name for event in span.events] == ["exception"]
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+async def test_an_unsampled_root_is_the_span_the_sdk_would_have_made():
+    ours, _, _ = _traced_by(ParentBased(ALWAYS_OFF))
+    sdk = TracerProvider(sampler=ParentBased(ALWAYS_OFF)).get_tracer("test")
+    dropped = sdk.start_span("POST", kind=trace.SpanKind.SERVER)
+    spans: list[trace.Span] = []
+
+    async def keep(scope, receive, send) -> None:
+        spans.append(trace.get_current_span())
+
+    ours.app = keep
+    await _call(ours)
+    [span] = spans
+    assert type(span) is type(dropped) and not span.is_recording()
+    mine, theirs = span.get_span_context(), dropped.get_span_context()
+    assert (mine.trace_flags, mine.trace_state, mine.is_remote) == (
+        theirs.trace_flags,
+        theirs.trace_state,
+        theirs.is_remote,
+    )
+    assert mine.is_valid
+
+
+async def test_a_span_current_around_the_request_is_left_to_the_sdk():
+    app, exporter, _ = _traced_by(ParentBased(TraceIdRatioBased(0.0)))
+    outer = trace.NonRecordingSpan(
+        trace.SpanContext(0xABC, 0xDEF, False, trace.TraceFlags(trace.TraceFlags.SAMPLED))
+    )
+    with trace.use_span(outer):
+        await _call(app)
+    [span] = exporter.get_finished_spans()  # sampled, as its parent is
+    assert span.context.trace_id == 0xABC and span.parent.span_id == 0xDEF
