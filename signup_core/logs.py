@@ -88,9 +88,10 @@ class JsonFormatter(logging.Formatter):
 
 class ConsoleFormatter(logging.Formatter):
     """One short line per record for a developer's terminal: local time, process, the level
-    when it is not info, the message and a few extras. Of the extras only numbers, booleans and
-    the text fields named in _CONSOLE_TEXT are shown: free text such as a relay's `failure`
-    reply can quote an address, and a field added later stays out until it is listed here."""
+    when it is not info, the message, a few extras and, inside a span, its trace id. Of the
+    extras only numbers, booleans and the text fields named in _CONSOLE_TEXT are shown: free
+    text such as a relay's `failure` reply can quote an address, and a field added later stays
+    out until it is listed here."""
 
     def __init__(self, process: str) -> None:
         super().__init__()
@@ -113,6 +114,9 @@ class ConsoleFormatter(logging.Formatter):
             )
             message = " ".join((record.getMessage(), *shown))
         line = f"{stamp} {self._process} {level}{message}"
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # tracing on: the id a console exporter's or a collector's span shows
+            line += f" trace_id={span.trace_id:032x}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

@@ -56,7 +56,12 @@ def configure(settings: Settings, component: str, exporter=None) -> bool:
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     else:
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        # One line a span, not the SDK's indented JSON: mixed into a log of one JSON object a
+        # line (make run's var/*.log), several lines a span broke every line-based reader.
+        console = ConsoleSpanExporter(formatter=lambda span: span.to_json(indent=None) + "\n")
+        provider.add_span_processor(BatchSpanProcessor(console))
+    if component != "api":
+        provider.sampler = _calls_in_our_spans(provider.sampler)  # before any tracer is made
     trace.set_tracer_provider(provider)
     instrument_libraries(API_LIBRARIES if component == "api" else ALL_LIBRARIES)
     _enabled = True
@@ -134,6 +139,39 @@ def root_span(tracer: trace.Tracer, bound: int, name: str, kind: SpanKind) -> tr
         return tracer.start_span(name, context=context.Context(), kind=kind)
     finally:
         _chosen_trace_id.reset(token)
+
+
+def _calls_in_our_spans(sampler):
+    """`sampler`, but a library's call (a CLIENT span: asyncpg, redis, httpx) outside any span
+    of ours is dropped. The worker's pollers (the relay's outbox check, Dramatiq's Redis
+    fetches and acks) would otherwise each start a trace of their own: ~20 a second while
+    idle, and a console exporter's output or a collector flooded with them. A call made for a
+    row, in its span, is sampled as that span is."""
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    class CallsInOurSpans(Sampler):
+        def should_sample(
+            self,
+            parent_context,
+            trace_id,
+            name,
+            kind=None,
+            attributes=None,
+            links=None,
+            trace_state=None,
+        ) -> SamplingResult:
+            if kind is SpanKind.CLIENT:
+                parent = trace.get_current_span(parent_context).get_span_context()
+                if not parent.is_valid:
+                    return SamplingResult(Decision.DROP)
+            return sampler.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"CallsInOurSpans{{{sampler.get_description()}}}"
+
+    return CallsInOurSpans()
 
 
 ALL_LIBRARIES = ("asyncpg", "redis", "httpx")

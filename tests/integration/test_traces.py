@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -217,6 +218,30 @@ async def test_welcome_and_unsubscribe_receipt_mails_join_the_trace_of_their_req
 def _refresh(receiver: Receiver, by_id: dict, span_id: bytes):
     by_id.update({s.span_id: s for s in receiver.spans})
     return by_id.get(span_id)
+
+
+async def test_the_idle_worker_starts_no_trace_and_a_rows_queries_join_its_span(
+    spans, stack, smtp_server
+):
+    env, receiver, _ = stack
+    # Idle: the relay polls the outbox and Dramatiq fetches from Redis, several times a second.
+    await asyncio.sleep(1.5)
+    email = f"traced-{uuid.uuid4().hex[:10]}@example.com"
+    async with app_client(env) as client:
+        assert (await client.post("/signup", json={"email": email})).status_code == 202
+    trace_id = _server_span(spans, "/signup")
+    [deliver] = await _delivered_in(receiver, trace_id)
+    # The row's own queries are traced, in its span ...
+    queries = [s for s in receiver.spans if s.parent_span_id == deliver.span_id]
+    assert {s.kind for s in queries} == {trace_pb2.Span.SPAN_KIND_CLIENT}
+    assert len(queries) >= 3  # the lock, the suppression check, the sent mark
+    # ... and no poller's call started a trace of its own.
+    orphans = [
+        s.name
+        for s in receiver.spans
+        if s.kind == trace_pb2.Span.SPAN_KIND_CLIENT and not s.parent_span_id
+    ]
+    assert orphans == []
 
 
 def test_log_lines_inside_a_span_carry_its_ids(spans):

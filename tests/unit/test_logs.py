@@ -306,3 +306,13 @@ def test_with_another_handler_the_access_line_is_a_record_again(api_logging, cap
     log_access("GET", "/thanks", 200, 0.5)
     [record] = caplog.records
     assert type(record) is AccessRecord and record.path == "/thanks"
+
+
+def test_a_console_line_inside_a_span_ends_with_its_trace_id():
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(0xABC, 0xDEF, False, trace.TraceFlags(trace.TraceFlags.SAMPLED))
+    )
+    with trace.use_span(span):
+        line = console()
+    assert line.endswith(" hi there trace_id=00000000000000000000000000000abc")
+    assert "trace_id" not in console()  # outside a span (and with tracing off): nothing
