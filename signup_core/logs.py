@@ -115,7 +115,7 @@ class ConsoleFormatter(logging.Formatter):
             message = " ".join((record.getMessage(), *shown))
         line = f"{stamp} {self._process} {level}{message}"
         span = trace.get_current_span().get_span_context()
-        if span.is_valid:  # tracing on: the id a console exporter's or a collector's span shows
+        if span.is_valid:  # tracing on: the request's or row's trace (exported if sampled)
             line += f" trace_id={span.trace_id:032x}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)

@@ -164,9 +164,11 @@ def _calls_in_our_spans(sampler):
                 parent = trace.get_current_span(parent_context).get_span_context()
                 if not parent.is_valid:
                     return SamplingResult(Decision.DROP)
-            return sampler.should_sample(
-                parent_context, trace_id, name, kind, attributes, links, trace_state
-            )
+            asked = (parent_context, trace_id, name, kind, attributes, links)
+            # As the SDK's Tracer asks: a sampler of the site's own may take only those six.
+            if trace_state is None:
+                return sampler.should_sample(*asked)
+            return sampler.should_sample(*asked, trace_state)
 
         def get_description(self) -> str:
             return f"CallsInOurSpans{{{sampler.get_description()}}}"
@@ -294,4 +296,16 @@ def row_span(
         links=links,
         attributes={"signup.row_id": row_id, **attributes},
     ):
+        yield
+
+
+@contextlib.contextmanager
+def work_span(name: str) -> Iterator[None]:
+    """A span of ours around a worker's task that is not a row's (claiming a batch for the
+    queue, a purge), so its queries, which are traced only inside a span of ours, are seen.
+    Nothing at all when tracing is off."""
+    if not _enabled:
+        yield
+        return
+    with trace.get_tracer("signup").start_as_current_span(name, kind=SpanKind.INTERNAL):
         yield

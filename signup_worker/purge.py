@@ -18,7 +18,7 @@ import uuid
 
 import asyncpg
 
-from signup_core import db, retention
+from signup_core import db, retention, tracing
 from signup_core.clock import Clock
 from signup_worker.resources import Opened
 
@@ -53,7 +53,8 @@ async def purge_once(res: Opened, clock: Clock) -> dict[str, int] | None:
         if not await renew(conn):
             return None
     try:
-        counts = await retention.purge(res.pool, res.settings, clock.now(), guard=renew)
+        with tracing.work_span("purge"):  # the lease's check stays a poll, untraced
+            counts = await retention.purge(res.pool, res.settings, clock.now(), guard=renew)
     finally:
         # Not needed for safety (it lapses), only so that the next interval need not wait.
         with contextlib.suppress(*db.UNAVAILABLE):

@@ -117,6 +117,11 @@ async def due_queues(res: Opened) -> set[str]:
 
 async def relay(broker: Broker, res: Opened, channel: Channel) -> int:
     """Claim and queue one batch; returns how many rows went."""
+    with tracing.work_span(f"claim {channel.queue}"):
+        return await _relay(broker, res, channel)
+
+
+async def _relay(broker: Broker, res: Opened, channel: Channel) -> int:
     q = db.queries()
     async with res.pool.acquire() as conn, conn.transaction():
         rows = {

@@ -235,6 +235,10 @@ async def test_the_idle_worker_starts_no_trace_and_a_rows_queries_join_its_span(
     queries = [s for s in receiver.spans if s.parent_span_id == deliver.span_id]
     assert {s.kind for s in queries} == {trace_pb2.Span.SPAN_KIND_CLIENT}
     assert len(queries) >= 3  # the lock, the suppression check, the sent mark
+    # ... as are the relay's, which claimed the row, in a span of ours around the claim ...
+    claims = await eventually(lambda: [s for s in receiver.spans if s.name == "claim mail"])
+    claimed = [s.name for s in receiver.spans if s.parent_span_id == claims[0].span_id]
+    assert "relay mail" in claimed and "BEGIN;" in claimed and "COMMIT;" in claimed
     # ... and no poller's call started a trace of its own.
     orphans = [
         s.name

@@ -7,7 +7,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.trace import SpanKind
 
 from signup_core.tracing import _calls_in_our_spans
@@ -44,3 +44,18 @@ def test_a_call_inside_an_unsampled_span_follows_its_parent():
     with trace.use_span(unsampled):
         tracer.start_span("SELECT", kind=SpanKind.CLIENT).end()
     assert exporter.get_finished_spans() == ()
+
+
+def test_a_sampler_written_to_the_sdks_six_arguments_is_asked_as_the_sdk_asks():
+    class Six(Sampler):  # a site's own sampler, from an entry point, without trace_state
+        def should_sample(self, parent_context, trace_id, name, kind, attributes, links):
+            return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links)
+
+        def get_description(self) -> str:
+            return "six"
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=_calls_in_our_spans(Six()))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.get_tracer("test").start_span("relay mail", kind=SpanKind.PRODUCER).end()
+    assert [s.name for s in exporter.get_finished_spans()] == ["relay mail"]
