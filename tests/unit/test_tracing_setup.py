@@ -5,6 +5,7 @@ the worker's pollers start no trace."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -24,8 +25,9 @@ tracing.flush()
 
 
 def test_the_console_exporter_writes_a_span_a_line_and_no_pollers_call():
+    quiet = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}  # the defaults
     done = subprocess.run(
-        [sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", PROGRAM], env=quiet, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     spans = [json.loads(line) for line in done.stdout.splitlines()]  # each line one object
