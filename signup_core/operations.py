@@ -198,6 +198,11 @@ async def audit_entries(
 EXPORT_END = ""  # never a line: each CSV or JSON line ends with its newline
 
 
+def exported_rows(lines: int, fmt: str) -> int:
+    """The subscribers in `lines` lines of an export: a CSV's first line is its header."""
+    return max(lines - 1, 0) if fmt == "csv" else lines
+
+
 async def export_lines(
     pool: asyncpg.Pool,
     settings: Settings,
@@ -228,7 +233,7 @@ async def export_lines(
         ended = "failed"
         raise
     finally:
-        rows = max(n - 1, 0) if fmt == "csv" else n
+        rows = exported_rows(n, fmt)
         params = {"format": fmt, "list": list_name, "since": since, "until": until}
         counts = {"rows": rows} if ended == "whole" else {"rows": rows, "interrupted": True}
         outcome = "failed" if ended == "failed" else "done"

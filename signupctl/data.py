@@ -55,7 +55,7 @@ async def export(
                 "and no subscription on it",
                 param_hint="--list",
             )
-        n = -1 if fmt == "csv" else 0  # the header is no subscriber
+        n = 0  # lines written
         lines = operations.export_lines(pool, settings, context().who, fmt, list_name, since, until)
         # Closed here, not when collected: a reader that left gets its audit row now.
         async with contextlib.aclosing(lines):
@@ -76,11 +76,12 @@ async def export(
                     problem = f"cannot write the export: {e.strerror or e}"
                     raise click.ClickException(problem) from None
                 n += 1
-                if show and n > 0 and n % 1000 == 0:
-                    click.echo(f"\rexported {n} rows", err=True, nl=False)
+                rows = operations.exported_rows(n, fmt)
+                if show and rows and rows % 1000 == 0:
+                    click.echo(f"\rexported {rows} rows", err=True, nl=False)
     finally:
         await pool.close()
-    say(("\n" if show else "") + f"exported {max(n, 0)} subscriber(s)")
+    say(("\n" if show else "") + f"exported {operations.exported_rows(n, fmt)} subscriber(s)")
 
 
 def _abandon(output: TextIO | None) -> None:

@@ -7,15 +7,15 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, DEFAULT_ON, Sampler
 from opentelemetry.trace import SpanKind
 
 from signup_core.tracing import _calls_in_our_spans
 
 
-def _tracer(root=ALWAYS_ON):
+def _tracer(sampler=DEFAULT_ON):  # the SDK's ParentBased(ALWAYS_ON)
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=_calls_in_our_spans(ParentBased(root)))
+    provider = TracerProvider(sampler=_calls_in_our_spans(sampler))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider.get_tracer("test"), exporter
 
@@ -54,8 +54,6 @@ def test_a_sampler_written_to_the_sdks_six_arguments_is_asked_as_the_sdk_asks():
         def get_description(self) -> str:
             return "six"
 
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=_calls_in_our_spans(Six()))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    provider.get_tracer("test").start_span("relay mail", kind=SpanKind.PRODUCER).end()
+    tracer, exporter = _tracer(Six())
+    tracer.start_span("relay mail", kind=SpanKind.PRODUCER).end()
     assert [s.name for s in exporter.get_finished_spans()] == ["relay mail"]

@@ -151,12 +151,9 @@ async def test_a_request_without_a_trace_is_decided_before_the_sdk_as_the_sdk_wo
 
 
 async def test_a_drawn_trace_id_serves_its_request_only():
-    provider = tracing.new_provider(sampler=TraceIdRatioBased(1.0))
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app = Traced(lambda scope, receive, send: send({"type": "x"}), provider=provider)
+    app, exporter, _ = _traced_by(TraceIdRatioBased(1.0))
     await _call(app)
-    other = provider.get_tracer("test").start_span("elsewhere")
+    other = app.tracer.start_span("elsewhere")  # the same provider's ids
     other.end()
     first, second = exporter.get_finished_spans()
     assert first.context.trace_id != second.context.trace_id
