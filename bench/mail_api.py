@@ -31,9 +31,11 @@ async def app(scope, receive, send) -> None:
         answer = b""
     elif scope["method"] == "POST":
         now = time.monotonic()
-        to = json.loads(body)["To"]
-        arrivals.setdefault(to.rsplit("<", 1)[-1].rstrip(">"), now)
-        answer = OK
+        sent = json.loads(body)
+        for one in sent if isinstance(sent, list) else [sent]:
+            arrivals.setdefault(one["To"].rsplit("<", 1)[-1].rstrip(">"), now)
+        # Postmark's batch endpoint answers each message's result, in order.
+        answer = b"[" + b",".join([OK] * len(sent)) + b"]" if isinstance(sent, list) else OK
     elif scope["path"] == "/clear":
         arrivals.clear()
         answer = b"{}"
