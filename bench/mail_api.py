@@ -1,5 +1,6 @@
 """A provider's HTTP mail API, as the worker's benchmark target: answers every POST like
-Postmark's /email (200, a JSON body) and notes when each recipient's mail arrived; GET /arrivals
+Postmark's /email (200, a JSON body), a list of messages like its /email/batch (200, a result
+for each), and notes when each recipient's mail arrived; GET /arrivals
 returns them, GET /clear forgets them. POST /v1/traces takes OTLP spans and drops them. A bare
 ASGI app under uvicorn, in a process of its own, so it takes no CPU from the measuring process.
 

@@ -117,8 +117,8 @@ def _error_code(response: httpx.Response) -> int:
 # How long the first send waits for others, in turns of the event loop (no clock time: an
 # idle loop's turn takes microseconds). The worker's rows run on one loop; under load a turn
 # runs every row that is ready, so more turns let rows now on their way from the database reach
-# their send. In the worker's benchmark, at 1 turn a call held 1.3 messages on average; at 8,
-# 3.5, and the worker's CPU a mail to the mock fell from 2.70 to 1.21 ms (16 turns: 1.46, no
+# their send. In the worker's benchmark, at 1 turn a call held 1.3 messages on average and a
+# mail cost the worker 2.53 ms of CPU; at 8 turns, 3.5 and 1.21 ms (16 turns: 4.1 and 1.46, no
 # better). See docs/performance.md.
 TURNS = 8
 MOST = 500  # Postmark's documented most messages in one batch call
@@ -127,70 +127,86 @@ MOST = 500  # Postmark's documented most messages in one batch call
 class Coalescer:
     """Gathers the sends of rows being delivered at the same moment into one batch call.
 
-    The first send waits for the event loop's other ready work (TURNS turns, no clock time),
-    so an idle worker's send goes out at once; then it sends what gathered, in its own
-    context (its row's trace holds the call). One message goes to /email as before; several
-    go to /email/batch, whose 200 answer holds each message's own result, in order. Any other
-    answer to a batch is one about the account or the service (401, 403, 429, 5xx: the same
-    for each message) or one /email would have given per message: then each is sent alone.
+    The first send starts a task that waits for the event loop's other ready work (TURNS
+    turns, no clock time), so an idle worker's send goes out at once; then it sends what
+    gathered. The task runs in the first row's context (that row's trace holds the call) and
+    apart from every row: a row cancelled while waiting ends only its own wait, and its mail is
+    left out if the call has not started. One message goes to /email as before; several go to
+    /email/batch, whose 200 answer holds each message's own result, in order. Any other answer
+    to a batch is about the account or the service (401, 403, 429, 5xx: each row's answer, as
+    /email's would be), or a refusal of the call (another 4xx): then each mail is sent alone.
     """
 
     def __init__(self, post: Callable[[str, Any], Awaitable[httpx.Response]]) -> None:
         self._post = post
-        self._pending: list[tuple[dict, asyncio.Future]] = []
+        self._pending: list[Call] = []
+        self._tasks: set[asyncio.Task] = set()
 
     async def __call__(self, body: dict) -> httpx.Response | int:
         """The answer to the message: the HTTP response to it alone, or its ErrorCode."""
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._pending.append((body, future))
         if len(self._pending) == 1:
-            batch: list[tuple[dict, asyncio.Future]] = []
-            try:
-                for _ in range(TURNS):
-                    await asyncio.sleep(0)
-                batch, self._pending = self._pending, []
-                for start in range(0, len(batch), MOST):
-                    await self._send(batch[start : start + MOST])
-            except BaseException:
-                # Cancelled (a time limit) or broken: no row may wait for a sender gone.
-                _fail(batch or self._take(), TransientMailError("postmark batch abandoned"))
-                if not future.cancelled():
-                    future.exception()  # this caller leaves with its own exception
-                raise
+            task = loop.create_task(self._gather_and_send())
+            # Held until done: the loop keeps only weak references to tasks.
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await future
 
-    def _take(self) -> list[tuple[dict, asyncio.Future]]:
-        batch, self._pending = self._pending, []
-        return batch
+    async def _gather_and_send(self) -> None:
+        batch: list[Call] = []
+        try:
+            for _ in range(TURNS):
+                await asyncio.sleep(0)
+            batch, self._pending = _waiting(self._pending), []
+            for start in range(0, len(batch), MOST):
+                await self._send(batch[start : start + MOST])
+        except asyncio.CancelledError:
+            # The loop is closing: no row may wait for a sender gone.
+            if not batch:
+                batch, self._pending = self._pending, []
+            _fail(batch, lambda: TransientMailError("postmark batch abandoned"))
+            raise
+        except Exception as e:  # a fault of ours: each row waiting fails alone with it
+            fault = e
+            _fail(batch, lambda: fault)
 
-    async def _send(self, batch: list[tuple[dict, asyncio.Future]]) -> None:
+    async def _send(self, batch: list[Call]) -> None:
         if len(batch) == 1:
             await _settle(batch[0][1], self._post(API, batch[0][0]))
             return
         try:
             response = await self._post(f"{API}/batch", [body for body, _ in batch])
         except TransientMailError as e:
-            _fail(batch, e)
+            reason = str(e)
+            _fail(batch, lambda: TransientMailError(reason))
             return
-        codes = _batch_codes(response, len(batch))
-        if codes is not None:
-            for (_, future), code in zip(batch, codes, strict=True):
-                if not future.done():
-                    future.set_result(code)
-        elif response.status_code in (401, 403, 429) or response.status_code >= 500:
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(response)
-        else:
+        status = response.status_code
+        if status == 200:
+            for (_, future), code in zip(batch, _batch_codes(response, len(batch)), strict=True):
+                _resolve(future, code)
+        elif 400 <= status < 500 and status not in (401, 403, 429):
+            # The call was refused whole, so no mail in it went out: each is sent on its own,
+            # for /email's verdict on it.
             await asyncio.gather(
-                *(_settle(future, self._post(API, body)) for body, future in batch)
+                *(_settle(future, self._post(API, body)) for body, future in _waiting(batch))
             )
+        else:
+            for _, future in batch:
+                _resolve(future, response)
 
 
-def _batch_codes(response: httpx.Response, count: int) -> list[int] | None:
-    """Each message's ErrorCode from a batch's 200 answer; None for any other answer."""
-    if response.status_code != 200:
-        return None
+Call = tuple[dict, asyncio.Future]
+
+
+def _waiting(batch: list[Call]) -> list[Call]:
+    """The calls whose row still waits (a cancelled row's mail is not sent)."""
+    return [call for call in batch if not call[1].done()]
+
+
+def _batch_codes(response: httpx.Response, count: int) -> list[int]:
+    """Each message's ErrorCode from a batch's 200 answer."""
     try:
         codes = [int(r["ErrorCode"]) for r in response.json()]
     except (ValueError, TypeError, KeyError):
@@ -203,18 +219,23 @@ def _batch_codes(response: httpx.Response, count: int) -> list[int] | None:
     return codes
 
 
-async def _settle(future: asyncio.Future, answer) -> None:
+async def _settle(future: asyncio.Future, answer: Awaitable[httpx.Response]) -> None:
+    """The future gets the answer, or what sending raised, its row's alone."""
     try:
         result = await answer
-    except TransientMailError as e:
+    except Exception as e:
         if not future.done():
             future.set_exception(e)
         return
-    if not future.done():
+    _resolve(future, result)
+
+
+def _resolve(future: asyncio.Future, result: object) -> None:
+    if not future.done():  # its row gave up waiting meanwhile
         future.set_result(result)
 
 
-def _fail(batch: list[tuple[dict, asyncio.Future]], error: Exception) -> None:
+def _fail(batch: list[Call], error: Callable[[], BaseException]) -> None:
     for _, future in batch:
         if not future.done():
-            future.set_exception(error)
+            future.set_exception(error())
