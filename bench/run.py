@@ -245,7 +245,6 @@ def base_env(db_url: str, redis_url: str, smtp_port: int) -> dict:
             f"SIGNUP_RATE_LIMIT_{k}": "100000000/minute"
             for k in ("IP", "NETWORK", "ADDRESS", "GLOBAL")
         },
-        "SIGNUP_RELAY_INTERVAL": "0.2",
     }
 
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from dramatiq import Actor, Broker
 
-from signup_core import db, tracing
-from signup_core.queue import CHUNK, EVENTS_QUEUE, HOOKS_QUEUE, MAIL_QUEUE
+from signup_core import db, queue, tracing
+from signup_core.queue import EVENTS_QUEUE, HOOKS_QUEUE, MAIL_QUEUE
 from signup_worker import broker_keys, metrics
 from signup_worker.resources import Opened
 
@@ -165,7 +165,8 @@ async def _send(
     extra: Callable[[list[int]], dict[str, Any]],
 ) -> tuple[list[int], list[str]]:
     s = res.settings
-    chunks = [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
+    # Spread over every thread of the worker's processes (this process knows no other pod's).
+    chunks = queue.chunks(ids, s.worker_threads * s.worker_processes)
     messages = [
         actor.message_with_options(
             args=(chunk,),
