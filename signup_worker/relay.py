@@ -165,8 +165,11 @@ async def _send(
     extra: Callable[[list[int]], dict[str, Any]],
 ) -> tuple[list[int], list[str]]:
     s = res.settings
-    # Spread over every thread of the worker's processes (this process knows no other pod's).
-    chunks = queue.chunks(ids, s.worker_threads * s.worker_processes)
+    # Mail is spread over every thread of the worker's processes (this process knows no other
+    # pod's). Provider and outbound events are not: a poll's events for one address (confirmed,
+    # then unsubscribed) are kept in one message, in order, as before.
+    hands = s.worker_threads * s.worker_processes if channel.queue == MAIL_QUEUE else 1
+    chunks = queue.chunks(ids, hands)
     messages = [
         actor.message_with_options(
             args=(chunk,),

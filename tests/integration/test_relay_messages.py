@@ -39,6 +39,12 @@ async def test_queued_messages_are_found_under_the_ids_the_relay_records(broker,
     # When the relay sends 25 rows (4 messages: spread over the test worker's 4 threads)
     ids, held_as = await relay._send(actor, channel, res, list(range(1, 26)), lambda chunk: {})
     assert ids == list(range(1, 26)) and len(set(held_as)) == 4
+    # Each row is recorded under the message that carries it
+    queued = broker.client.hgetall(f"{broker.namespace}:mail.msgs")
+    carried = {key.decode(): dramatiq.Message.decode(data).args[0] for key, data in queued.items()}
+    assert {i: key for key, rows in carried.items() for i in rows} == dict(
+        zip(ids, held_as, strict=True)
+    )
     # Then every recorded id is one the broker holds: none of these rows counts as lost
     assert broker_keys.held(broker, "mail", held_as) == set(held_as)
     # And they are exactly the keys of the broker's message hash for the queue
@@ -47,7 +53,7 @@ async def test_queued_messages_are_found_under_the_ids_the_relay_records(broker,
 
 
 async def test_messages_in_the_hands_of_a_dead_worker_count_as_lost(broker, env):
-    # Given three queued messages, one fetched by a worker (its own broker connection, as a
+    # Given four queued messages, one fetched by a worker (its own broker connection, as a
     # worker process has) that then goes silent
     actor = dramatiq.Actor(
         lambda ids: None, broker=broker, actor_name="send_mail", queue_name="mail", priority=0,
@@ -63,7 +69,7 @@ async def test_messages_in_the_hands_of_a_dead_worker_count_as_lost(broker, env)
     assert broker_keys.held(broker, "mail", held_as) == set(held_as)
     # When it stays silent past the heartbeat timeout
     await asyncio.sleep(0.7)
-    # Then the message it holds counts as lost, and the two still queued do not
+    # Then the message it holds counts as lost, and the three still queued do not
     assert broker_keys.held(broker, "mail", held_as) == set(held_as) - {fetched}
 
 
@@ -103,3 +109,17 @@ async def test_an_idle_poll_finds_exactly_what_each_claim_would_take(pg_server):
         assert await due() == set()
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize("queue", ["events", "hooks"])
+async def test_a_polls_events_stay_together_in_order(broker, env, queue):
+    """Only mail is spread over the threads: one address's events of a poll (confirmed, then
+    unsubscribed) stay in one message, in order."""
+    [channel] = [c for c in relay.CHANNELS if c.queue == queue]
+    actor = dramatiq.Actor(
+        lambda ids: None, broker=broker, actor_name=channel.actor, queue_name=queue, priority=0,
+        options={},
+    )  # fmt: skip
+    res = Opened(load_settings(env), None, None, None)
+    _, held_as = await relay._send(actor, channel, res, list(range(1, 11)), lambda chunk: {})
+    assert len(set(held_as)) == 1
