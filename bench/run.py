@@ -171,11 +171,32 @@ def commit() -> str:
     return done.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
+# The service's settings a run may be given from the shell (they reach the API and the worker
+# through the environment), recorded with its results; never a key, a secret or a URL.
+RECORDED_SETTINGS = (
+    "SIGNUP_RELAY_INTERVAL",
+    "SIGNUP_WORKER_THREADS",
+    "SIGNUP_WORKER_PROCESSES",
+    "SIGNUP_SMTP_CONNECTIONS",
+    "SIGNUP_DB_POOL_MAX",
+)
+
+
+def knobs(environ: dict[str, str]) -> dict[str, str]:
+    """What of the environment shaped a run: the bench's own variables and RECORDED_SETTINGS."""
+    return {
+        name: value
+        for name, value in sorted(environ.items())
+        if name.startswith("BENCH_") or name in RECORDED_SETTINGS
+    }
+
+
 def save_results(results: dict, prefix: str = "") -> Path:
     """Write bench/results/<prefix><time>.json and say where; every bench's one way out."""
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     path = out_dir / f"{prefix}{time.strftime('%Y%m%d-%H%M%S')}.json"
+    results = {**results, "environment": knobs(dict(os.environ))}
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(f"\nwritten to {path.relative_to(HERE.parent)}")
     return path
