@@ -37,10 +37,16 @@ class Together:
 
     def __init__(self, transport: PostmarkTransport, rows: int) -> None:
         self._transport = transport
-        self._barrier = asyncio.Barrier(rows)
+        self._waiting = rows
+        self._all_here = asyncio.Event()
 
     async def send(self, message) -> None:
-        await self._barrier.wait()
+        # An event, not a barrier: setting it wakes every waiting row in the same turn (a
+        # barrier's condition wakes them one after another, a few turns each).
+        self._waiting -= 1
+        if self._waiting == 0:
+            self._all_here.set()
+        await self._all_here.wait()
         await self._transport.send(message)
 
     async def close(self) -> None:
