@@ -33,10 +33,10 @@ async def app(scope, receive, send) -> None:
     elif scope["method"] == "POST":
         now = time.monotonic()
         sent = json.loads(body)
-        for one in sent if isinstance(sent, list) else [sent]:
+        batch = isinstance(sent, list)  # Postmark's /email/batch: a result a message, in order
+        for one in sent if batch else [sent]:
             arrivals.setdefault(one["To"].rsplit("<", 1)[-1].rstrip(">"), now)
-        # Postmark's batch endpoint answers each message's result, in order.
-        answer = b"[" + b",".join([OK] * len(sent)) + b"]" if isinstance(sent, list) else OK
+        answer = b"[" + b",".join([OK] * len(sent)) + b"]" if batch else OK
     elif scope["path"] == "/clear":
         arrivals.clear()
         answer = b"{}"

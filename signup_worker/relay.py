@@ -44,6 +44,9 @@ class Channel:
     min_backoff: str = "mail_min_backoff_ms"  # Settings fields: the retry backoff
     max_backoff: str = "mail_max_backoff_ms"
     switch: str | None = None  # a Settings property that must be true for the channel to run
+    # A poll's few rows spread over the worker's threads (queue.chunks). Not for events: one
+    # address's events of a poll (confirmed, then unsubscribed) stay in one message, in order.
+    spread: bool = False
 
 
 CHANNELS = (
@@ -54,6 +57,7 @@ CHANNELS = (
         "record_outbox_messages",
         "relayed_outbox_unsent",
         "release_outbox",
+        spread=True,
     ),
     Channel(
         EVENTS_QUEUE,
@@ -165,10 +169,8 @@ async def _send(
     extra: Callable[[list[int]], dict[str, Any]],
 ) -> tuple[list[int], list[str]]:
     s = res.settings
-    # Mail is spread over every thread of the worker's processes (this process knows no other
-    # pod's). Provider and outbound events are not: a poll's events for one address (confirmed,
-    # then unsubscribed) are kept in one message, in order, as before.
-    hands = s.worker_threads * s.worker_processes if channel.queue == MAIL_QUEUE else 1
+    # Every thread of the worker's processes: this process knows no other pod's.
+    hands = s.worker_threads * s.worker_processes if channel.spread else 1
     chunks = queue.chunks(ids, hands)
     messages = [
         actor.message_with_options(

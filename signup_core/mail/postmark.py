@@ -97,14 +97,19 @@ def verdict(status: int, code: int) -> None:
     """Returns for a sent message; raises what any other answer means."""
     if status == 200:
         return
-    # 401/403 is our own misconfiguration: retrying after it is fixed delivers the mail.
-    if status in (401, 403, 429) or status >= 500:
+    if _about_the_account_or_service(status):
         raise TransientMailError(f"postmark http {status}")
     if code in _ACCOUNT_CODES:
         reason = f"postmark account {status}/{code}"
         log.warning("postmark refused our account; retrying", extra={"failure": reason})
         raise TransientMailError(reason)
     raise PermanentMailError(f"postmark {status}/{code}", recipient=code in _RECIPIENT_CODES)
+
+
+def _about_the_account_or_service(status: int) -> bool:
+    """An answer that is not about the message: retried. 401/403 is our own misconfiguration,
+    which a fix makes deliverable; 429 and 5xx pass."""
+    return status in (401, 403, 429) or status >= 500
 
 
 def _error_code(response: httpx.Response) -> int:
@@ -186,7 +191,7 @@ class Coalescer:
         if status == 200:
             for (_, future), code in zip(batch, _batch_codes(response, len(batch)), strict=True):
                 _resolve(future, code)
-        elif 400 <= status < 500 and status not in (401, 403, 429):
+        elif status >= 400 and not _about_the_account_or_service(status):
             # The call was refused whole, so no mail in it went out: each is sent on its own,
             # for /email's verdict on it.
             await asyncio.gather(
